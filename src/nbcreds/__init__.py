@@ -1,0 +1,176 @@
+"""nbcreds: Kestra's credentials, secrets and KV store in Jupyter -- and no leak.
+
+>>> import nbcreds as nc
+>>> nc.use_namespace("company.team")          # doctest: +SKIP
+>>> pw = nc.secret("DB_PASSWORD")              # doctest: +SKIP
+>>> pw                                          # doctest: +SKIP
+<Secret DB_PASSWORD ****>
+
+In a notebook, ``%load_ext nbcreds`` adds the magics and output masking.
+
+Importing this package is light: credentials, the KV store, Vault, widgets and
+their heavy dependencies load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import (
+    ConfigError,
+    CredentialConfigError,
+    CredentialError,
+    CredentialNotFound,
+    KVBackendError,
+    KVConflict,
+    KVError,
+    KVNotFound,
+    KVSecretRefused,
+    KVValueError,
+    MaskingError,
+    NamespaceError,
+    NbcredsError,
+    ScanError,
+    SecretBackendError,
+    SecretError,
+    SecretNotFound,
+    SecretReadOnly,
+    TokenRequestError,
+)
+from .api import bind_secret, list_namespaces, load_config, mask, unmask
+from .namespaces import current_namespace, use_namespace
+from .secrets import SecretListing, list_secrets, secret
+from .values import Secret
+
+if TYPE_CHECKING:
+    from .credentials import (
+        CredentialInfo,
+        CredentialListing,
+        TestResult,
+        auth,
+        credential,
+        credential_info,
+        invalidate,
+        list_credentials,
+        test_credential,
+    )
+    from .kvstore import (
+        MISSING,
+        KVEntry,
+        delete_kv,
+        kv,
+        kv_entries,
+        kv_keys,
+        purge_kv,
+        put_kv,
+        set_kv,
+    )
+    from .masking import masked
+
+__version__ = "0.1.0"
+
+# name -> module providing it, imported on first access (keeps `import nbcreds` light)
+_LAZY = {
+    "credential": "nbcreds.credentials",
+    "credential_info": "nbcreds.credentials",
+    "test_credential": "nbcreds.credentials",
+    "invalidate": "nbcreds.credentials",
+    "list_credentials": "nbcreds.credentials",
+    "auth": "nbcreds.credentials",
+    "TestResult": "nbcreds.credentials",
+    "CredentialInfo": "nbcreds.credentials",
+    "CredentialListing": "nbcreds.credentials",
+    "kv": "nbcreds.kvstore",
+    "set_kv": "nbcreds.kvstore",
+    "put_kv": "nbcreds.kvstore",
+    "delete_kv": "nbcreds.kvstore",
+    "kv_keys": "nbcreds.kvstore",
+    "kv_entries": "nbcreds.kvstore",
+    "purge_kv": "nbcreds.kvstore",
+    "KVEntry": "nbcreds.kvstore",
+    "MISSING": "nbcreds.kvstore",
+    "masked": "nbcreds.masking",
+}
+
+__all__ = [
+    "MISSING",
+    "ConfigError",
+    "CredentialConfigError",
+    "CredentialError",
+    "CredentialInfo",
+    "CredentialListing",
+    "CredentialNotFound",
+    "KVBackendError",
+    "KVConflict",
+    "KVEntry",
+    "KVError",
+    "KVNotFound",
+    "KVSecretRefused",
+    "KVValueError",
+    "MaskingError",
+    "NamespaceError",
+    "NbcredsError",
+    "ScanError",
+    "Secret",
+    "SecretBackendError",
+    "SecretError",
+    "SecretListing",
+    "SecretNotFound",
+    "SecretReadOnly",
+    "TestResult",
+    "TokenRequestError",
+    "__version__",
+    "auth",
+    "bind_secret",
+    "credential",
+    "credential_info",
+    "current_namespace",
+    "delete_kv",
+    "invalidate",
+    "kv",
+    "kv_entries",
+    "kv_keys",
+    "list_credentials",
+    "list_namespaces",
+    "list_secrets",
+    "load_config",
+    "load_ipython_extension",
+    "mask",
+    "masked",
+    "purge_kv",
+    "put_kv",
+    "secret",
+    "set_kv",
+    "test_credential",
+    "unload_ipython_extension",
+    "unmask",
+    "use_namespace",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbcreds' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbcreds``: register the magics and install output masking."""
+    from .ipython import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext nbcreds``: remove the magics' hooks and output masking."""
+    from .ipython import unload_ipython_extension as _unload
+
+    _unload(ipython)

@@ -1,0 +1,186 @@
+"""The one exception tree of nbcreds.
+
+Every error nbcreds raises on purpose is a subclass of :class:`NbcredsError`.
+No message ever contains a secret or token value: messages name things (a
+secret's name, a file, a key, a URL without credentials, an HTTP status), never
+their values.
+
+::
+
+    NbcredsError
+    ├── NamespaceError            bad namespace name (also ValueError)
+    ├── ConfigError               nbcreds.toml is invalid: names file, table, key
+    ├── SecretError
+    │   ├── SecretNotFound        no source has it (also LookupError)
+    │   ├── SecretBackendError    a source is down, sealed, forbidden, misconfigured
+    │   └── SecretReadOnly        a write to a read-only source
+    ├── CredentialError
+    │   ├── CredentialNotFound    no definition of that name (also LookupError)
+    │   ├── CredentialConfigError a definition is incomplete or inconsistent
+    │   └── TokenRequestError     the token endpoint refused or failed
+    ├── KVError
+    │   ├── KVNotFound            missing or expired key (also LookupError)
+    │   ├── KVConflict            overwrite=False / if_revision mismatch
+    │   ├── KVSecretRefused       a secret value may not go to KV
+    │   ├── KVValueError          bad key, type or TTL (also ValueError)
+    │   └── KVBackendError        database unavailable, locked, corrupt
+    ├── MaskingError              the masking engine cannot work as asked
+    └── ScanError                 nbcreds scan / scrub could not read or write a file
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "CredentialConfigError",
+    "CredentialError",
+    "CredentialNotFound",
+    "KVBackendError",
+    "KVConflict",
+    "KVError",
+    "KVNotFound",
+    "KVSecretRefused",
+    "KVValueError",
+    "MaskingError",
+    "NamespaceError",
+    "NbcredsError",
+    "ScanError",
+    "SecretBackendError",
+    "SecretError",
+    "SecretNotFound",
+    "SecretReadOnly",
+    "TokenRequestError",
+]
+
+
+class NbcredsError(Exception):
+    """Base class of every error nbcreds raises on purpose."""
+
+
+class NamespaceError(NbcredsError, ValueError):
+    """A namespace name breaks Kestra's rule, or no namespace is selected."""
+
+
+class ConfigError(NbcredsError):
+    """``nbcreds.toml`` is invalid. The message names the file, the table and the key."""
+
+    def __init__(
+        self, message: str, *, path: str | None = None, table: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        where = []
+        if path is not None:
+            where.append(f"file {path}")
+        if table is not None:
+            where.append(f"table [{table}]" if table else "top-level table")
+        if key is not None:
+            where.append(f"key '{key}'")
+        full = f"{message} ({', '.join(where)})" if where else message
+        super().__init__(full)
+        self.path = path
+        self.table = table
+        self.key = key
+
+
+class SecretError(NbcredsError):
+    """Base class for secret errors."""
+
+
+class SecretNotFound(SecretError, LookupError):
+    """No source holds the secret in the namespace or any of its parents."""
+
+    def __init__(self, message: str, *, name: str = "", namespace: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.namespace = namespace
+
+    def __str__(self) -> str:  # LookupError/KeyError would add quotes; keep the message plain
+        return str(self.args[0]) if self.args else ""
+
+
+class SecretBackendError(SecretError):
+    """A secret source failed: down, sealed, forbidden or misconfigured.
+
+    Carries the source's address and HTTP status when there is one, never a token.
+    """
+
+    def __init__(
+        self, message: str, *, source: str = "", address: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.address = address
+        self.status = status
+
+
+class SecretReadOnly(SecretError):
+    """A write was attempted on a read-only secret source."""
+
+
+class CredentialError(NbcredsError):
+    """Base class for credential errors."""
+
+
+class CredentialNotFound(CredentialError, LookupError):
+    """No credential definition of that name in the namespace or its parents."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class CredentialConfigError(CredentialError):
+    """A credential definition is incomplete or inconsistent."""
+
+
+class TokenRequestError(CredentialError):
+    """The token endpoint refused the request or could not be reached.
+
+    Carries the server's OAuth2 ``error``, ``error_description``, ``error_uri``
+    and the HTTP ``status`` -- never a secret, an assertion or a token.
+    """
+
+    def __init__(
+        self, message: str, *, error: str | None = None, error_description: str | None = None,
+        error_uri: str | None = None, status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        self.status = status
+
+
+class KVError(NbcredsError):
+    """Base class for KV store errors."""
+
+
+class KVNotFound(KVError, LookupError):
+    """The key does not exist (or has expired) in the namespace."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class KVConflict(KVError):
+    """The write lost: the key exists (``overwrite=False``) or its revision moved."""
+
+
+class KVSecretRefused(KVError):
+    """A secret (or a value containing one) may not be stored in KV: use ``secret()``."""
+
+
+class KVValueError(KVError, ValueError):
+    """A key, type, value or TTL breaks the KV rules."""
+
+
+class KVBackendError(KVError):
+    """The KV database is unavailable, locked, read-only or corrupt."""
+
+
+class MaskingError(NbcredsError):
+    """The masking engine cannot work as asked."""
+
+
+class ScanError(NbcredsError):
+    """``nbcreds scan`` / ``scrub`` could not read or write a file."""

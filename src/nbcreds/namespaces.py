@@ -1,0 +1,106 @@
+"""Namespaces: Kestra's dotted hierarchy (``company.team.project``).
+
+A name matches ``^[a-z0-9][a-z0-9._-]*$``, is at most 150 characters long and
+has no empty segment. ``None`` stands for the tenant level, above every
+namespace.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from ._exceptions import NamespaceError
+
+__all__ = ["NAMESPACE_RULE", "current_namespace", "lookup_chain", "use_namespace", "validate"]
+
+NAMESPACE_RULE = (
+    "a namespace matches ^[a-z0-9][a-z0-9._-]*$, is at most 150 characters "
+    "and has no empty segment (e.g. 'company.team.project')"
+)
+_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
+MAX_LENGTH = 150
+
+_lock = threading.Lock()
+_current: str | None = None
+_explicit = False
+
+
+def validate(name: object) -> str:
+    """Return ``name`` if it is a valid namespace, else raise :class:`NamespaceError`."""
+    if not isinstance(name, str):
+        raise NamespaceError(f"Invalid namespace {name!r}: {NAMESPACE_RULE}.")
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    if not name:
+        raise NamespaceError(f"Invalid namespace '': {NAMESPACE_RULE}.")
+    if len(name) > MAX_LENGTH:
+        raise NamespaceError(
+            f"Invalid namespace '{shown}': it is {len(name)} characters long; {NAMESPACE_RULE}."
+        )
+    if not _PATTERN.fullmatch(name) or any(part == "" for part in name.split(".")):
+        raise NamespaceError(f"Invalid namespace '{shown}': {NAMESPACE_RULE}.")
+    return name
+
+
+def lookup_chain(namespace: str | None) -> list[str | None]:
+    """Levels to search for ``namespace``, nearest first, ending with the tenant (``None``).
+
+    >>> lookup_chain("a.b.c")
+    ['a.b.c', 'a.b', 'a', None]
+    """
+    if namespace is None:
+        return [None]
+    validate(namespace)
+    parts = namespace.split(".")
+    chain: list[str | None] = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    chain.append(None)
+    return chain
+
+
+def use_namespace(name: str | None) -> str | None:
+    """Make ``name`` the current namespace (``None``: the tenant level). Returns it."""
+    global _current, _explicit
+    if name is not None:
+        validate(name)
+    with _lock:
+        _current = name
+        _explicit = True
+    return name
+
+
+def current_namespace() -> str | None:
+    """The current namespace: set by :func:`use_namespace`, else the config's
+    ``namespace`` key, else ``$NBCREDS_NAMESPACE``, else ``None`` (tenant level)."""
+    with _lock:
+        if _explicit:
+            return _current
+    import os
+
+    from . import _context
+
+    default = _context.get_config().default_namespace
+    if default is None:
+        env = os.environ.get("NBCREDS_NAMESPACE")
+        if env:
+            default = validate(env)
+    return default
+
+
+def _reset() -> None:
+    """Forget the selected namespace (tests)."""
+    global _current, _explicit
+    with _lock:
+        _current = None
+        _explicit = False
+
+
+def resolve(namespace: str | None) -> str | None:
+    """An explicit namespace argument, validated, or the current namespace."""
+    if namespace is not None:
+        return validate(namespace)
+    return current_namespace()
+
+
+def display(namespace: str | None) -> str:
+    """Human name of a level: the namespace, or ``tenant``."""
+    return "tenant" if namespace is None else namespace

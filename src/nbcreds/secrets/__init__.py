@@ -1,0 +1,18 @@
+"""Secret sources (env, Vault / OpenBao, session) and the resolver over them."""
+
+from __future__ import annotations
+
+from ._base import SecretData, SecretSource
+from ._env import EnvSource
+from ._resolver import SecretListing, list_secrets, secret
+from ._session import SessionSource
+
+__all__ = [
+    "EnvSource",
+    "SecretData",
+    "SecretListing",
+    "SecretSource",
+    "SessionSource",
+    "list_secrets",
+    "secret",
+]

@@ -1,0 +1,49 @@
+"""The interface every secret source implements (keyring-style)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Union
+
+from .._exceptions import SecretReadOnly
+
+__all__ = ["SecretData", "SecretSource"]
+
+#: What a source returns: one string, or a mapping of fields (a multi-key Vault secret).
+SecretData = Union[str, Mapping[str, str]]  # noqa: UP007 (a runtime alias)
+
+
+class SecretSource(ABC):
+    """A place secrets come from. ``namespace=None`` is the tenant level.
+
+    ``get`` looks at exactly one level: the resolver walks the namespace
+    hierarchy. It returns None when the level does not hold the name, and raises
+    :class:`~nbcreds.SecretBackendError` when the source itself fails.
+    """
+
+    #: Short name shown to users (``env``, ``vault``, ``session``, ``config``).
+    name: str = "source"
+    #: Writes are refused when True.
+    read_only: bool = True
+
+    @abstractmethod
+    def get(self, namespace: str | None, name: str) -> SecretData | None:
+        """The secret ``name`` at exactly this level, or None."""
+
+    @abstractmethod
+    def names(self, namespace: str | None) -> list[str]:
+        """Secret names held at exactly this level (never values)."""
+
+    def set(self, namespace: str | None, name: str, value: str) -> None:
+        """Store a secret at this level (sources that support writing)."""
+        raise SecretReadOnly(
+            f"The {self.name} secret source is read-only: cannot write secret '{name}'."
+        )
+
+    def describe(self) -> str:
+        """One line for listings (no secret)."""
+        return self.name
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (optional)."""

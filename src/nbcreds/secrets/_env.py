@@ -1,0 +1,73 @@
+"""Environment variables: Kestra's ``SECRET_<NAME>`` (base64) convention."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import warnings
+
+from ._base import SecretData, SecretSource
+
+__all__ = ["EnvSource", "read_env_reference"]
+
+log = logging.getLogger("nbcreds.secrets")
+
+
+class EnvSource(SecretSource):
+    """Secrets from ``SECRET_<NAME>`` variables holding the value's base64.
+
+    Names are upper-cased and lookup is case-insensitive; a trailing newline of
+    the decoded value is stripped (``echo pass | base64`` adds one). A variable
+    that is not valid base64 is skipped with a warning that names the variable,
+    never its content. These are tenant-level secrets, as in Kestra.
+    With ``raw = true`` the values are taken as they are (Kestra #17844).
+    """
+
+    name = "env"
+
+    def __init__(self, prefix: str = "SECRET_", raw: bool = False) -> None:
+        self.prefix = prefix.upper()
+        self.raw = raw
+        self._warned: set[str] = set()
+
+    def _variables(self) -> dict[str, str]:
+        return {k: k for k in os.environ if k.upper().startswith(self.prefix)}
+
+    def get(self, namespace: str | None, name: str) -> SecretData | None:
+        if namespace is not None:
+            return None
+        wanted = (self.prefix + name).upper()
+        var = next((k for k in os.environ if k.upper() == wanted), None)
+        if var is None:
+            return None
+        raw = os.environ[var]
+        if self.raw:
+            return raw
+        try:
+            decoded = base64.b64decode(raw.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            if var not in self._warned:
+                self._warned.add(var)
+                message = (
+                    f"nbcreds: environment variable {var} is not valid base64 and is skipped; "
+                    f"store base64 of the value (e.g. `echo -n ... | base64`) or set "
+                    f"[sources.env] raw = true"
+                )
+                log.warning(message)
+                warnings.warn(message, RuntimeWarning, stacklevel=4)
+            return None
+        return decoded.removesuffix("\n").removesuffix("\r")
+
+    def names(self, namespace: str | None) -> list[str]:
+        if namespace is not None:
+            return []
+        n = len(self.prefix)
+        return sorted({k[n:].upper() for k in os.environ if k.upper().startswith(self.prefix)
+                       and len(k) > n})
+
+
+def read_env_reference(var: str) -> str | None:
+    """An explicit ``env:VAR`` reference: the raw value of ``VAR`` (None when unset)."""
+    return os.environ.get(var)

@@ -1,0 +1,173 @@
+"""Resolve a secret name through the namespace hierarchy and the sources."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from .. import _context
+from .._exceptions import ConfigError, SecretError, SecretNotFound
+from ..config import Reference, parse_reference
+from ..masking import registry
+from ..namespaces import display, lookup_chain
+from ..namespaces import resolve as resolve_namespace
+from ..values import Secret
+from ._base import SecretData
+from ._env import read_env_reference
+
+__all__ = ["SecretListing", "list_secrets", "resolve_reference", "secret"]
+
+
+def secret(name: str, namespace: str | None = None, field: str | None = None) -> Secret:
+    """Resolve secret ``name`` in ``namespace`` (default: the current one).
+
+    Levels are tried nearest first (``a.b.c``, ``a.b``, ``a``, tenant); at each
+    level the config's references, then the sources in order. The value is
+    registered with the masker before it is returned.
+    """
+    if not isinstance(name, str) or not name:
+        raise SecretError("A secret name must be a non-empty string.")
+    ns = resolve_namespace(namespace)
+    return _resolve(name, ns, field, seen=())
+
+
+def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]) -> Secret:
+    config = _context.get_config()
+    key = f"{ns}/{name.upper()}"
+    if key in seen:
+        chain = " -> ".join([*seen, key])
+        raise ConfigError(f"secret references form a cycle: {chain}", path=config.where)
+    sources = _context.sources()
+    chain = lookup_chain(ns)
+    for level in chain:
+        refs = {k.upper(): v for k, v in config.secrets_at(level).items()}
+        data: SecretData | None = None
+        origin = ""
+        if name.upper() in refs:
+            ref = parse_reference(refs[name.upper()])
+            data = resolve_reference(ref, level, (*seen, key))
+            origin = f"{ref.scheme} ({display(level)})"
+            if data is None:
+                raise SecretNotFound(
+                    f"Cannot find secret '{name}': the config declares it as {ref} at level "
+                    f"{display(level)}, and that is unset. Set it or fix the reference in "
+                    f"{config.where}.", name=name, namespace=ns,
+                )
+            if ref.field and field is None:
+                field = ref.field
+        else:
+            for source in sources:
+                data = source.get(level, name)
+                if data is not None:
+                    origin = source.name
+                    break
+        if data is not None:
+            _register_all(data, name)
+            value = select_field(data, field, name)
+            registry.register(value, name)
+            return Secret(value, name, origin)
+    looked = ", ".join(display(level) for level in chain)
+    names = ", ".join(s.name for s in sources) or "none"
+    where = f"in namespace '{ns}'" if ns is not None else "at the tenant level"
+    raise SecretNotFound(
+        f"Cannot find secret '{name}' {where} (looked in {looked}; sources: {names}).",
+        name=name, namespace=ns,
+    )
+
+
+def _register_all(data: SecretData, label: str) -> None:
+    if isinstance(data, str):
+        registry.register(data, label)
+        return
+    for value in data.values():
+        if isinstance(value, str):
+            registry.register(value, label)
+
+
+def select_field(data: SecretData, field: str | None, name: str) -> str:
+    """One string out of a secret: the field asked for, else ``value``, else the only key.
+
+    A string secret holding JSON (a service-account key) can be indexed by field too.
+    """
+    if isinstance(data, str):
+        if field is None:
+            return data
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            raise SecretError(
+                f"Secret '{name}' is a plain string, so it has no field '{field}'."
+            ) from None
+        if not isinstance(parsed, dict):
+            raise SecretError(f"Secret '{name}' is not a JSON object: it has no field '{field}'.")
+        data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
+    return _pick(data, field, name)
+
+
+def _pick(data: Mapping[str, str], field: str | None, name: str) -> str:
+    if field is not None:
+        if field not in data:
+            raise SecretError(
+                f"Secret '{name}' has no field '{field}'; its fields are: "
+                f"{', '.join(sorted(data)) or 'none'}."
+            )
+        return str(data[field])
+    if "value" in data:
+        return str(data["value"])
+    if len(data) == 1:
+        return str(next(iter(data.values())))
+    raise SecretError(
+        f"Secret '{name}' has several fields ({', '.join(sorted(data))}); "
+        "choose one with field='...' (or name#field in a reference)."
+    )
+
+
+def resolve_reference(ref: Reference, level: str | None, seen: tuple[str, ...] = ()) -> SecretData | None:
+    """The data a reference points to, or None when it is unset."""
+    if ref.scheme == "env":
+        return read_env_reference(ref.target)
+    if ref.scheme == "vault":
+        from ._vault import VaultSource
+
+        vault = _context.vault_source()
+        assert isinstance(vault, VaultSource)
+        return vault.read_path(ref.target)
+    if ref.scheme == "secret":
+        return _resolve(ref.target, level, ref.field, seen).reveal()
+    raise SecretError(f"unknown reference scheme '{ref.scheme}'")
+
+
+class SecretListing:
+    """One row of :func:`list_secrets`: a name, where it comes from; never a value."""
+
+    __slots__ = ("inherited", "level", "name", "source")
+
+    def __init__(self, name: str, source: str, level: str | None, inherited: bool) -> None:
+        self.name = name
+        self.source = source
+        self.level = level
+        self.inherited = inherited
+
+    def __repr__(self) -> str:
+        where = display(self.level)
+        return f"SecretListing({self.name!r}, source={self.source!r}, level={where!r})"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "source": self.source, "level": display(self.level),
+                "inherited": self.inherited}
+
+
+def list_secrets(namespace: str | None = None) -> list[SecretListing]:
+    """Secret names visible from ``namespace`` with their source and level (nearest wins)."""
+    ns = resolve_namespace(namespace)
+    config = _context.get_config()
+    seen: dict[str, SecretListing] = {}
+    for level in lookup_chain(ns):
+        inherited = level != ns
+        for name, ref in config.secrets_at(level).items():
+            seen.setdefault(name.upper(), SecretListing(
+                name, parse_reference(ref).scheme, level, inherited))
+        for source in _context.sources():
+            for name in source.names(level):
+                seen.setdefault(name.upper(), SecretListing(name, source.name, level, inherited))
+    return sorted(seen.values(), key=lambda s: s.name.upper())
