@@ -1,0 +1,52 @@
+"""Shared isolation for every test: no user config, no user data dir, fresh state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import nbcreds
+from nbcreds import _context, namespaces
+from nbcreds.masking import registry
+
+
+@pytest.fixture(autouse=True)
+def isolated_nbcreds(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Each test runs in an empty working directory with its own XDG dirs, no
+    ``NBCREDS_*`` / ``SECRET_*`` variables, a fresh context and an empty registry."""
+    home = tmp_path_factory.mktemp("home")
+    work = home / "work"
+    work.mkdir()
+    import os
+
+    for var in list(os.environ):
+        if var.startswith(("NBCREDS_", "SECRET_")):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.chdir(work)
+    _context.reset()
+    namespaces._reset()
+    registry.clear()
+    yield work
+    _context.reset()
+    namespaces._reset()
+    registry.clear()
+
+
+@pytest.fixture
+def write_config(isolated_nbcreds: Path) -> object:
+    """Write ``nbcreds.toml`` in the working directory and load it; returns its path."""
+
+    def write(text: str) -> Path:
+        path = isolated_nbcreds / "nbcreds.toml"
+        path.write_text(text)
+        nbcreds.load_config(path)
+        return path
+
+    return write
