@@ -93,7 +93,9 @@ def vault_source() -> SecretSource:
             if not settings:
                 raise config.error(
                     "no Vault configured: add a [sources.vault] table with url and auth to use "
-                    "vault: references or the vault source", "sources", "vault",
+                    "vault: references or the vault source",
+                    "sources",
+                    "vault",
                 )
             from .secrets._vault import VaultSource
 
@@ -115,14 +117,19 @@ def sources() -> list[SecretSource]:
                     from .secrets._env import EnvSource
 
                     env = config.table("sources", "env")
-                    built.append(EnvSource(prefix=str(env.get("prefix", "SECRET_")),
-                                           raw=bool(env.get("raw", False))))
+                    built.append(
+                        EnvSource(
+                            prefix=str(env.get("prefix", "SECRET_")),
+                            raw=bool(env.get("raw", False)),
+                        )
+                    )
                 elif name == "vault":
                     built.append(vault_source())
                 else:
                     raise config.error(
                         f"unknown secret source '{name}'; known: session, env, vault",
-                        "sources", "order",
+                        "sources",
+                        "order",
                     )
             _sources = built
         return list(_sources)

@@ -65,7 +65,11 @@ class ConfigError(NbcredsError):
     """``nbcreds.toml`` is invalid. The message names the file, the table and the key."""
 
     def __init__(
-        self, message: str, *, path: str | None = None, table: str | None = None,
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        table: str | None = None,
         key: str | None = None,
     ) -> None:
         where = []
@@ -105,7 +109,11 @@ class SecretBackendError(SecretError):
     """
 
     def __init__(
-        self, message: str, *, source: str = "", address: str | None = None,
+        self,
+        message: str,
+        *,
+        source: str = "",
+        address: str | None = None,
         status: int | None = None,
     ) -> None:
         super().__init__(message)
@@ -141,8 +149,13 @@ class TokenRequestError(CredentialError):
     """
 
     def __init__(
-        self, message: str, *, error: str | None = None, error_description: str | None = None,
-        error_uri: str | None = None, status: int | None = None,
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.error = error

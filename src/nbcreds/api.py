@@ -53,7 +53,7 @@ def bind_secret(
     variable at each lookup), ``vault="path#field"``, ``prompt=True``
     (``getpass``). Returns a description of the binding (never the value).
     """
-    chosen = [x is not None and x is not False for x in (value, env, vault, prompt or None)]
+    chosen = [value is not None, env is not None, vault is not None, prompt]
     if sum(chosen) != 1:
         raise SecretError("bind_secret needs exactly one of value, env=, vault= or prompt=True.")
     ns = resolve_namespace(namespace)

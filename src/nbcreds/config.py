@@ -239,8 +239,17 @@ def load_config(path: Path | str | None = None, *, search: bool = True) -> Confi
     return config
 
 
-_TOP_KEYS = {"namespace", "tenant", "sources", "secrets", "credentials", "kv", "masking",
-             "namespaces", "http"}
+_TOP_KEYS = {
+    "namespace",
+    "tenant",
+    "sources",
+    "secrets",
+    "credentials",
+    "kv",
+    "masking",
+    "namespaces",
+    "http",
+}
 _LEVEL_KEYS = {"secrets", "credentials", "description"}
 
 
@@ -261,6 +270,18 @@ def validate_config(config: Config) -> None:
     for table_key in ("sources", "kv", "masking", "namespaces", "http"):
         if table_key in data and not isinstance(data[table_key], dict):
             raise config.error("must be a table", "", table_key)
+    order = config.table("sources").get("order")
+    if order is not None:
+        known = {"session", "env", "vault"}
+        if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
+            raise config.error("must be a list of source names", "sources", "order")
+        for item in order:
+            if item not in known:
+                raise config.error(
+                    f"unknown secret source '{item}'; known: session, env, vault",
+                    "sources",
+                    "order",
+                )
     _check_level(config, None)
     for name, table in config.table("namespaces").items():
         tname = f'namespaces."{name}"'
@@ -274,7 +295,8 @@ def validate_config(config: Config) -> None:
             if key not in _LEVEL_KEYS:
                 raise config.error(
                     f"unknown key; a namespace table holds {', '.join(sorted(_LEVEL_KEYS))}",
-                    tname, key,
+                    tname,
+                    key,
                 )
         _check_level(config, name)
     for tname, key, value in _walk(data, ""):
@@ -287,12 +309,14 @@ def _check_level(config: Config, namespace: str | None) -> None:
     secrets = level.get("secrets", {})
     stable = f"{prefix}.secrets" if prefix else "secrets"
     if not isinstance(secrets, dict):
-        raise config.error("must be a table of NAME = \"reference\"", prefix, "secrets")
+        raise config.error('must be a table of NAME = "reference"', prefix, "secrets")
     for name, ref in secrets.items():
         if not isinstance(ref, str) or not is_reference(ref):
             raise config.error(
                 "a secret must be a reference (env:VAR, vault:path#field or secret:NAME), "
-                "never a literal value", stable, name,
+                "never a literal value",
+                stable,
+                name,
             )
         try:
             parse_reference(ref)
@@ -335,12 +359,14 @@ def _check_literal(config: Config, table: str, key: str, value: Any) -> None:
         raise config.error(
             "this setting holds secret material and must be a reference "
             "(env:VAR, vault:path#field or secret:NAME), not a literal value",
-            table, key,
+            table,
+            key,
         )
     for kind, pattern in _SECRET_SHAPES:
         if pattern.search(value):
             raise config.error(
                 f"the value looks like {kind}; keep secrets out of nbcreds.toml and use a "
                 "reference (env:VAR, vault:path#field or secret:NAME)",
-                table, key,
+                table,
+                key,
             )

@@ -64,8 +64,9 @@ class EnvSource(SecretSource):
         if namespace is not None:
             return []
         n = len(self.prefix)
-        return sorted({k[n:].upper() for k in os.environ if k.upper().startswith(self.prefix)
-                       and len(k) > n})
+        return sorted(
+            {k[n:].upper() for k in os.environ if k.upper().startswith(self.prefix) and len(k) > n}
+        )
 
 
 def read_env_reference(var: str) -> str | None:

@@ -38,8 +38,8 @@ def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]
         chain = " -> ".join([*seen, key])
         raise ConfigError(f"secret references form a cycle: {chain}", path=config.where)
     sources = _context.sources()
-    chain = lookup_chain(ns)
-    for level in chain:
+    levels = lookup_chain(ns)
+    for level in levels:
         refs = {k.upper(): v for k, v in config.secrets_at(level).items()}
         data: SecretData | None = None
         origin = ""
@@ -51,7 +51,9 @@ def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]
                 raise SecretNotFound(
                     f"Cannot find secret '{name}': the config declares it as {ref} at level "
                     f"{display(level)}, and that is unset. Set it or fix the reference in "
-                    f"{config.where}.", name=name, namespace=ns,
+                    f"{config.where}.",
+                    name=name,
+                    namespace=ns,
                 )
             if ref.field and field is None:
                 field = ref.field
@@ -66,12 +68,13 @@ def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]
             value = select_field(data, field, name)
             registry.register(value, name)
             return Secret(value, name, origin)
-    looked = ", ".join(display(level) for level in chain)
+    looked = ", ".join(display(level) for level in levels)
     names = ", ".join(s.name for s in sources) or "none"
     where = f"in namespace '{ns}'" if ns is not None else "at the tenant level"
     raise SecretNotFound(
         f"Cannot find secret '{name}' {where} (looked in {looked}; sources: {names}).",
-        name=name, namespace=ns,
+        name=name,
+        namespace=ns,
     )
 
 
@@ -122,7 +125,9 @@ def _pick(data: Mapping[str, str], field: str | None, name: str) -> str:
     )
 
 
-def resolve_reference(ref: Reference, level: str | None, seen: tuple[str, ...] = ()) -> SecretData | None:
+def resolve_reference(
+    ref: Reference, level: str | None, seen: tuple[str, ...] = ()
+) -> SecretData | None:
     """The data a reference points to, or None when it is unset."""
     if ref.scheme == "env":
         return read_env_reference(ref.target)
@@ -130,8 +135,10 @@ def resolve_reference(ref: Reference, level: str | None, seen: tuple[str, ...] =
         from ._vault import VaultSource
 
         vault = _context.vault_source()
-        assert isinstance(vault, VaultSource)
-        return vault.read_path(ref.target)
+        if not isinstance(vault, VaultSource):  # pragma: no cover - defensive
+            raise SecretError("the configured vault source cannot read vault: references")
+        data: SecretData | None = vault.read_path(ref.target)
+        return data
     if ref.scheme == "secret":
         return _resolve(ref.target, level, ref.field, seen).reveal()
     raise SecretError(f"unknown reference scheme '{ref.scheme}'")
@@ -153,8 +160,12 @@ class SecretListing:
         return f"SecretListing({self.name!r}, source={self.source!r}, level={where!r})"
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "source": self.source, "level": display(self.level),
-                "inherited": self.inherited}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "level": display(self.level),
+            "inherited": self.inherited,
+        }
 
 
 def list_secrets(namespace: str | None = None) -> list[SecretListing]:
@@ -165,8 +176,9 @@ def list_secrets(namespace: str | None = None) -> list[SecretListing]:
     for level in lookup_chain(ns):
         inherited = level != ns
         for name, ref in config.secrets_at(level).items():
-            seen.setdefault(name.upper(), SecretListing(
-                name, parse_reference(ref).scheme, level, inherited))
+            seen.setdefault(
+                name.upper(), SecretListing(name, parse_reference(ref).scheme, level, inherited)
+            )
         for source in _context.sources():
             for name in source.names(level):
                 seen.setdefault(name.upper(), SecretListing(name, source.name, level, inherited))

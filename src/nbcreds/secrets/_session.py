@@ -31,7 +31,10 @@ class SessionSource(SecretSource):
             self._origin[(namespace, name.upper())] = "session"
 
     def bind(
-        self, namespace: str | None, name: str, resolve: Callable[[], SecretData | None],
+        self,
+        namespace: str | None,
+        name: str,
+        resolve: Callable[[], SecretData | None],
         origin: str,
     ) -> None:
         """Bind ``name`` to a resolver evaluated on every lookup."""

@@ -1,0 +1,55 @@
+"""`import nbcreds` and `%load_ext nbcreds` must stay light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = [
+    "hvac",
+    "cryptography",
+    "jwt",
+    "jinja2",
+    "ipywidgets",
+    "psycopg",
+    "hyperscan",
+    "authlib",
+    "nbformat",
+]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_import_nbcreds_does_not_import_heavy_modules() -> None:
+    loaded = _modules_after("import nbcreds")
+    offenders = sorted(m for m in HEAVY if m in loaded)
+    assert offenders == []
+    assert "nbcreds" in loaded
+
+
+def test_facade_lazy_names_resolve_without_heavy_imports() -> None:
+    loaded = _modules_after(
+        "import nbcreds\nimport nbcreds.credentials, nbcreds.kvstore, nbcreds.masking"
+    )
+    offenders = sorted(
+        m
+        for m in ["hvac", "cryptography", "jwt", "jinja2", "ipywidgets", "psycopg", "authlib"]
+        if m in loaded
+    )
+    assert offenders == []
+
+
+def test_all_is_explicit_and_resolvable() -> None:
+    import nbcreds
+
+    for name in nbcreds.__all__:
+        assert getattr(nbcreds, name) is not None, name
