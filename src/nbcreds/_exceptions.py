@@ -24,6 +24,7 @@ their values.
     │   ├── KVSecretRefused       a secret value may not go to KV
     │   ├── KVValueError          bad key, type or TTL (also ValueError)
     │   └── KVBackendError        database unavailable, locked, corrupt
+    ├── HttpRequestError          a %%http request cannot be parsed, expanded or sent
     ├── MaskingError              the masking engine cannot work as asked
     └── ScanError                 nbcreds scan / scrub could not read or write a file
 """
@@ -35,6 +36,7 @@ __all__ = [
     "CredentialConfigError",
     "CredentialError",
     "CredentialNotFound",
+    "HttpRequestError",
     "KVBackendError",
     "KVConflict",
     "KVError",
@@ -189,6 +191,11 @@ class KVValueError(KVError, ValueError):
 
 class KVBackendError(KVError):
     """The KV database is unavailable, locked, read-only or corrupt."""
+
+
+class HttpRequestError(NbcredsError):
+    """A ``%%http`` request is malformed, its template fails, or it cannot be sent
+    (DNS, connection, timeout, TLS). The message names the host, never a secret."""
 
 
 class MaskingError(NbcredsError):
