@@ -1,12 +1,55 @@
 """Masking: the registry of sensitive values and the engine that hides them.
 
-``nbcreds.masking.registry`` is the one per-process registry. The matcher
-(variants, Hyperscan / Aho-Corasick), the stream masker and the kernel egress
-hooks live in private modules of this package and are imported lazily.
+``nbcreds.masking.registry`` is the one per-process registry. Everything else
+-- :func:`variants`, the :class:`Matcher` (Hyperscan / Aho-Corasick),
+:func:`masked` / :func:`contains_secret`, the stream hold-back and the kernel
+egress hooks -- lives in private modules imported on first use, so that
+``import nbcreds`` stays light.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._registry import Registry, register, registry, values
 
-__all__ = ["Registry", "register", "registry", "values"]
+if TYPE_CHECKING:
+    from ._engine import contains_secret, masked, masked_bytes
+    from ._matcher import Matcher, available_backends
+    from ._variants import variants
+
+__all__ = [
+    "Matcher",
+    "Registry",
+    "available_backends",
+    "contains_secret",
+    "masked",
+    "masked_bytes",
+    "register",
+    "registry",
+    "values",
+    "variants",
+]
+
+_LAZY = {
+    "contains_secret": "._engine",
+    "masked": "._engine",
+    "masked_bytes": "._engine",
+    "Matcher": "._matcher",
+    "available_backends": "._matcher",
+    "variants": "._variants",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbcreds.masking' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,231 @@
+"""A multi-pattern literal matcher: Hyperscan where it imports, Aho-Corasick otherwise.
+
+Compiled once from the registry's patterns, it finds every occurrence of every
+pattern in one pass over the text (never a loop of ``str.replace``, never one
+giant regex) and merges overlapping or touching occurrences into their union, so
+that two overlapping secrets are hidden as one block and the mask says nothing
+about where one ends. Both backends report the complete set of occurrences, so
+their spans -- and therefore :meth:`Matcher.sub` -- are identical.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+from .._exceptions import MaskingError
+
+__all__ = ["Backend", "Matcher", "Span", "available_backends", "merge_spans"]
+
+Backend = Literal["hyperscan", "ahocorasick"]
+Span = tuple[int, int, str | None]
+Replacement = str | Callable[[str | None], str]
+
+
+def available_backends() -> list[Backend]:
+    """The backends that import on this machine, preferred first."""
+    found: list[Backend] = []
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        found.append("hyperscan")
+    try:
+        import ahocorasick_rs  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        found.append("ahocorasick")
+    return found
+
+
+def merge_spans(raw: Iterable[tuple[int, int, int]], labels: Sequence[str | None]) -> list[Span]:
+    """Merge ``(pattern_index, start, end)`` occurrences into sorted disjoint spans.
+
+    Overlapping and touching occurrences become one span (their union). Its
+    label is the label of the longest occurrence starting at the span's start
+    (ties: the lowest pattern index), so the result does not depend on the order
+    in which a backend reports matches.
+    """
+    occurrences = sorted((start, -end, index) for index, start, end in raw)
+    merged: list[Span] = []
+    cur_start = cur_end = -1
+    cur_label: str | None = None
+    for start, neg_end, index in occurrences:
+        end = -neg_end
+        if start <= cur_end:
+            if end > cur_end:
+                cur_end = end
+            continue
+        if cur_end >= 0:
+            merged.append((cur_start, cur_end, cur_label))
+        cur_start, cur_end, cur_label = start, end, labels[index]
+    if cur_end >= 0:
+        merged.append((cur_start, cur_end, cur_label))
+    return merged
+
+
+def _replace(text: Any, spans: Sequence[Span], replacement: Any, joiner: Any) -> Any:
+    if not spans:
+        return text
+    parts = []
+    pos = 0
+    for start, end, label in spans:
+        parts.append(text[pos:start])
+        parts.append(replacement(label) if callable(replacement) else replacement)
+        pos = end
+    parts.append(text[pos:])
+    return joiner.join(parts)
+
+
+class Matcher:
+    """Find every occurrence of a set of literal patterns.
+
+    ``patterns`` is a sequence of ``(pattern, label)``; empty patterns are
+    ignored and duplicates keep their first label. ``backend`` forces
+    ``"hyperscan"`` or ``"ahocorasick"`` (default: the first available).
+    Works on ``str`` (offsets are character offsets) and on ``bytes``
+    (patterns are matched as UTF-8; offsets are byte offsets).
+    """
+
+    backend: Backend
+
+    def __init__(
+        self, patterns: Iterable[tuple[str, str | None]], backend: Backend | None = None
+    ) -> None:
+        unique: dict[str, str | None] = {}
+        for pattern, label in patterns:
+            if pattern and pattern not in unique:
+                unique[pattern] = label
+        self.patterns: list[str] = list(unique)
+        self.labels: list[str | None] = list(unique.values())
+        available = available_backends()
+        if backend is None:
+            if not available:
+                raise MaskingError(
+                    "no matcher backend: install 'hyperscan' (x86-64 Linux) or 'ahocorasick-rs'"
+                )
+            backend = available[0]
+        elif backend not in ("hyperscan", "ahocorasick"):
+            raise MaskingError(f"unknown matcher backend {backend!r}: use hyperscan or ahocorasick")
+        elif backend not in available:
+            raise MaskingError(
+                f"matcher backend {backend!r} is not importable here: install "
+                + ("'hyperscan'" if backend == "hyperscan" else "'ahocorasick-rs'")
+            )
+        self.backend = backend
+        self._encoded = [p.encode("utf-8", "surrogatepass") for p in self.patterns]
+        self._lock = threading.Lock()
+        self._hs_db: Any = None
+        self._ac_str: Any = None
+        self._ac_bytes: Any = None
+        if self.patterns:
+            if backend == "hyperscan":
+                self._hs_db = self._compile_hyperscan()
+            else:
+                import ahocorasick_rs
+
+                self._ac_str = ahocorasick_rs.AhoCorasick(
+                    self.patterns, matchkind=ahocorasick_rs.MATCHKIND_STANDARD
+                )
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def __repr__(self) -> str:
+        return f"<Matcher {self.backend} patterns={len(self.patterns)}>"
+
+    # -- backends -----------------------------------------------------------------
+
+    def _compile_hyperscan(self) -> Any:
+        import hyperscan
+
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        # Pure literals: the start of a match is its end minus the pattern's byte
+        # length, so no start-of-match tracking (HS_FLAG_SOM_LEFTMOST) is needed --
+        # it would only slow the scan down and cap the pattern length.
+        db.compile(
+            expressions=self._encoded,
+            ids=list(range(len(self._encoded))),
+            elements=len(self._encoded),
+            flags=0,
+            literal=True,
+        )
+        return db
+
+    def _hyperscan_bytes(self, data: bytes) -> list[tuple[int, int, int]]:
+        found: list[tuple[int, int, int]] = []
+        lengths = self._encoded
+
+        def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            found.append((index, end - len(lengths[index]), end))
+
+        with self._lock:  # one scratch space per database: scans must not overlap
+            self._hs_db.scan(data, match_event_handler=on_match)
+        return found
+
+    def _raw(self, text: str | bytes) -> list[tuple[int, int, int]]:
+        if not self.patterns or not text:
+            return []
+        if isinstance(text, (bytes, bytearray, memoryview)):
+            data = bytes(text)
+            if self.backend == "hyperscan":
+                return self._hyperscan_bytes(data)
+            if self._ac_bytes is None:
+                import ahocorasick_rs
+
+                self._ac_bytes = ahocorasick_rs.BytesAhoCorasick(
+                    self._encoded, matchkind=ahocorasick_rs.MATCHKIND_STANDARD
+                )
+            return list(self._ac_bytes.find_matches_as_indexes(data, overlapping=True))
+        if self.backend == "ahocorasick":
+            return list(self._ac_str.find_matches_as_indexes(text, overlapping=True))
+        if text.isascii():
+            return self._hyperscan_bytes(text.encode("ascii"))
+        encoded = text.encode("utf-8", "surrogatepass")
+        found = self._hyperscan_bytes(encoded)
+        return _to_char_offsets(encoded, found) if found else found
+
+    # -- public -------------------------------------------------------------------
+
+    def spans(self, text: str | bytes) -> list[Span]:
+        """Sorted, disjoint ``(start, end, label)`` spans covering every occurrence."""
+        return merge_spans(self._raw(text), self.labels)
+
+    def search(self, text: str | bytes) -> bool:
+        """True when any pattern occurs in ``text``."""
+        return bool(self._raw(text))
+
+    def sub(self, text: str, replacement: Replacement) -> str:
+        """``text`` with every span replaced by ``replacement`` (a string, or a
+        function of the span's label returning one)."""
+        return str(_replace(text, self.spans(text), replacement, ""))
+
+    def sub_bytes(self, data: bytes, replacement: bytes | Callable[[str | None], bytes]) -> bytes:
+        """:meth:`sub` for bytes (UTF-8 patterns, byte offsets)."""
+        return bytes(_replace(data, self.spans(data), replacement, b""))
+
+    @staticmethod
+    def replace_spans(text: str, spans: Sequence[Span], replacement: Replacement) -> str:
+        """Replace already computed ``spans`` of ``text``."""
+        return str(_replace(text, spans, replacement, ""))
+
+
+def _to_char_offsets(
+    encoded: bytes, found: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """Turn UTF-8 byte offsets into character offsets.
+
+    Matches of valid UTF-8 patterns start and end on character boundaries, so
+    decoding the bytes between consecutive offsets counts characters exactly.
+    """
+    offsets = sorted({o for _, start, end in found for o in (start, end)})
+    chars: dict[int, int] = {}
+    prev_byte = prev_char = 0
+    for offset in offsets:
+        prev_char += len(encoded[prev_byte:offset].decode("utf-8", "surrogatepass"))
+        prev_byte = offset
+        chars[offset] = prev_char
+    return [(index, chars[start], chars[end]) for index, start, end in found]
