@@ -1,0 +1,297 @@
+"""Installing the masker at the kernel's egress.
+
+In an ipykernel every message the kernel sends -- iopub (streams, display data,
+results, errors, comm/widget messages), shell and control replies (execute,
+inspect, complete, history) -- goes through its ``Session``'s ``send`` and then
+``serialize``. Both are wrapped on the session *instance*: ``send`` masks the
+content, metadata and binary buffers it is given (so the message it returns is
+masked too), and ``serialize`` masks whatever reaches it without going through
+``send``. Content is walked recursively: every string (keys included) of every
+MIME type, traceback line and widget state value.
+
+The kernel's ``sys.stdout`` / ``sys.stderr`` (``OutStream``) get the stream
+hold-back on their ``write`` -- which ipykernel also uses for output captured
+from file descriptors 1 and 2 (subprocesses, C code) -- so a value written in
+pieces is whole when masked. Without a kernel (terminal IPython, a plain
+``InteractiveShell``), ``sys.stdout`` / ``sys.stderr`` are replaced by masking
+proxies and the display publisher is wrapped. Logging records are masked in
+every case. :func:`uninstall` undoes each of these exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _engine, _logging
+from ._engine import Compiled
+from ._stream import HoldBack, KernelStreamHold, release_all
+
+__all__ = ["MaskedStream", "install", "installed", "mask_message_part", "uninstall"]
+
+
+# -- walking message content --------------------------------------------------------
+
+
+def mask_message_part(obj: Any, state: Compiled) -> Any:
+    """``obj`` with every string and byte string in it masked; containers are
+    copied only where something changed (the caller's objects are never mutated)."""
+    if isinstance(obj, str):
+        return state.sub(str.__str__(obj))
+    if isinstance(obj, dict):
+        changed = False
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            new_key = mask_message_part(key, state) if isinstance(key, str) else key
+            new_value = mask_message_part(value, state)
+            changed = changed or new_key is not key or new_value is not value
+            out[new_key] = new_value
+        return out if changed else obj
+    if isinstance(obj, (list, tuple)):
+        items = [mask_message_part(item, state) for item in obj]
+        if all(new is old for new, old in zip(items, obj, strict=True)):
+            return obj
+        return items if isinstance(obj, list) else tuple(items)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        data = bytes(obj)
+        out_bytes = state.sub_bytes(data)
+        return obj if out_bytes == data else out_bytes
+    return obj
+
+
+def _mask_safely(obj: Any, state: Compiled) -> Any:
+    try:
+        return mask_message_part(obj, state)
+    except Exception:
+        return _engine.WITHHELD if isinstance(obj, str) else {"text": _engine.WITHHELD}
+
+
+# -- the session ---------------------------------------------------------------------
+
+_in_send = threading.local()
+
+# Session.send(stream, msg_or_type, content, parent, ident, buffers, track, header, metadata)
+_SEND_POSITIONS = {"content": 0, "buffers": 3, "metadata": 6}
+
+
+def _masked_msg(msg: dict[str, Any], state: Compiled) -> dict[str, Any]:
+    out = dict(msg)
+    for key in ("content", "metadata", "buffers"):
+        if key in out and out[key] is not None:
+            out[key] = _mask_safely(out[key], state)
+    return out
+
+
+def _wrap_send(original: Callable[..., Any]) -> Callable[..., Any]:
+    def send(stream: Any, msg_or_type: Any, *args: Any, **kwargs: Any) -> Any:
+        state = _engine.compiled()
+        if state.empty:
+            return original(stream, msg_or_type, *args, **kwargs)
+        if isinstance(msg_or_type, dict):
+            msg_or_type = _masked_msg(msg_or_type, state)
+        if args:
+            positional = list(args)
+            for position in _SEND_POSITIONS.values():
+                if position < len(positional) and positional[position] is not None:
+                    positional[position] = _mask_safely(positional[position], state)
+            args = tuple(positional)
+        for name in _SEND_POSITIONS:
+            if kwargs.get(name) is not None:
+                kwargs[name] = _mask_safely(kwargs[name], state)
+        _in_send.active = True
+        try:
+            return original(stream, msg_or_type, *args, **kwargs)
+        finally:
+            _in_send.active = False
+
+    send._nbcreds_original = original  # type: ignore[attr-defined]
+    return send
+
+
+def _wrap_serialize(original: Callable[..., Any]) -> Callable[..., Any]:
+    def serialize(msg: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if not getattr(_in_send, "active", False):
+            state = _engine.compiled()
+            if not state.empty:
+                msg = _masked_msg(msg, state)
+        return original(msg, *args, **kwargs)
+
+    serialize._nbcreds_original = original  # type: ignore[attr-defined]
+    return serialize
+
+
+# -- streams without a kernel -------------------------------------------------------
+
+
+class MaskedStream:
+    """A masking proxy for a text stream (terminal ``sys.stdout`` / ``sys.stderr``)."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self._nbcreds_wrapped = wrapped
+        self._nbcreds_hold = HoldBack(wrapped.write)
+
+    def write(self, text: str) -> int:
+        return self._nbcreds_hold.write(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        # The held piece is *not* released here: ``print(c, end="", flush=True)``
+        # one character at a time would otherwise defeat the hold-back.
+        self._nbcreds_wrapped.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._nbcreds_wrapped, name)
+
+
+# -- install / uninstall ---------------------------------------------------------------
+
+
+@dataclass
+class _Installed:
+    undo: list[Callable[[], None]] = field(default_factory=list)
+
+
+_installed: dict[int, _Installed] = {}
+_lock = threading.Lock()
+
+
+def installed(ipython: Any) -> bool:
+    """True when masking is installed on ``ipython``."""
+    return id(ipython) in _installed
+
+
+def _patch_attr(obj: Any, name: str, make: Callable[[Any], Any], record: _Installed) -> None:
+    """Set ``obj.name`` to ``make(current)`` on the instance; record how to undo it."""
+    had_own = name in vars(obj)
+    previous = vars(obj)[name] if had_own else None
+    current = getattr(obj, name)
+    if getattr(current, "_nbcreds_original", None) is not None:
+        return  # already wrapped (another shell on the same session)
+    wrapper = make(current)
+    setattr(obj, name, wrapper)
+
+    def undo() -> None:
+        if vars(obj).get(name) is wrapper:
+            if had_own:
+                setattr(obj, name, previous)
+            else:
+                delattr(obj, name)
+
+    record.undo.append(undo)
+
+
+def _sessions(ipython: Any) -> list[Any]:
+    candidates = [getattr(getattr(ipython, "kernel", None), "session", None)]
+    for holder in (
+        getattr(ipython, "display_pub", None),
+        getattr(ipython, "displayhook", None),
+        sys.stdout,
+        sys.stderr,
+        getattr(getattr(ipython, "kernel", None), "iopub_thread", None),
+    ):
+        candidates.append(getattr(holder, "session", None))
+    found: dict[int, Any] = {}
+    for session in candidates:
+        if session is not None and callable(getattr(session, "send", None)):
+            found.setdefault(id(session), session)
+    return list(found.values())
+
+
+def _is_kernel_stream(stream: Any) -> bool:
+    try:
+        from ipykernel.iostream import OutStream
+    except ImportError:
+        return False
+    return isinstance(stream, OutStream)
+
+
+def _install_streams(record: _Installed) -> None:
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or isinstance(stream, MaskedStream):
+            continue
+        if _is_kernel_stream(stream):
+            hold = KernelStreamHold(stream)
+            _patch_attr(stream, "_flush_buffers", hold.wrap, record)
+            record.undo.append(hold.close)
+            continue
+        proxy = MaskedStream(stream)
+        setattr(sys, name, proxy)
+
+        def undo(name: str = name, proxy: MaskedStream = proxy, original: Any = stream) -> None:
+            proxy._nbcreds_hold.close()
+            if getattr(sys, name) is proxy:
+                setattr(sys, name, original)
+
+        record.undo.append(undo)
+
+
+def _wrap_publish(original: Callable[..., Any]) -> Callable[..., Any]:
+    def publish(data: Any, metadata: Any = None, *args: Any, **kwargs: Any) -> Any:
+        state = _engine.compiled()
+        if not state.empty:
+            data = _mask_safely(data, state)
+            if metadata is not None:
+                metadata = _mask_safely(metadata, state)
+        return original(data, metadata, *args, **kwargs)
+
+    publish._nbcreds_original = original  # type: ignore[attr-defined]
+    return publish
+
+
+def _release_on_cell_end(*_args: Any) -> None:
+    release_all()
+
+
+def install(ipython: Any) -> None:
+    """Mask everything ``ipython`` sends from now on. Idempotent."""
+    with _lock:
+        if id(ipython) in _installed:
+            return
+        record = _Installed()
+        sessions = _sessions(ipython)
+        for session in sessions:
+            _patch_attr(session, "send", _wrap_send, record)
+            _patch_attr(session, "serialize", _wrap_serialize, record)
+        _install_streams(record)
+        display_pub = getattr(ipython, "display_pub", None)
+        if not sessions and display_pub is not None:
+            _patch_attr(display_pub, "publish", _wrap_publish, record)
+        events = getattr(ipython, "events", None)
+        if events is not None:
+            events.register("post_run_cell", _release_on_cell_end)
+
+            def undo_events() -> None:
+                with contextlib.suppress(ValueError):
+                    events.unregister("post_run_cell", _release_on_cell_end)
+
+            record.undo.append(undo_events)
+        _logging.install()
+        record.undo.append(_uninstall_logging_if_last)
+        _installed[id(ipython)] = record
+        # compile now: the first output should not pay for it
+        _engine.compiled()
+
+
+def _uninstall_logging_if_last() -> None:
+    if not _installed:
+        _logging.uninstall()
+
+
+def uninstall(ipython: Any) -> None:
+    """Remove everything :func:`install` did on ``ipython`` (held output is released
+    masked first). A no-op when not installed."""
+    with _lock:
+        record = _installed.pop(id(ipython), None)
+        if record is None:
+            return
+        release_all()
+        for undo in reversed(record.undo):
+            undo()

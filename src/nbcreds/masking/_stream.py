@@ -1,0 +1,269 @@
+"""Masking a text stream written in pieces: the hold-back.
+
+A value printed in two halves, or one character at a time, is never whole in a
+single write, so masking each piece alone would let it through. The hold-back
+masks what it can and keeps back the trailing piece of the text that could
+still grow into a registered value (or a variant of it). That piece is released
+with the next output, when the cell ends, or after at most :data:`HOLD_SECONDS`
+without new output, so ordinary output is not visibly delayed.
+
+Two users:
+
+* :class:`HoldBack` sits in front of a plain stream's ``write`` (terminal
+  IPython's ``sys.stdout``);
+* :class:`KernelStreamHold` sits in an ipykernel ``OutStream``'s flush, where
+  every write ends up -- ``print``, threads, and what ipykernel captures from
+  file descriptors 1 and 2 (subprocesses, C code) -- whatever patches
+  ``write`` on the way (IPython 9 swaps it at every cell to record outputs).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import _engine
+from ._engine import Compiled
+
+__all__ = ["HOLD_SECONDS", "HoldBack", "KernelStreamHold", "release_all", "split"]
+
+_Piece = tuple[dict[str, Any], str]
+
+#: The longest a held-back piece waits for more output.
+HOLD_SECONDS = 0.5
+
+
+def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
+    """Split ``text`` into (the part that can go now, the raw piece to hold back).
+
+    The held piece is the longest suffix that could still become a registered
+    pattern; if a complete match crosses that point, the cut moves back to the
+    match's start so the match is masked whole (with whatever overlaps it) later.
+    The part that goes is masked unless ``mask=False`` (the kernel's session
+    masks it anyway).
+    """
+    if state.empty or not text:
+        return text, ""
+    cut = state.hold_from(text)
+    if cut == len(text):
+        return (state.sub(text) if mask else text), ""
+    spans = state.matcher.spans(text)
+    for start, end, _ in spans:
+        if start < cut < end:
+            cut = start
+            break
+    head = text[:cut]
+    if mask:
+        head = state.sub_spans(head, [s for s in spans if s[1] <= cut])
+    return head, text[cut:]
+
+
+class _Releasable:
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def release_due(self) -> None:
+        raise NotImplementedError
+
+
+_live: weakref.WeakSet[_Releasable] = weakref.WeakSet()
+
+
+def release_all() -> None:
+    """Release every held piece (the cell is over)."""
+    for hold in list(_live):
+        try:
+            hold.release()
+        except Exception:  # noqa: S112 - a closed stream must not stop the others
+            continue
+
+
+class HoldBack(_Releasable):
+    """Masks text headed for ``emit`` (a plain stream's write), holding back a
+    trailing piece that could start a registered value."""
+
+    def __init__(self, emit: Callable[[str], object]) -> None:
+        self._emit = emit
+        self._lock = threading.RLock()
+        self._held = ""
+        _live.add(self)
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    def write(self, text: str) -> int:
+        """Accept ``text``; forward every part that can no longer become a value."""
+        if not text:
+            return 0
+        with self._lock:
+            combined = self._held + text
+            self._held = ""
+            try:
+                out, self._held = split(combined, _engine.compiled())
+            except Exception:
+                out = _engine.WITHHELD
+            if out:
+                self._emit(out)
+            held = bool(self._held)
+        if held:
+            _timer.schedule(self, time.monotonic() + HOLD_SECONDS)
+        return len(text)
+
+    def release(self) -> None:
+        """Forward the held piece now (masked)."""
+        with self._lock:
+            held, self._held = self._held, ""
+            if held:
+                self._emit(_engine.safe_masked(held))
+
+    def release_due(self) -> None:
+        self.release()
+
+    def close(self) -> None:
+        self.release()
+        _live.discard(self)
+
+
+class KernelStreamHold(_Releasable):
+    """The hold-back inside an ipykernel ``OutStream``: wraps its ``_flush_buffers``.
+
+    Held pieces are kept per parent message (so a piece goes out with the cell
+    that wrote it) and go out with the next flush that has more text for the
+    same parent, at the flush after the cell ends, or at a flush scheduled
+    :data:`HOLD_SECONDS` after they were last extended.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = weakref.ref(stream)
+        self._lock = threading.Lock()
+        self._held: dict[frozenset[Any], tuple[dict[str, Any], str, float]] = {}
+        self._release_pending = False
+        _live.add(self)
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    def wrap(
+        self, original: Callable[[], Any]
+    ) -> Callable[[], Iterator[tuple[dict[str, Any], str]]]:
+        def flush_buffers() -> Iterator[tuple[dict[str, Any], str]]:
+            yield from self._process(list(original()))
+
+        flush_buffers._nbcreds_original = original  # type: ignore[attr-defined]
+        flush_buffers._nbcreds_hold = self  # type: ignore[attr-defined]
+        return flush_buffers
+
+    def _process(self, fresh: list[tuple[dict[str, Any], str]]) -> list[tuple[dict[str, Any], str]]:
+        now = time.monotonic()
+        with self._lock:
+            release, self._release_pending = self._release_pending, False
+            pending, self._held = self._held, {}
+        try:
+            state = _engine.compiled()
+        except Exception:
+            state = None
+        out: list[tuple[dict[str, Any], str]] = []
+        kept: dict[frozenset[Any], tuple[dict[str, Any], str, float]] = {}
+        for parent, data in fresh:
+            key = frozenset(parent.items())
+            previous = pending.pop(key, None)
+            text = (previous[1] if previous else "") + data
+            if not text:
+                continue
+            if state is None:
+                out.append((parent, _engine.WITHHELD))
+                continue
+            if release:
+                out.append((parent, text))
+                continue
+            emit, rest = split(text, state, mask=False)
+            if emit:
+                out.append((parent, emit))
+            if rest:
+                kept[key] = (parent, rest, now + HOLD_SECONDS)
+        for key, (parent, rest, due) in pending.items():
+            if release or due <= now:
+                out.append((parent, rest))
+            else:
+                kept[key] = (parent, rest, due)
+        if kept:
+            with self._lock:
+                self._held.update(kept)
+            _timer.schedule(self, min(due for _, _, due in kept.values()))
+        return out
+
+    def _flush_soon(self) -> None:
+        stream = self._stream()
+        pub_thread = getattr(stream, "pub_thread", None)
+        if stream is None or pub_thread is None:
+            return
+        pub_thread.schedule(stream._flush)
+
+    def release(self) -> None:
+        """Send the held pieces (masked) with the next flush, and flush now."""
+        with self._lock:
+            if not self._held:
+                return
+            self._release_pending = True
+        stream = self._stream()
+        if stream is not None and getattr(stream, "pub_thread", None) is not None:
+            stream.flush()
+
+    def release_due(self) -> None:
+        self._flush_soon()
+
+    def close(self) -> None:
+        self.release()
+        _live.discard(self)
+
+
+class _Timer:
+    """One daemon thread releasing pieces whose hold time is over.
+
+    One thread for all streams rather than a timer per write: a character-by-
+    character writer would otherwise start a thread per character.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[_Releasable, float] = {}
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def schedule(self, hold: _Releasable, due: float) -> None:
+        with self._cond:
+            self._due[hold] = due
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="nbcreds-holdback", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._due:
+                    self._cond.wait()
+                now = time.monotonic()
+                ready = [hold for hold, due in self._due.items() if due <= now]
+                for hold in ready:
+                    del self._due[hold]
+                if not ready:
+                    self._cond.wait(min(self._due.values()) - now)
+                    continue
+            for hold in ready:
+                try:
+                    hold.release_due()
+                except Exception:  # noqa: S112 - a closed stream must not kill the thread
+                    continue
+
+
+_timer = _Timer()
