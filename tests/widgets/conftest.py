@@ -20,10 +20,22 @@ class RecordingComm(BaseComm):
 
     sent: list[dict[str, Any]] = []
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                    buffers: Any = None, **keys: Any) -> None:
-        RecordingComm.sent.append({"msg_type": msg_type, "data": data, "metadata": metadata,
-                                   "buffers": [bytes(b) for b in buffers or []]})
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
+        RecordingComm.sent.append(
+            {
+                "msg_type": msg_type,
+                "data": data,
+                "metadata": metadata,
+                "buffers": [bytes(b) for b in buffers or []],
+            }
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -39,10 +51,12 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
 
 def frontend_update(widget: Any, **state: Any) -> None:
     """Play the browser: the frontend sends new trait values for ``widget``."""
-    widget._handle_msg({
-        "content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
-        "buffers": [],
-    })
+    widget._handle_msg(
+        {
+            "content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
+            "buffers": [],
+        }
+    )
 
 
 def comm_traffic(sent: list[dict[str, Any]]) -> str:

@@ -59,9 +59,7 @@ def test_namespace_level_keeps_every_other_table(write_config: Any) -> None:
 
 
 @pytest.mark.parametrize("key", ["client_secret"])
-def test_a_literal_secret_is_refused_and_nothing_is_written(
-    write_config: Any, key: str
-) -> None:
+def test_a_literal_secret_is_refused_and_nothing_is_written(write_config: Any, key: str) -> None:
     path = write_config('[secrets]\nX = "env:X"\n')
     original = path.read_bytes()
     literal = "pl41n-s3cret-value"
@@ -94,12 +92,27 @@ def test_secret_shaped_literal_is_refused_by_config_validation(isolated_nbcreds:
 def test_engine_validation_names_the_key(isolated_nbcreds: Path) -> None:
     with pytest.raises(nc.CredentialConfigError, match="token_endpoint"):
         _config_write.save_credential(
-            "gh", {"type": "github_app", "app_id": "1", "installation_id": "2",
-                   "private_key": "secret:K", "token_endpoint": "http://x/token"}, None)
+            "gh",
+            {
+                "type": "github_app",
+                "app_id": "1",
+                "installation_id": "2",
+                "private_key": "secret:K",
+                "token_endpoint": "http://x/token",
+            },
+            None,
+        )
     with pytest.raises(nc.CredentialConfigError, match="installation_id"):
         _config_write.save_credential(
-            "gh", {"type": "github_app", "app_id": "1", "installation_id": "abc",
-                   "private_key": "secret:K"}, None)
+            "gh",
+            {
+                "type": "github_app",
+                "app_id": "1",
+                "installation_id": "abc",
+                "private_key": "secret:K",
+            },
+            None,
+        )
     assert not (isolated_nbcreds / "nbcreds.toml").exists()
 
 
@@ -118,7 +131,8 @@ def test_bad_type_and_bad_namespace_are_refused() -> None:
 
 def test_empty_values_are_left_out(isolated_nbcreds: Path) -> None:
     path = _config_write.save_credential(
-        "x", {**CC, "audience": "", "scopes": [], "description": None}, None)
+        "x", {**CC, "audience": "", "scopes": [], "description": None}, None
+    )
     assert tomllib.loads(path.read_text())["credentials"]["x"] == CC
 
 

@@ -1,0 +1,208 @@
+"""Pieces every widget shares: the secret input, status lines, level choices.
+
+The one rule all widgets follow: no widget model ever *keeps* a secret. A
+typed value arrives in a :class:`SecretInput`, is handed to the facade at once
+and the field is cleared in the same notification, so the state a notebook
+saves (and every later comm message) only ever holds ``""``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import ipywidgets as w
+from traitlets import Unicode
+
+import nbcreds as nc
+
+from .._exceptions import NbcredsError
+
+__all__ = [
+    "TENANT",
+    "LevelChoice",
+    "SecretInput",
+    "close_tree",
+    "countdown",
+    "error_text",
+    "level_label",
+    "level_options",
+    "level_value",
+    "remaining",
+    "safe_call",
+    "status",
+    "table_html",
+]
+
+# Dropdown value standing for the tenant level (ipywidgets treats None as "no selection").
+TENANT = ""
+
+
+class SecretInput(w.Password):  # type: ignore[misc]
+    """A ``Password`` whose value is never echoed back to other frontends.
+
+    ipywidgets 8 echoes every value a frontend sends to all frontends
+    (``echo_update``); for a secret that would be one more copy on the wire,
+    so the trait opts out. ``continuous_update`` is off: the value arrives
+    once, on Enter or when the field loses focus, not keystroke by keystroke.
+    """
+
+    value = Unicode("", help="Typed secret; cleared as soon as it is bound").tag(
+        sync=True, echo_update=False
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("continuous_update", False)
+        super().__init__(**kwargs)
+
+
+def status(widget: Any, kind: str, text: str) -> None:
+    """Show ``text`` in an ``HTML`` widget: kind is ok, error, info or "" (clear)."""
+    if not text:
+        widget.value = ""
+        return
+    color = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a"}.get(kind, "#57606a")
+    mark = {"ok": "\u2714 ", "error": "\u2716 "}.get(kind, "")
+    widget.value = f'<span style="color:{color}">{mark}{html.escape(text)}</span>'
+
+
+def error_text(exc: BaseException) -> str:
+    """What to tell the user about ``exc``.
+
+    nbcreds' own errors are written never to contain a value, so their message
+    is shown; anything else shows only its type (its text could hold anything).
+    """
+    if isinstance(exc, NbcredsError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}; see the kernel log"
+
+
+def safe_call(out: Any, action: Callable[[], Any]) -> tuple[bool, Any]:
+    """Run ``action``; on failure show the error in ``out`` and return (False, None)."""
+    try:
+        return True, action()
+    except Exception as exc:  # a widget callback must not raise into the comm loop
+        status(out, "error", error_text(exc))
+        return False, None
+
+
+def level_label(level: str | None) -> str:
+    return "tenant" if level is None else level
+
+
+def level_value(value: str) -> str | None:
+    """Dropdown value -> namespace (``None``: tenant level)."""
+    return None if value == TENANT else value
+
+
+def level_options(extra: Iterable[str | None] = ()) -> list[tuple[str, str]]:
+    """(label, value) pairs: the tenant level, then every known namespace as a tree."""
+    names = set(nc.list_namespaces())
+    names.update(n for n in extra if n)
+    options = [("tenant (all namespaces)", TENANT)]
+    for name in sorted(names):
+        depth = name.count(".")
+        options.append(("\u2003" * depth + name, name))
+    return options
+
+
+def table_html(headers: list[str], rows: list[list[str]], empty: str) -> str:
+    """A small HTML table; every cell is escaped."""
+    if not rows:
+        return f"<i>{html.escape(empty)}</i>"
+    head = "".join(
+        f"<th style='text-align:left;padding:2px 8px'>{html.escape(h)}</th>" for h in headers
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td style='padding:2px 8px'>{html.escape(c)}</td>" for c in row)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class LevelChoice:
+    """A level dropdown (tenant + namespaces) that follows the current namespace
+    until the user picks a level; then it keeps the user's pick."""
+
+    def __init__(self, description: str = "Level") -> None:
+        self.dropdown = w.Dropdown(description=description, options=[("tenant", TENANT)])
+        self._chosen = False
+        self._refreshing = False
+        self.dropdown.observe(self._on_pick, names="value")
+
+    @property
+    def value(self) -> str | None:
+        return level_value(self.dropdown.value)
+
+    def select(self, level: str | None) -> None:
+        """Choose ``level`` (as if the user had); adds it to the options if needed."""
+        value = TENANT if level is None else level
+        if value not in [v for _, v in self.dropdown.options]:
+            self.refresh(level)
+        self.dropdown.value = value
+        self._chosen = True
+
+    def refresh(self, current: str | None) -> None:
+        options = level_options([current])
+        selected = self.dropdown.value
+        self._refreshing = True
+        try:
+            self.dropdown.options = options
+            keep = self._chosen and selected in [v for _, v in options]
+            self.dropdown.value = selected if keep else (TENANT if current is None else current)
+        finally:
+            self._refreshing = False
+
+    def _on_pick(self, _: object) -> None:
+        if not self._refreshing:
+            self._chosen = True
+
+
+def remaining(expires: object, now: float | None = None) -> float | None:
+    """Seconds until ``expires`` (an aware/naive-UTC datetime or an epoch), or None."""
+    import datetime as dt
+    import time
+
+    if expires is None:
+        return None
+    if isinstance(expires, dt.datetime):
+        stamp = (
+            expires.timestamp() if expires.tzinfo else expires.replace(tzinfo=dt.UTC).timestamp()
+        )
+    elif isinstance(expires, int | float):
+        stamp = float(expires)
+    else:
+        return None
+    return stamp - (time.time() if now is None else now)
+
+
+def countdown(expires: object, now: float | None = None) -> str:
+    """``"expires in 4m 05s"`` / ``"expired"`` / ``"no expiry"``."""
+    left = remaining(expires, now)
+    if left is None:
+        return "no expiry"
+    if left <= 0:
+        return "expired"
+    seconds = int(left)
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        text = f"{days}d {hours}h"
+    elif hours:
+        text = f"{hours}h {minutes:02d}m"
+    elif minutes:
+        text = f"{minutes}m {seconds:02d}s"
+    else:
+        text = f"{seconds}s"
+    return f"expires in {text}"
+
+
+def close_tree(widget: Any) -> None:
+    """Close ``widget`` and every widget below it (rows rebuilt on refresh, closed boxes)."""
+    for child in list(getattr(widget, "children", ()) or ()):
+        close_tree(child)
+    widget.close()

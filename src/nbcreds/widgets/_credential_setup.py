@@ -1,0 +1,422 @@
+"""``credential_setup()``: a form per credential type, with Test and Save.
+
+The form only holds references. A secret-valued field either names an
+existing secret (a dropdown of :func:`nbcreds.list_secrets`) or takes a typed
+value, which is bound as a session secret the moment it arrives and cleared
+from the field in the same step; the field then points at that secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as w
+
+import nbcreds as nc
+
+from .. import _config_write
+from .._exceptions import ConfigError, CredentialConfigError
+from ._common import (
+    LevelChoice,
+    SecretInput,
+    error_text,
+    level_label,
+    safe_call,
+    status,
+)
+from ._secret_binder import bind_at
+
+__all__ = ["FIELDS", "TYPES", "CredentialSetup", "credential_setup"]
+
+TYPES = [
+    ("OAuth2 client credentials", "oauth2_client_credentials"),
+    ("OAuth2 JWT bearer (RFC 7523 grant)", "oauth2_jwt_bearer"),
+    ("OAuth2 private_key_jwt (RFC 7523 client auth)", "oauth2_private_key_jwt"),
+    ("GitHub App", "github_app"),
+]
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form field: its config key, label, kind (text, list, choice, secret)."""
+
+    key: str
+    label: str
+    kind: str = "text"
+    placeholder: str = ""
+    choices: tuple[str, ...] = ()
+
+
+_SPECS = {
+    spec.key: spec
+    for spec in [
+        FieldSpec("description", "Description"),
+        FieldSpec(
+            "token_endpoint", "Token endpoint", placeholder="https://idp.example/oauth/token"
+        ),
+        FieldSpec("client_id", "Client ID"),
+        FieldSpec("client_secret", "Client secret", kind="secret"),
+        FieldSpec(
+            "client_auth_method",
+            "Client auth",
+            kind="choice",
+            choices=("client_secret_basic", "client_secret_post"),
+        ),
+        FieldSpec("issuer", "Issuer"),
+        FieldSpec("subject", "Subject"),
+        FieldSpec("private_key", "Private key", kind="secret"),
+        FieldSpec("key_id", "Key ID", placeholder="kid (optional)"),
+        FieldSpec("algorithm", "Algorithm", kind="choice", choices=tuple(ALGORITHMS)),
+        FieldSpec("scopes", "Scopes", kind="list", placeholder="space separated"),
+        FieldSpec("audience", "Audience"),
+        FieldSpec("app_id", "App ID"),
+        FieldSpec("installation_id", "Installation ID"),
+        FieldSpec("api_url", "API URL", placeholder="https://api.github.com"),
+    ]
+}
+
+# type -> (fields shown in order, fields required)
+FIELDS: dict[str, tuple[list[str], set[str]]] = {
+    "oauth2_client_credentials": (
+        [
+            "description",
+            "token_endpoint",
+            "client_id",
+            "client_secret",
+            "client_auth_method",
+            "scopes",
+            "audience",
+        ],
+        {"token_endpoint", "client_id", "client_secret"},
+    ),
+    "oauth2_jwt_bearer": (
+        [
+            "description",
+            "token_endpoint",
+            "issuer",
+            "subject",
+            "private_key",
+            "key_id",
+            "algorithm",
+            "scopes",
+            "audience",
+        ],
+        {"token_endpoint", "issuer", "private_key"},
+    ),
+    "oauth2_private_key_jwt": (
+        [
+            "description",
+            "token_endpoint",
+            "client_id",
+            "private_key",
+            "key_id",
+            "algorithm",
+            "scopes",
+            "audience",
+        ],
+        {"token_endpoint", "client_id", "private_key"},
+    ),
+    "github_app": (
+        ["description", "app_id", "installation_id", "private_key", "api_url"],
+        {"app_id", "installation_id", "private_key"},
+    ),
+}
+
+_LABEL = w.Layout(width="130px")
+NO_SECRET = ""
+
+
+class _Field:
+    """The widgets of one form field plus its error line."""
+
+    def __init__(self, spec: FieldSpec, form: CredentialSetup) -> None:
+        self.spec = spec
+        self.form = form
+        self.error = w.HTML()
+        label = w.HTML(f"<b>{spec.label}</b>", layout=_LABEL)
+        self.input: Any
+        self.typed: SecretInput | None = None
+        self.bind_as: Any = None
+        if spec.kind == "choice":
+            self.input = w.Dropdown(options=list(spec.choices), value=spec.choices[0])
+            parts = [label, self.input]
+        elif spec.kind == "secret":
+            self.input = w.Dropdown(options=[("\u2014 choose a secret \u2014", NO_SECRET)])
+            self.typed = SecretInput(placeholder="or type the value, press Enter")
+            self.bind_as = w.Text(
+                placeholder="bind as (default: derived)", layout=w.Layout(width="200px")
+            )
+            self.typed.observe(self._on_typed, names="value")
+            parts = [label, self.input, self.typed, self.bind_as]
+        else:
+            self.input = w.Text(placeholder=spec.placeholder)
+            parts = [label, self.input]
+        self.row = w.VBox([w.HBox(parts), self.error])
+
+    def value(self) -> Any:
+        raw = self.input.value
+        if self.spec.kind == "secret":
+            return f"secret:{raw}" if raw else ""
+        if self.spec.kind == "list":
+            return [s for s in re.split(r"[\s,]+", raw) if s]
+        return raw.strip() if isinstance(raw, str) else raw
+
+    def load(self, value: Any) -> None:
+        """Show a saved value (a secret field shows the secret a reference names)."""
+        if self.spec.kind == "secret":
+            name = (
+                value[len("secret:") :]
+                if isinstance(value, str) and value.startswith("secret:")
+                else ""
+            )
+            self.set_secret_options(extra=name)
+            self.input.value = name
+        elif self.spec.kind == "list":
+            self.input.value = " ".join(value) if isinstance(value, list) else str(value or "")
+        elif self.spec.kind == "choice":
+            if value in self.spec.choices:
+                self.input.value = value
+        else:
+            self.input.value = "" if value is None else str(value)
+
+    def set_secret_options(self, extra: str = "") -> None:
+        names = self.form.secret_names()
+        if extra and extra not in names:
+            names.append(extra)
+        current = self.input.value
+        self.input.options = [("\u2014 choose a secret \u2014", NO_SECRET)] + [
+            (n, n) for n in sorted(names)
+        ]
+        self.input.value = current if current in names else NO_SECRET
+
+    def _on_typed(self, change: dict[str, Any]) -> None:
+        typed = change["new"]
+        if not typed:
+            return
+        assert self.typed is not None
+        self.typed.value = ""  # the model never keeps the value, whatever happens next
+        status(self.error, "", "")
+        name = self.bind_as.value.strip() or self.form.derived_secret_name(self.spec.key)
+        if not name:
+            status(
+                self.error,
+                "error",
+                "type the credential's name first (or a name to bind "
+                "the value as); the value was discarded",
+            )
+            return
+        level = self.form.level_choice()
+        ok, _ = safe_call(self.error, lambda: bind_at(name, level, value=typed))
+        if ok:
+            self.set_secret_options(extra=name)
+            self.input.value = name
+            status(
+                self.error,
+                "ok",
+                f"bound as session secret {name} at {level_label(level)} "
+                "(memory only); the field was cleared",
+            )
+
+
+class CredentialSetup(w.VBox):  # type: ignore[misc]
+    """Choose a type, fill its fields, Test, Save (references only) at a level."""
+
+    def __init__(self) -> None:
+        self.name = w.Text(description="Name", placeholder="my_oauth")
+        self.name_error = w.HTML()
+        self.levels = LevelChoice()
+        self.level = self.levels.dropdown
+        self.type = w.Dropdown(description="Type", options=TYPES, value=TYPES[0][1])
+        self.fields = {key: _Field(spec, self) for key, spec in _SPECS.items()}
+        self.field_box = w.VBox()
+        self.test_button = w.Button(
+            description="Test", icon="plug", tooltip="Save, then request a token"
+        )
+        self.save_button = w.Button(
+            description="Save",
+            button_style="primary",
+            icon="save",
+            tooltip="Write the definition (references only)",
+        )
+        self.message = w.HTML()
+        self._listeners: list[Callable[[], None]] = []
+        super().__init__(
+            [
+                w.HBox([self.name, self.level]),
+                self.name_error,
+                self.type,
+                self.field_box,
+                w.HBox([self.test_button, self.save_button]),
+                self.message,
+            ]
+        )
+        self.type.observe(lambda _: self._show_fields(), names="value")
+        self.level.observe(lambda _: self._refresh_secrets(), names="value")
+        self.save_button.on_click(lambda _: self.save())
+        self.test_button.on_click(lambda _: self.test())
+        self.refresh()
+
+    # -- public --------------------------------------------------------------
+    def on_saved(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after each successful Save."""
+        self._listeners.append(callback)
+
+    def refresh(self) -> None:
+        """Reload the levels and the secret names the secret fields offer."""
+        ok, current = safe_call(self.message, nc.current_namespace)
+        if ok:
+            safe_call(self.message, lambda: self.levels.refresh(current))
+        self._show_fields()
+
+    def level_choice(self) -> str | None:
+        return self.levels.value
+
+    def secret_names(self) -> list[str]:
+        level = self.level_choice()
+        ok, rows = safe_call(self.message, lambda: nc.list_secrets(level))
+        return [r.name for r in rows] if ok else []
+
+    def derived_secret_name(self, key: str) -> str:
+        name = self.name.value.strip()
+        if not name:
+            return ""
+        return re.sub(r"[^A-Z0-9_]", "_", f"{name}_{key}".upper())
+
+    def definition(self) -> dict[str, Any]:
+        """The form as a definition (references only) for the chosen type."""
+        shown, _ = FIELDS[self.type.value]
+        definition: dict[str, Any] = {"type": self.type.value}
+        for key in shown:
+            value = self.fields[key].value()
+            if value not in ("", [], None):
+                definition[key] = value
+        return definition
+
+    def load(self, name: str, level: str | None = None) -> None:
+        """Fill the form from the saved definition ``name`` at ``level``."""
+        from .. import _context
+
+        definition = _context.get_config().credentials_at(level).get(name)
+        if definition is None:
+            status(self.message, "error", f"no credential '{name}' at {level_label(level)}")
+            return
+        self.name.value = name
+        self.levels.select(level)
+        ctype = definition.get("type")
+        if ctype in FIELDS:
+            self.type.value = ctype
+        for key, field in self.fields.items():
+            field.load(definition.get(key))
+
+    def validate(self) -> bool:
+        """Check the form; put each message next to the field at fault."""
+        self._clear_errors()
+        ok = True
+        name = self.name.value.strip()
+        if not name:
+            status(self.name_error, "error", "a name is required")
+            ok = False
+        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", name):
+            status(self.name_error, "error", _config_write.CREDENTIAL_NAME_RULE)
+            ok = False
+        shown, required = FIELDS[self.type.value]
+        for key in shown:
+            if key in required and self.fields[key].value() in ("", []):
+                status(self.fields[key].error, "error", "required for this type")
+                ok = False
+        return ok
+
+    def save(self) -> bool:
+        """Validate and write the definition; True when it was saved."""
+        status(self.message, "", "")
+        if not self.validate():
+            status(self.message, "error", "fix the fields marked above")
+            return False
+        name = self.name.value.strip()
+        level = self.level_choice()
+        try:
+            path = _config_write.save_credential(name, self.definition(), level)
+        except (ConfigError, CredentialConfigError) as exc:
+            field = self.fields.get(_key_at_fault(exc))
+            if field is not None:
+                status(field.error, "error", str(exc))
+                status(self.message, "error", "not saved: fix the field marked above")
+            else:
+                status(self.message, "error", f"not saved: {exc}")
+            return False
+        except Exception as exc:
+            status(self.message, "error", f"not saved: {error_text(exc)}")
+            return False
+        status(self.message, "ok", f"saved '{name}' at {level_label(level)} in {path}")
+        for listener in list(self._listeners):
+            safe_call(self.message, listener)
+        return True
+
+    def test(self) -> bool:
+        """Save the form if it changed, then request a token: show success or the server's
+        message. True on success."""
+        if not self._is_saved() and not self.save():
+            return False
+        name = self.name.value.strip()
+        level = self.level_choice()
+        ok, result = safe_call(self.message, lambda: _test(name, level))
+        if not ok:
+            return False
+        kind = "ok" if result.success else "error"
+        status(
+            self.message,
+            kind,
+            f"{'Test passed' if result.success else 'Test failed'}: {result.message}",
+        )
+        return bool(result.success)
+
+    # -- internals -------------------------------------------------------------
+    def _is_saved(self) -> bool:
+        from .. import _context
+
+        name = self.name.value.strip()
+        saved = _context.get_config().credentials_at(self.level_choice()).get(name)
+        return saved is not None and saved == self.definition()
+
+    def _clear_errors(self) -> None:
+        status(self.name_error, "", "")
+        for field in self.fields.values():
+            status(field.error, "", "")
+
+    def _show_fields(self) -> None:
+        shown, required = FIELDS[self.type.value]
+        for key in shown:
+            spec = _SPECS[key]
+            mark = " *" if key in required else ""
+            label = self.fields[key].row.children[0].children[0]
+            label.value = f"<b>{spec.label}{mark}</b>"
+        self._refresh_secrets()
+        self.field_box.children = [self.fields[key].row for key in shown]
+
+    def _refresh_secrets(self) -> None:
+        for field in self.fields.values():
+            if field.spec.kind == "secret":
+                field.set_secret_options()
+
+
+def _key_at_fault(exc: Exception) -> str:
+    """The config key an error names: ``ConfigError.key``, else the engine's "key 'x'"."""
+    key = getattr(exc, "key", None)
+    if isinstance(key, str):
+        return key
+    match = re.search(r"key '([A-Za-z0-9_.]+)'", str(exc))
+    return match.group(1).split(".")[0] if match else ""
+
+
+def _test(name: str, level: str | None) -> Any:
+    """Test credential ``name`` as seen from the level it is defined at."""
+    return nc.test_credential(name, namespace=level)
+
+
+def credential_setup() -> CredentialSetup:
+    """A form to define a credential (by type), Test it, and Save it to nbcreds.toml."""
+    return CredentialSetup()

@@ -1,0 +1,82 @@
+"""``namespace_picker()``: choose the current namespace, or add a new one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import ipywidgets as w
+
+import nbcreds as nc
+
+from ._common import TENANT, level_options, level_value, safe_call, status
+
+__all__ = ["NamespacePicker", "namespace_picker"]
+
+
+class NamespacePicker(w.VBox):  # type: ignore[misc]
+    """A dropdown of known namespaces (indented as a tree) plus a field to add one.
+
+    Choosing an entry calls :func:`nbcreds.use_namespace`; listeners added
+    with :meth:`on_change` hear about it (the dashboard refreshes its tabs).
+    """
+
+    def __init__(self) -> None:
+        self.dropdown = w.Dropdown(description="Namespace", options=[("tenant", TENANT)])
+        self.new_name = w.Text(placeholder="company.team.project", description="New")
+        self.add_button = w.Button(description="Use", tooltip="Switch to this namespace")
+        self.message = w.HTML()
+        self._listeners: list[Callable[[str | None], None]] = []
+        self._updating = False
+        super().__init__([w.HBox([self.dropdown, self.new_name, self.add_button]), self.message])
+        self.refresh()
+        self.dropdown.observe(self._on_select, names="value")
+        self.add_button.on_click(self._on_add)
+
+    def on_change(self, callback: Callable[[str | None], None]) -> None:
+        """Call ``callback(namespace)`` after the current namespace changes here."""
+        self._listeners.append(callback)
+
+    def refresh(self) -> None:
+        """Reload the namespaces and select the current one."""
+        ok, current = safe_call(self.message, nc.current_namespace)
+        if not ok:
+            current = None
+        ok, options = safe_call(self.message, lambda: level_options([current]))
+        if not ok:
+            return
+        self._updating = True
+        try:
+            self.dropdown.options = options
+            self.dropdown.value = TENANT if current is None else current
+        finally:
+            self._updating = False
+
+    def _switch(self, namespace: str | None) -> bool:
+        ok, _ = safe_call(self.message, lambda: nc.use_namespace(namespace))
+        if not ok:
+            return False
+        status(self.message, "ok", f"current namespace: {namespace or 'tenant level'}")
+        for listener in list(self._listeners):
+            safe_call(self.message, partial(listener, namespace))
+        return True
+
+    def _on_select(self, change: dict[str, Any]) -> None:
+        if self._updating:
+            return
+        self._switch(level_value(change["new"]))
+
+    def _on_add(self, _: object = None) -> None:
+        name = self.new_name.value.strip()
+        if not name:
+            status(self.message, "error", "type a namespace such as company.team first")
+            return
+        if self._switch(name):
+            self.new_name.value = ""
+            self.refresh()
+
+
+def namespace_picker() -> NamespacePicker:
+    """A dropdown of known namespaces; changing it switches the current namespace."""
+    return NamespacePicker()

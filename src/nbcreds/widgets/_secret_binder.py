@@ -1,0 +1,174 @@
+"""``secret_binder()``: bind a secret from an env var, a Vault path or a typed value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+import nbcreds as nc
+
+from ._common import (
+    LevelChoice,
+    SecretInput,
+    level_label,
+    safe_call,
+    status,
+    table_html,
+)
+
+__all__ = ["SecretBinder", "bind_at", "secret_binder"]
+
+MODES = [("typed value", "value"), ("environment variable", "env"), ("Vault path", "vault")]
+
+
+def bind_at(
+    name: str,
+    level: str | None,
+    *,
+    value: str | None = None,
+    env: str | None = None,
+    vault: str | None = None,
+) -> str:
+    """:func:`nbcreds.bind_secret` at ``level`` (``None``: the tenant level).
+
+    ``bind_secret(namespace=None)`` means the *current* namespace, so while a
+    namespace is selected the facade cannot bind at the tenant level; a
+    credential defined there resolves its ``secret:`` references from the
+    tenant level, so the form must be able to bind there. That one case goes
+    to the session source directly, the way ``bind_secret`` does.
+    """
+    if level is not None or nc.current_namespace() is None:
+        return nc.bind_secret(name, value, env=env, vault=vault, namespace=level)
+    if sum(x is not None for x in (value, env, vault)) != 1:
+        raise nc.SecretError("bind_secret needs exactly one of value, env= or vault=.")
+    from .. import _context
+    from ..config import parse_reference
+    from ..masking import registry
+    from ..secrets._resolver import resolve_reference
+
+    session = _context.session_source()
+    if value is not None:
+        registry.register(value, name)
+        session.set(None, name, value)
+        return f"{name} bound in the session at tenant (memory only)"
+    ref = parse_reference(f"env:{env}" if env is not None else f"vault:{vault}")
+    session.bind(None, name, lambda: resolve_reference(ref, None), origin=ref.scheme)
+    return f"{name} bound to {ref} at tenant"
+
+
+def _source(row: Any) -> str:
+    """``session`` rows say what they are bound to: a typed value, an env var, a Vault path."""
+    if row.source != "session":
+        return str(row.source)
+    from .. import _context
+
+    origin = _context.session_source().origin(row.level, row.name)
+    if origin in (None, "session"):
+        return "session (typed value)"
+    return f"session \u2192 {origin}"
+
+
+class SecretBinder(w.VBox):  # type: ignore[misc]
+    """Bind secret NAME at a level; lists the secrets visible from the current namespace.
+
+    A typed value is bound the moment it arrives (Enter or leaving the field)
+    and the field is cleared in the same step, so no widget state keeps it.
+    """
+
+    def __init__(self) -> None:
+        self.name = w.Text(description="Name", placeholder="DB_PASSWORD")
+        self.level_choice = LevelChoice()
+        self.level = self.level_choice.dropdown
+        self.mode = w.Dropdown(description="From", options=MODES, value="value")
+        self.value = SecretInput(description="Value", placeholder="type it, then press Enter")
+        self.env = w.Text(description="Variable", placeholder="MY_ENV_VAR")
+        self.vault = w.Text(description="Vault path", placeholder="secret/path#field")
+        self.bind_button = w.Button(description="Bind", button_style="primary")
+        self.message = w.HTML()
+        self.listing = w.HTML()
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.source_box = w.HBox([self.value])
+        super().__init__(
+            [
+                w.HBox([self.name, self.level]),
+                w.HBox([self.mode, self.source_box, self.bind_button]),
+                self.message,
+                w.HBox([w.HTML("<b>Secrets visible here</b>"), self.refresh_button]),
+                self.listing,
+            ]
+        )
+        self.mode.observe(self._on_mode, names="value")
+        self.value.observe(self._on_value, names="value")
+        self.bind_button.on_click(self._on_bind)
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the level choices and the list of visible secrets."""
+        ok, current = safe_call(self.message, nc.current_namespace)
+        if ok:
+            safe_call(self.message, lambda: self.level_choice.refresh(current))
+        ok, rows = safe_call(self.message, nc.list_secrets)
+        if ok:
+            self.listing.value = table_html(
+                ["name", "source", "level", "inherited"],
+                [
+                    [r.name, _source(r), level_label(r.level), "yes" if r.inherited else ""]
+                    for r in rows
+                ],
+                "no secrets visible from the current namespace",
+            )
+
+    def _on_mode(self, change: dict[str, Any]) -> None:
+        widget = {"value": self.value, "env": self.env, "vault": self.vault}[change["new"]]
+        self.source_box.children = [widget]
+        status(self.message, "", "")
+
+    def _on_value(self, change: dict[str, Any]) -> None:
+        typed = change["new"]
+        if not typed:
+            return
+        # clear first: whatever happens next, the model must not keep the value
+        self.value.value = ""
+        name = self.name.value.strip()
+        if not name:
+            status(
+                self.message,
+                "error",
+                "type the secret's name first, then its value (the value was discarded)",
+            )
+            return
+        self._bind(name, value=typed)
+
+    def _on_bind(self, _: object = None) -> None:
+        name = self.name.value.strip()
+        mode = self.mode.value
+        if not name:
+            status(self.message, "error", "type the secret's name first")
+            return
+        if mode == "value":
+            status(
+                self.message,
+                "info",
+                "type the value in the Value field and press Enter: it is bound at once",
+            )
+            return
+        target = (self.env if mode == "env" else self.vault).value.strip()
+        if not target:
+            what = "variable's name" if mode == "env" else "Vault path (path#field)"
+            status(self.message, "error", f"type the {what} first")
+            return
+        self._bind(name, **{mode: target})
+
+    def _bind(self, name: str, **source: str) -> None:
+        level = self.level_choice.value
+        ok, description = safe_call(self.message, lambda: bind_at(name, level, **source))
+        if ok:
+            status(self.message, "ok", str(description))
+            self.refresh()
+
+
+def secret_binder() -> SecretBinder:
+    """Bind a secret from an env var, a Vault path or a typed value; lists bound names."""
+    return SecretBinder()
