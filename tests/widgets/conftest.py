@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import comm
 import ipywidgets as w
@@ -18,7 +18,7 @@ from comm.base_comm import BaseComm
 class RecordingComm(BaseComm):
     """A comm that keeps every message the kernel would send to the frontend."""
 
-    sent: list[dict[str, Any]] = []
+    sent: ClassVar[list[dict[str, Any]]] = []
 
     def publish_msg(
         self,

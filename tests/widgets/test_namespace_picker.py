@@ -13,8 +13,9 @@ def test_lists_namespaces_as_a_tree_and_selects_the_current(write_config: Any) -
     picker = namespace_picker()
     values = [v for _, v in picker.dropdown.options]
     assert values == ["", "acme", "acme.data", "acme.web"]
-    labels = dict((v, label) for label, v in picker.dropdown.options)
-    assert labels["acme.data"].startswith("\u2003") and not labels["acme"].startswith("\u2003")
+    labels = {v: label for label, v in picker.dropdown.options}
+    assert labels["acme.data"].startswith("\u2003")
+    assert not labels["acme"].startswith("\u2003")
     assert picker.dropdown.value == "acme.data"
 
 
