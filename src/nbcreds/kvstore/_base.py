@@ -1,0 +1,117 @@
+"""The interface every KV backend implements, and the conformance contract.
+
+A backend stores ``(type, text)`` pairs produced by :mod:`._types`; it knows
+nothing of Python value types. Namespaces and keys arrive validated. Each
+method is one atomic operation (one SQL statement or one transaction), so
+compare-and-set and ``overwrite=False`` are safe across threads, processes
+and machines. Expired keys are invisible to every method and removed lazily
+(on the read that finds them) and by :meth:`KVBackend.purge`.
+
+Write modes shared by :meth:`KVBackend.set` and :meth:`KVBackend.put`:
+
+- ``create_only`` (``overwrite=False`` or ``if_revision=0``): write only when no
+  live key exists;
+- ``if_revision=N`` (N > 0): write only when the live key is at revision N;
+- otherwise: upsert.
+
+A write that loses returns ``None``; the facade turns it into
+:class:`~nbcreds.KVConflict`. A new key (or one whose previous value had
+expired) starts at revision 1; each write adds 1.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+from .._exceptions import KVValueError
+from ._types import KVEntry
+
+__all__ = ["KVBackend", "not_a_json_object"]
+
+
+class KVBackend(ABC):
+    """One KV database. Thread-safe; safe across processes sharing the database."""
+
+    name: ClassVar[str]
+    location: str
+    """Where the data lives, for messages: a file path, or ``host:port/dbname``."""
+
+    @abstractmethod
+    def get(self, namespace: str, key: str) -> tuple[str, str] | None:
+        """``(type, text)`` of the live key, else ``None`` (an expired key is removed)."""
+
+    @abstractmethod
+    def get_first(self, namespaces: Sequence[str], key: str) -> tuple[str, str, str] | None:
+        """``(type, text, namespace)`` in the first of ``namespaces`` that has the live key."""
+
+    @abstractmethod
+    def get_item(self, namespaces: Sequence[str], key: str) -> tuple[str, KVEntry] | None:
+        """``(text, entry)`` in the first of ``namespaces`` that has the live key."""
+
+    @abstractmethod
+    def set(
+        self,
+        namespace: str,
+        key: str,
+        kind: str,
+        text: str,
+        *,
+        ttl: float | None,
+        description: str | None,
+        create_only: bool,
+        if_revision: int | None,
+    ) -> int | None:
+        """Write a value; the new revision, or ``None`` when the write mode refused it.
+
+        ``ttl`` in seconds (``None``: the key never expires, even if it did before);
+        ``description`` ``None`` keeps the current description.
+        """
+
+    @abstractmethod
+    def put(
+        self,
+        namespace: str,
+        key: str,
+        patch: str,
+        *,
+        ttl: float | None,
+        description: str | None,
+        create_only: bool,
+        if_revision: int | None,
+    ) -> int | None:
+        """Deep-merge the JSON object ``patch`` into the key's JSON object, atomically.
+
+        An absent key is created with ``patch``. A live key that is not a JSON
+        object raises :class:`KVValueError` (see :func:`not_a_json_object`).
+        """
+
+    @abstractmethod
+    def delete(self, namespace: str, key: str) -> bool:
+        """Remove the key; ``True`` when a live key was removed."""
+
+    @abstractmethod
+    def keys(self, namespace: str, prefix: str | None) -> list[str]:
+        """Live keys of the namespace starting with ``prefix``, sorted."""
+
+    @abstractmethod
+    def entries(self, namespace: str, prefix: str | None) -> list[KVEntry]:
+        """Metadata of the live keys starting with ``prefix``, sorted by key."""
+
+    @abstractmethod
+    def purge(self, namespace: str, *, expired_only: bool, recursive: bool) -> int:
+        """Remove expired keys (or all keys) of the namespace (and its children); the count."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections. The backend may be used again afterwards (it reconnects)."""
+
+
+def not_a_json_object(namespace: str, key: str, kind: str) -> KVValueError:
+    """The error of a ``put_kv`` onto a key that holds something else than a JSON object."""
+    what = "a JSON value that is not an object" if kind == "JSON" else f"a {kind} value"
+    return KVValueError(
+        f"put_kv merges into a JSON object, but the key '{key}' in the namespace '{namespace}' "
+        f"holds {what}; replace it with set_kv instead."
+    )

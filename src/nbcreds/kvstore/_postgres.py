@@ -1,0 +1,468 @@
+"""The PostgreSQL backend (psycopg 3): the shared KV store when a team outgrows one machine.
+
+Every operation is exactly ONE round trip: a single SQL statement, with
+data-modifying CTEs where an operation has several parts -- a read also
+removes the expired key it finds (``WITH gone AS (DELETE ...) SELECT ...``),
+``put`` deep-merges in SQL (the ``nbcreds_kv_merge`` function, created by the
+schema migration) so it needs no read-modify-write from Python, and
+compare-and-set is ``UPDATE ... WHERE revision = %s RETURNING``. Statements
+are not server-prepared (``prepare_threshold=None``): psycopg's automatic
+preparation would add a round trip the first time a statement is prepared.
+
+Times come from the server's clock (``now()``), so machines with skewed
+clocks agree on expiry. The URL may hold a password: it is registered with the
+masker, and error messages carry ``host:port/dbname`` only.
+
+psycopg is imported inside functions: ``import nbcreds.kvstore`` stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import KVBackendError
+from ..masking import registry
+from ._base import KVBackend, not_a_json_object
+from ._types import MAX_EXPIRY, KVEntry, KVType
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["SCHEMA_VERSION", "PostgresBackend"]
+
+_MERGE_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION nbcreds_kv_merge(base json, patch json) RETURNS json
+LANGUAGE sql IMMUTABLE AS $fn$
+SELECT CASE
+  WHEN json_typeof(base) IS DISTINCT FROM 'object' OR json_typeof(patch) IS DISTINCT FROM 'object'
+    THEN patch
+  ELSE (
+    SELECT coalesce(json_object_agg(m.k, m.v ORDER BY m.o1, m.o2), '{}'::json)
+    FROM (
+      SELECT a.key AS k,
+             CASE WHEN b.key IS NULL THEN a.value ELSE nbcreds_kv_merge(a.value, b.value) END AS v,
+             0 AS o1, a.ord AS o2
+      FROM json_each(base) WITH ORDINALITY AS a(key, value, ord)
+      LEFT JOIN json_each(patch) AS b(key, value) ON b.key = a.key
+      UNION ALL
+      SELECT b.key, b.value, 1, b.ord
+      FROM json_each(patch) WITH ORDINALITY AS b(key, value, ord)
+      WHERE NOT EXISTS (SELECT 1 FROM json_each(base) AS x(key, value) WHERE x.key = b.key)
+    ) AS m
+  )
+END
+$fn$"""
+
+_MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+    (
+        1,
+        (
+            """CREATE TABLE IF NOT EXISTS nbcreds_kv (
+                ns text COLLATE "C" NOT NULL,
+                key text COLLATE "C" NOT NULL,
+                type text NOT NULL,
+                value text NOT NULL,
+                revision bigint NOT NULL,
+                description text,
+                created timestamptz NOT NULL,
+                updated timestamptz NOT NULL,
+                expires timestamptz,
+                PRIMARY KEY (ns, key)
+            )""",
+            _MERGE_FUNCTION,
+        ),
+    ),
+]
+SCHEMA_VERSION = _MIGRATIONS[-1][0]
+_LOCK_ID = 0x6E6263726564  # "nbcred": serializes concurrent migrations (advisory lock)
+
+_MAX = f"'{MAX_EXPIRY.isoformat()}'::timestamptz"
+# TTL seconds -> expiry, clamped (a huge TTL is accepted, Kestra #4479)
+_EXPIRES = (
+    "CASE WHEN %(ttl)s::float8 IS NULL THEN NULL "
+    f"ELSE least(now() + %(ttl)s::float8 * interval '1 second', {_MAX}) END"
+)
+_LIVE = "(expires IS NULL OR expires > now())"
+
+_GET = f"""WITH gone AS (
+    DELETE FROM nbcreds_kv WHERE ns = %(ns)s AND key = %(key)s AND expires <= now()
+)
+SELECT type, value FROM nbcreds_kv WHERE ns = %(ns)s AND key = %(key)s AND {_LIVE}"""  # noqa: S608
+
+_FIRST_COLUMNS = "type, value, ns"
+_ITEM_COLUMNS = "type, value, ns, revision, description, created, updated, expires"
+_NEAREST = """WITH gone AS (
+    DELETE FROM nbcreds_kv WHERE ns = ANY(%(nss)s) AND key = %(key)s AND expires <= now()
+)
+SELECT {columns} FROM nbcreds_kv
+WHERE ns = ANY(%(nss)s) AND key = %(key)s AND (expires IS NULL OR expires > now())
+ORDER BY length(ns) DESC LIMIT 1"""
+
+_UPSERT = f"""INSERT INTO nbcreds_kv AS t
+    (ns, key, type, value, revision, description, created, updated, expires)
+VALUES (%(ns)s, %(key)s, %(type)s, %(value)s, 1, %(desc)s::text, now(), now(), {_EXPIRES})
+ON CONFLICT (ns, key) DO UPDATE SET
+    type = EXCLUDED.type,
+    value = EXCLUDED.value,
+    revision = CASE WHEN t.expires <= now() THEN 1 ELSE t.revision + 1 END,
+    created = CASE WHEN t.expires <= now() THEN now() ELSE t.created END,
+    description = CASE WHEN %(desc)s::text IS NOT NULL THEN %(desc)s::text
+                       WHEN t.expires <= now() THEN NULL ELSE t.description END,
+    updated = now(),
+    expires = EXCLUDED.expires
+WHERE %(overwrite)s OR t.expires <= now()
+RETURNING revision"""  # noqa: S608
+
+_UPDATE_IF = f"""UPDATE nbcreds_kv SET
+    type = %(type)s, value = %(value)s, revision = revision + 1,
+    description = coalesce(%(desc)s::text, description), updated = now(), expires = {_EXPIRES}
+WHERE ns = %(ns)s AND key = %(key)s AND revision = %(rev)s AND {_LIVE}
+RETURNING revision"""  # noqa: S608
+
+_IS_OBJECT = "CASE WHEN {t}type = 'JSON' THEN json_typeof({t}value::json) = 'object' ELSE false END"
+_CURRENT = f"""cur AS (
+    SELECT type, {_IS_OBJECT.format(t="")} AS is_object
+    FROM nbcreds_kv WHERE ns = %(ns)s AND key = %(key)s AND {_LIVE}
+)"""  # noqa: S608
+_PUT_RESULT = """SELECT (SELECT revision FROM up), (SELECT type FROM cur),
+       (SELECT is_object FROM cur)"""
+
+_PUT_UPSERT = f"""WITH {_CURRENT}, up AS (
+    INSERT INTO nbcreds_kv AS t
+        (ns, key, type, value, revision, description, created, updated, expires)
+    VALUES (%(ns)s, %(key)s, 'JSON', %(value)s, 1, %(desc)s::text, now(), now(), {_EXPIRES})
+    ON CONFLICT (ns, key) DO UPDATE SET
+        type = 'JSON',
+        value = CASE WHEN t.expires <= now() THEN EXCLUDED.value
+                     ELSE nbcreds_kv_merge(t.value::json, EXCLUDED.value::json)::text END,
+        revision = CASE WHEN t.expires <= now() THEN 1 ELSE t.revision + 1 END,
+        created = CASE WHEN t.expires <= now() THEN now() ELSE t.created END,
+        description = CASE WHEN %(desc)s::text IS NOT NULL THEN %(desc)s::text
+                           WHEN t.expires <= now() THEN NULL ELSE t.description END,
+        updated = now(),
+        expires = EXCLUDED.expires
+    WHERE t.expires <= now() OR (%(overwrite)s AND {_IS_OBJECT.format(t="t.")})
+    RETURNING revision
+)
+{_PUT_RESULT}"""  # noqa: S608
+
+_PUT_IF = f"""WITH {_CURRENT}, up AS (
+    UPDATE nbcreds_kv AS t SET
+        value = nbcreds_kv_merge(t.value::json, %(value)s::json)::text,
+        revision = t.revision + 1,
+        description = coalesce(%(desc)s::text, t.description),
+        updated = now(),
+        expires = {_EXPIRES}
+    WHERE t.ns = %(ns)s AND t.key = %(key)s AND t.revision = %(rev)s
+      AND (t.expires IS NULL OR t.expires > now()) AND {_IS_OBJECT.format(t="t.")}
+    RETURNING revision
+)
+{_PUT_RESULT}"""  # noqa: S608
+
+_DELETE = (
+    "DELETE FROM nbcreds_kv WHERE ns = %(ns)s AND key = %(key)s "
+    "RETURNING (expires IS NULL OR expires > now())"
+)
+_PREFIX = "(%(prefix)s::text IS NULL OR starts_with(key, %(prefix)s::text))"
+_KEYS = f"SELECT key FROM nbcreds_kv WHERE ns = %(ns)s AND {_LIVE} AND {_PREFIX} ORDER BY key"  # noqa: S608
+_ENTRIES = (
+    "SELECT key, type, revision, description, created, updated, expires FROM nbcreds_kv "  # noqa: S608
+    f"WHERE ns = %(ns)s AND {_LIVE} AND {_PREFIX} ORDER BY key"
+)
+_PURGE = """DELETE FROM nbcreds_kv
+WHERE (ns = %(ns)s OR (%(recursive)s AND starts_with(ns, %(ns)s || '.')))
+  AND (NOT %(expired_only)s OR expires <= now())"""
+
+_stores: weakref.WeakSet[PostgresBackend] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    # a libpq connection must never be shared with a forked child
+    for store in list(_stores):
+        store._local = threading.local()
+        store._connections = []
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class PostgresBackend(KVBackend):
+    """KV in a PostgreSQL database (tables ``nbcreds_kv`` and ``nbcreds_kv_schema``)."""
+
+    name = "postgres"
+
+    def __init__(self, url: str, *, connect_timeout: float = 10.0) -> None:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            params = conninfo_to_dict(url)
+        except Exception:  # the parser's message may quote the URL
+            raise KVBackendError(
+                "The PostgreSQL KV url is not a valid connection string; expected "
+                "postgresql://user:password@host:port/dbname."
+            ) from None
+        self._url = url
+        self._password = str(params.get("password") or "")
+        registry.register(url, "KV url")
+        if self._password:
+            registry.register(self._password, "KV url password")
+        host = str(params.get("host") or os.environ.get("PGHOST") or "localhost")
+        port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+        dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or "")
+        self.host, self.port = host, port
+        self.location = f"{host}:{port}" + (f"/{dbname}" if dbname else "")
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[psycopg.Connection[Any]] = []
+        self._ready = False
+        _stores.add(self)
+
+    def __repr__(self) -> str:
+        return f"<PostgresBackend {self.location}>"
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self._url, self._password):
+            if secret:
+                text = text.replace(secret, "****")
+        return text
+
+    def _reason(self, exc: BaseException) -> str:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        return self._scrub(lines[0] if lines else type(exc).__name__)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        try:
+            conn = psycopg.connect(
+                self._url,
+                autocommit=True,
+                prepare_threshold=None,
+                connect_timeout=max(1, round(self.connect_timeout)),
+                application_name="nbcreds-kv",
+            )
+        except psycopg.Error as exc:
+            raise KVBackendError(
+                f"Cannot connect to the PostgreSQL KV store at {self.location}: "
+                f"{self._reason(exc)}. Check that the server is running and [kv] url."
+            ) from None
+        try:
+            if not self._ready:
+                self._migrate(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise KVBackendError(
+                f"Cannot prepare the KV schema in the PostgreSQL database at {self.location}: "
+                f"{self._reason(exc)}. The user needs CREATE rights on the database."
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            self._connections.append(conn)
+        self._local.conn = conn
+        return conn
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION` (advisory lock: one migrator at a time)."""
+        if self._schema_version(conn) != SCHEMA_VERSION:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+                current = self._schema_version(conn)
+                if current > SCHEMA_VERSION:
+                    raise KVBackendError(
+                        f"The PostgreSQL KV store at {self.location} has schema version "
+                        f"{current}, newer than this nbcreds understands ({SCHEMA_VERSION}); "
+                        "upgrade nbcreds."
+                    )
+                conn.execute("CREATE TABLE IF NOT EXISTS nbcreds_kv_schema (version integer)")
+                for version, statements in _MIGRATIONS:
+                    if version > current:
+                        for statement in statements:
+                            conn.execute(statement)
+                conn.execute("DELETE FROM nbcreds_kv_schema")
+                conn.execute(
+                    "INSERT INTO nbcreds_kv_schema (version) VALUES (%s)", (SCHEMA_VERSION,)
+                )
+        self._ready = True
+
+    @staticmethod
+    def _schema_version(conn: psycopg.Connection[Any]) -> int:
+        exists = conn.execute("SELECT to_regclass('nbcreds_kv_schema') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = conn.execute("SELECT max(version) FROM nbcreds_kv_schema").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def _run(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """One statement, one round trip. A lost connection is dropped (the next call
+        reconnects) and reported with host and port."""
+        import psycopg
+
+        try:
+            conn = self._local.conn
+        except AttributeError:
+            conn = self._connect()
+        try:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else [(cursor.rowcount,)]
+        except psycopg.OperationalError as exc:
+            self._drop(conn)
+            raise KVBackendError(
+                f"Lost the connection to the PostgreSQL KV store at {self.location}: "
+                f"{self._reason(exc)}. Retry once the server is back."
+            ) from None
+        except psycopg.Error as exc:
+            if conn.broken:
+                self._drop(conn)
+            raise KVBackendError(
+                f"The PostgreSQL KV store at {self.location} failed: {self._reason(exc)}."
+            ) from None
+
+    def _drop(self, conn: psycopg.Connection[Any]) -> None:
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        if getattr(self._local, "conn", None) is conn:
+            del self._local.conn
+        with contextlib.suppress(Exception):  # already broken; nothing to report
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
+        for conn in connections:
+            conn.close()
+
+    # --- operations ------------------------------------------------------------------------
+
+    def get(self, namespace: str, key: str) -> tuple[str, str] | None:
+        rows = self._run(_GET, {"ns": namespace, "key": key})
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def get_first(self, namespaces: Sequence[str], key: str) -> tuple[str, str, str] | None:
+        rows = self._run(
+            _NEAREST.format(columns=_FIRST_COLUMNS), {"nss": list(namespaces), "key": key}
+        )
+        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    def get_item(self, namespaces: Sequence[str], key: str) -> tuple[str, KVEntry] | None:
+        rows = self._run(
+            _NEAREST.format(columns=_ITEM_COLUMNS), {"nss": list(namespaces), "key": key}
+        )
+        if not rows:
+            return None
+        kind, text, ns, revision, description, created, updated, expires = rows[0]
+        return text, _entry(key, ns, kind, revision, description, created, updated, expires)
+
+    def set(
+        self,
+        namespace: str,
+        key: str,
+        kind: str,
+        text: str,
+        *,
+        ttl: float | None,
+        description: str | None,
+        create_only: bool,
+        if_revision: int | None,
+    ) -> int | None:
+        params: dict[str, Any] = {
+            "ns": namespace,
+            "key": key,
+            "type": kind,
+            "value": text,
+            "desc": description,
+            "ttl": ttl,
+        }
+        if if_revision:
+            params["rev"] = if_revision
+            rows = self._run(_UPDATE_IF, params)
+        else:
+            params["overwrite"] = not (create_only or if_revision == 0)
+            rows = self._run(_UPSERT, params)
+        return int(rows[0][0]) if rows else None
+
+    def put(
+        self,
+        namespace: str,
+        key: str,
+        patch: str,
+        *,
+        ttl: float | None,
+        description: str | None,
+        create_only: bool,
+        if_revision: int | None,
+    ) -> int | None:
+        params: dict[str, Any] = {
+            "ns": namespace,
+            "key": key,
+            "value": patch,
+            "desc": description,
+            "ttl": ttl,
+        }
+        if if_revision:
+            params["rev"] = if_revision
+            rows = self._run(_PUT_IF, params)
+        else:
+            params["overwrite"] = not (create_only or if_revision == 0)
+            rows = self._run(_PUT_UPSERT, params)
+        revision, current_type, is_object = rows[0]
+        if revision is not None:
+            return int(revision)
+        if current_type is not None and not is_object and not (create_only or if_revision == 0):
+            raise not_a_json_object(namespace, key, current_type)
+        return None
+
+    def delete(self, namespace: str, key: str) -> bool:
+        rows = self._run(_DELETE, {"ns": namespace, "key": key})
+        return bool(rows) and bool(rows[0][0])
+
+    def keys(self, namespace: str, prefix: str | None) -> list[str]:
+        return [row[0] for row in self._run(_KEYS, {"ns": namespace, "prefix": prefix or None})]
+
+    def entries(self, namespace: str, prefix: str | None) -> list[KVEntry]:
+        rows = self._run(_ENTRIES, {"ns": namespace, "prefix": prefix or None})
+        return [_entry(row[0], namespace, *row[1:]) for row in rows]
+
+    def purge(self, namespace: str, *, expired_only: bool, recursive: bool) -> int:
+        rows = self._run(
+            _PURGE, {"ns": namespace, "recursive": recursive, "expired_only": expired_only}
+        )
+        return int(rows[0][0])
+
+
+def _utc(value: _dt.datetime) -> _dt.datetime:
+    return value.astimezone(_dt.UTC)
+
+
+def _entry(
+    key: str,
+    ns: str,
+    kind: str,
+    revision: int,
+    description: str | None,
+    created: _dt.datetime,
+    updated: _dt.datetime,
+    expires: _dt.datetime | None,
+) -> KVEntry:
+    return KVEntry(
+        key=key,
+        namespace=ns,
+        type=KVType(kind),
+        revision=int(revision),
+        description=description,
+        created=_utc(created),
+        updated=_utc(updated),
+        expires=None if expires is None else _utc(expires),
+    )
