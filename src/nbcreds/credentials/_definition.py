@@ -1,0 +1,341 @@
+"""Credential definitions: find them in the namespace hierarchy and validate them.
+
+A definition is a table of ``nbcreds.toml`` (``[credentials.NAME]`` at tenant
+level, ``[namespaces."a.b".credentials.NAME]`` in a namespace). It holds no
+secret: secret-valued keys are references resolved through ``secret()`` only
+when a token is minted. Every validation error names the credential, its level,
+the config file and the key, and says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import _context
+from .._exceptions import CredentialConfigError, CredentialNotFound
+from ..config import Config, is_reference, parse_reference
+from ..namespaces import display, lookup_chain
+
+__all__ = [
+    "TYPES",
+    "Definition",
+    "find_definition",
+    "parse_duration",
+    "visible_definitions",
+]
+
+#: type name -> keys it accepts (besides the common ones)
+TYPES: dict[str, frozenset[str]] = {
+    "oauth2_client_credentials": frozenset(
+        {"client_id", "client_secret", "client_auth_method", "extra_params"}
+    ),
+    "oauth2_jwt_bearer": frozenset(
+        {
+            "issuer",
+            "subject",
+            "private_key",
+            "key_id",
+            "algorithm",
+            "assertion_lifetime",
+            "claims",
+            "service_account",
+            "extra_params",
+        }
+    ),
+    "oauth2_private_key_jwt": frozenset(
+        {
+            "client_id",
+            "private_key",
+            "key_id",
+            "algorithm",
+            "assertion_lifetime",
+            "claims",
+            "extra_params",
+        }
+    ),
+    "github_app": frozenset(
+        {
+            "app_id",
+            "client_id",
+            "installation_id",
+            "private_key",
+            "api_url",
+            "repositories",
+            "permissions",
+        }
+    ),
+}
+_COMMON = frozenset(
+    {"type", "description", "token_endpoint", "scopes", "audience", "token_caching", "timeout"}
+)
+_CACHING_KEYS = frozenset({"enabled", "refresh_before_expiry"})
+# keys that hold secret material: they must be references
+SECRET_KEYS = frozenset({"client_secret", "private_key", "service_account"})
+
+_DURATION = re.compile(
+    r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
+    re.IGNORECASE,
+)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of an ISO-8601 duration made of days, hours, minutes and seconds
+    (``PT1M``, ``PT30S``, ``PT1H30M``, ``P1D``, ``PT0.5S``); ValueError otherwise."""
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None or not any(match.groupdict().values()) or text.strip().upper().endswith("T"):
+        raise ValueError("not an ISO-8601 duration such as PT1M, PT30S or PT1H")
+    parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
+    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A validated credential definition (no secret values, only references)."""
+
+    name: str
+    type: str
+    level: str | None
+    tenant: str
+    where: str
+    table: dict[str, Any] = field(repr=False, compare=False)
+    description: str = ""
+    token_endpoint: str | None = None
+    scopes: tuple[str, ...] = ()
+    audience: str | None = None
+    caching_enabled: bool = True
+    refresh_before: float = 60.0
+    timeout: float = 30.0
+    fingerprint: str = ""
+
+    @property
+    def cache_key(self) -> tuple[str, str | None, str, str]:
+        """(tenant, defining namespace, name, definition hash): a changed definition
+        never shares a cache entry with the old one."""
+        return (self.tenant, self.level, self.name, self.fingerprint)
+
+    def error(self, key: str | None, problem: str) -> CredentialConfigError:
+        """A :class:`CredentialConfigError` naming this credential, its level, file and key."""
+        what = f"key '{key}' " if key else ""
+        return CredentialConfigError(
+            f"Credential '{self.name}' (level {display(self.level)}, {self.where}): {what}{problem}"
+        )
+
+    def get(self, key: str) -> Any:
+        return self.table.get(key)
+
+    def text(self, key: str, *, required: bool = False, hint: str = "") -> str | None:
+        """A non-secret string setting (a literal, or a reference resolved on mint)."""
+        value = self.table.get(key)
+        if value is None:
+            if required:
+                raise self.error(key, f"is missing{'; ' + hint if hint else ''}.")
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self.error(key, "must be a string.")
+        text = str(value)
+        if not text:
+            raise self.error(key, "must not be empty.")
+        return text
+
+    def reference(self, key: str, *, required: bool = True) -> str | None:
+        """A secret-valued setting: must be a reference (``secret:NAME``, ``env:VAR``...)."""
+        value = self.table.get(key)
+        if value is None:
+            if required:
+                raise self.error(
+                    key,
+                    'is missing; set it to a reference such as "secret:NAME" '
+                    "(bind the value with nbcreds.bind_secret or a SECRET_NAME variable).",
+                )
+            return None
+        if not isinstance(value, str) or not is_reference(value):
+            raise self.error(
+                key,
+                "must be a reference (secret:NAME, env:VAR or vault:path#field), "
+                "never a literal value.",
+            )
+        try:
+            parse_reference(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+        return value
+
+    def duration(
+        self,
+        key: str,
+        default: float,
+        table: dict[str, Any] | None = None,
+        shown: str | None = None,
+    ) -> float:
+        source = self.table if table is None else table
+        value = source.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            raise self.error(shown or key, 'must be an ISO-8601 duration such as "PT1M".')
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            try:
+                seconds = parse_duration(str(value))
+            except ValueError:
+                raise self.error(
+                    shown or key, 'must be an ISO-8601 duration such as "PT1M", "PT30S" or "PT1H".'
+                ) from None
+        if seconds < 0:
+            raise self.error(shown or key, "must not be negative.")
+        return seconds
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        value = self.table.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return tuple(value.split())
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise self.error(key, "must be a list of strings.")
+        return tuple(value)
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.table.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.error(key, "must be a table.")
+        return dict(value)
+
+
+def _fingerprint(tenant: str, level: str | None, name: str, table: dict[str, Any]) -> str:
+    canonical = json.dumps([tenant, level, name, table], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def build_definition(
+    config: Config, level: str | None, name: str, table: dict[str, Any]
+) -> Definition:
+    """Validate one table into a :class:`Definition` (raises CredentialConfigError)."""
+    probe = Definition(
+        name=name,
+        type=str(table.get("type", "")),
+        level=level,
+        tenant=config.tenant,
+        where=config.where,
+        table=table,
+    )
+    ctype = table.get("type")
+    if not isinstance(ctype, str) or ctype not in TYPES:
+        raise probe.error("type", f"must be one of {', '.join(sorted(TYPES))}.")
+    allowed = _COMMON | TYPES[ctype]
+    for key in table:
+        if key not in allowed:
+            raise probe.error(
+                key,
+                f"is not a setting of type {ctype}; known settings: {', '.join(sorted(allowed))}.",
+            )
+    for key in SECRET_KEYS & set(table):
+        probe.reference(key)
+    caching = table.get("token_caching", {})
+    if not isinstance(caching, dict):
+        raise probe.error(
+            "token_caching", "must be a table with enabled and refresh_before_expiry."
+        )
+    for key in caching:
+        if key not in _CACHING_KEYS:
+            raise probe.error(
+                f"token_caching.{key}",
+                "is unknown; token_caching holds enabled and refresh_before_expiry.",
+            )
+    enabled = caching.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise probe.error("token_caching.enabled", "must be true or false.")
+    refresh = probe.duration(
+        "refresh_before_expiry", 60.0, caching, "token_caching.refresh_before_expiry"
+    )
+    timeout = probe.duration("timeout", 30.0)
+    if timeout <= 0:
+        raise probe.error("timeout", 'must be a positive duration such as "PT30S".')
+    endpoint = probe.text("token_endpoint")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise probe.error("token_endpoint", "must be an http:// or https:// URL.")
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        raise probe.error("description", "must be a string.")
+    audience = probe.text("audience")
+    definition = Definition(
+        name=name,
+        type=ctype,
+        level=level,
+        tenant=config.tenant,
+        where=config.where,
+        table=table,
+        description=description,
+        token_endpoint=endpoint,
+        scopes=probe.string_list("scopes"),
+        audience=audience,
+        caching_enabled=enabled,
+        refresh_before=refresh,
+        timeout=timeout,
+        fingerprint=_fingerprint(config.tenant, level, name, table),
+    )
+    from ._types import strategy
+
+    strategy(ctype).validate(definition)
+    return definition
+
+
+class _DefinitionCache:
+    """Validated definitions of the active config (rebuilt when the config changes)."""
+
+    def __init__(self) -> None:
+        self._config: Config | None = None
+        self._defs: dict[tuple[str | None, str], Definition] = {}
+
+    def get(
+        self, config: Config, level: str | None, name: str, table: dict[str, Any]
+    ) -> Definition:
+        if self._config is not config:
+            self._defs = {}
+            self._config = config
+        key = (level, name)
+        found = self._defs.get(key)
+        if found is None:
+            found = build_definition(config, level, name, table)
+            self._defs[key] = found
+        return found
+
+
+_definitions = _DefinitionCache()
+
+
+def find_definition(name: str, namespace: str | None) -> Definition:
+    """The nearest definition of ``name`` seen from ``namespace`` (already resolved)."""
+    if not isinstance(name, str) or not name:
+        raise CredentialNotFound("A credential name must be a non-empty string.")
+    config = _context.get_config()
+    chain = lookup_chain(namespace)
+    for level in chain:
+        table = config.credentials_at(level).get(name)
+        if table is not None:
+            return _definitions.get(config, level, name, table)
+    looked = ", ".join(display(level) for level in chain)
+    where = f"in namespace '{namespace}'" if namespace is not None else "at the tenant level"
+    raise CredentialNotFound(
+        f"Cannot find credential '{name}' {where} (looked in {looked} of {config.where}). "
+        f"Define it in a [credentials.{name}] table (tenant) or "
+        f'[namespaces."<ns>".credentials.{name}].'
+    )
+
+
+def visible_definitions(namespace: str | None) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(name, level, table) of every credential visible from ``namespace``, nearest wins."""
+    config = _context.get_config()
+    seen: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
+    for level in lookup_chain(namespace):
+        for name, table in config.credentials_at(level).items():
+            seen.setdefault(name, (name, level, table))
+    return [seen[k] for k in sorted(seen)]

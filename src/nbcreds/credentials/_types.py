@@ -1,0 +1,277 @@
+"""What every credential type shares: the strategy protocol, secret references,
+private keys, JWT signing and the OAuth2 token response.
+
+Each type lives in its own module and is imported on first use, so that
+``import nbcreds.credentials`` pulls in neither PyJWT nor cryptography.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._exceptions import SecretError, TokenRequestError
+from ..config import is_reference, parse_reference
+from ..masking import registry
+from ._engine import Minted, TokenHttp, TokenRequest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._definition import Definition
+
+__all__ = [
+    "ALGORITHMS",
+    "Strategy",
+    "load_private_key",
+    "new_jti",
+    "parse_token_response",
+    "resolve_secret",
+    "resolve_text",
+    "sign_jwt",
+    "strategy",
+]
+
+_MODULES = {
+    "oauth2_client_credentials": "._client_credentials",
+    "oauth2_jwt_bearer": "._jwt_bearer",
+    "oauth2_private_key_jwt": "._private_key_jwt",
+    "github_app": "._github_app",
+}
+
+ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+
+class Strategy(Protocol):
+    """One credential type: static checks, and how to mint a token."""
+
+    def validate(self, definition: Definition) -> None: ...
+
+    def mint(self, definition: Definition, http: TokenHttp) -> Minted: ...
+
+
+def strategy(ctype: str) -> Strategy:
+    module = importlib.import_module(_MODULES[ctype], __package__)
+    found: Strategy = module.STRATEGY
+    return found
+
+
+def resolve_secret(definition: Definition, key: str, data: Any = None) -> str:
+    """Resolve the reference in ``key`` at the level defining the credential.
+
+    ``secret:NAME`` goes through the namespace hierarchy and the sources like
+    ``secret()``, starting at the credential's own level (so the token a cache
+    entry holds never depends on who asked). The value is registered with the
+    masker before it is used.
+    """
+    from ..secrets._resolver import resolve_reference, select_field
+
+    ref_text = definition.reference(key)
+    assert ref_text is not None
+    ref = parse_reference(ref_text)
+    try:
+        resolved = resolve_reference(ref, definition.level)
+    except SecretError as exc:
+        raise definition.error(key, f"refers to {ref}, which cannot be read: {exc}") from None
+    if resolved is None:
+        raise definition.error(
+            key,
+            f"refers to {ref}, which is not set. Set it (e.g. nbcreds.bind_secret("
+            f"'{ref.target}', ...) or a SECRET_{ref.target.upper()} variable) and retry.",
+        )
+    if isinstance(resolved, dict):
+        for value in resolved.values():
+            if isinstance(value, str):
+                registry.register(value, f"{definition.name}.{key}")
+        if ref.field is None and "value" not in resolved and len(resolved) > 1:
+            return json.dumps(resolved)  # a whole JSON document (a service-account key)
+    try:
+        value = select_field(resolved, ref.field, ref.target)
+    except SecretError as exc:
+        raise definition.error(key, str(exc)) from None
+    registry.register(value, f"{definition.name}.{key}")
+    return value
+
+
+def resolve_text(definition: Definition, key: str, *, required: bool = False) -> str | None:
+    """A non-secret setting: a literal, or a reference resolved now."""
+    text = definition.text(key, required=required)
+    if text is None or not is_reference(text):
+        return text
+    from ..secrets._resolver import resolve_reference, select_field
+
+    ref = parse_reference(text)
+    try:
+        resolved = resolve_reference(ref, definition.level)
+    except SecretError as exc:
+        raise definition.error(key, f"refers to {ref}, which cannot be read: {exc}") from None
+    if resolved is None:
+        raise definition.error(key, f"refers to {ref}, which is not set.")
+    return select_field(resolved, ref.field, ref.target)
+
+
+def load_private_key(definition: Definition, key: str, pem: str) -> Any:
+    """A cryptography private key from PEM text; errors never quote the key."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    text = pem.strip()
+    if "\\n" in text and "\n" not in text:
+        text = text.replace("\\n", "\n")  # a PEM squeezed onto one line (env vars, JSON)
+    try:
+        loaded = load_pem_private_key(text.encode(), password=None)
+    except (ValueError, TypeError):
+        raise definition.error(
+            key,
+            "is not an unencrypted PEM private key (RSA, EC or Ed25519). Store the "
+            "whole '-----BEGIN PRIVATE KEY-----' block in the secret.",
+        ) from None
+    except Exception:  # cryptography may raise its own UnsupportedAlgorithm
+        raise definition.error(
+            key, "holds a key type that is not supported (use RSA, EC or Ed25519)."
+        ) from None
+    if not isinstance(
+        loaded,
+        rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
+    ):
+        raise definition.error(
+            key, "holds a key type that is not supported (use RSA, EC or Ed25519)."
+        )
+    return loaded
+
+
+def default_algorithm(private_key: Any) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return "RS256"
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return {"secp384r1": "ES384", "secp521r1": "ES512"}.get(private_key.curve.name, "ES256")
+    return "EdDSA"
+
+
+def check_algorithm(definition: Definition, private_key: Any, algorithm: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    curve = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        ok = algorithm[:2] in ("RS", "PS")
+    elif isinstance(private_key, ec.EllipticCurvePrivateKey):
+        ok = curve.get(algorithm) == private_key.curve.name
+    else:
+        ok = algorithm == "EdDSA"
+    if not ok:
+        raise definition.error(
+            "algorithm",
+            f"'{algorithm}' does not fit the private key's type; use "
+            f"{default_algorithm(private_key)} (or leave algorithm unset).",
+        )
+
+
+def validate_algorithm(definition: Definition) -> None:
+    algorithm = definition.get("algorithm")
+    if algorithm is not None and algorithm not in ALGORITHMS:
+        raise definition.error("algorithm", f"must be one of {', '.join(ALGORITHMS)}.")
+
+
+def sign_jwt(
+    definition: Definition,
+    private_key: Any,
+    claims: dict[str, Any],
+    key_id: str | None,
+    algorithm: str | None,
+) -> str:
+    """Sign ``claims`` with PyJWT; the assertion is registered with the masker."""
+    import jwt
+
+    alg = algorithm or default_algorithm(private_key)
+    check_algorithm(definition, private_key, alg)
+    headers = {"kid": key_id} if key_id else None
+    assertion = jwt.encode(claims, private_key, algorithm=alg, headers=headers)
+    registry.register(assertion, f"{definition.name}.assertion")
+    return assertion
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def parse_token_response(
+    definition: Definition, response: httpx.Response, sent_mono: float, sent_wall: float
+) -> Minted:
+    """An RFC 6749 §5.1 token response -> :class:`Minted` (``expires_in`` from sending)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise TokenRequestError(
+            f"Credential '{definition.name}': the token endpoint answered HTTP "
+            f"{response.status_code} without an access_token. Check token_endpoint.",
+            status=response.status_code,
+        )
+    registry.register(token, definition.name)
+    assert isinstance(body, dict)
+    lifetime: float | None = None
+    expires_in = body.get("expires_in")
+    if expires_in is not None:
+        try:
+            lifetime = max(0.0, float(expires_in))
+        except (TypeError, ValueError):
+            lifetime = None
+    token_type = body.get("token_type") if isinstance(body.get("token_type"), str) else "Bearer"
+    scope = body.get("scope") if isinstance(body.get("scope"), str) else None
+    return Minted(token, sent_mono, sent_wall, lifetime, str(token_type), scope)
+
+
+def form_request(
+    definition: Definition, url: str, form: dict[str, str], headers: dict[str, str] | None = None
+) -> TokenRequest:
+    """The common body: the definition's scopes and ``extra_params`` added to ``form``."""
+    extra = definition.mapping("extra_params")
+    data = {k: str(v) for k, v in extra.items()}
+    data.update(form)
+    return TokenRequest(url=url, data=data, headers=headers)
+
+
+def validate_extra_params(definition: Definition) -> None:
+    for name, value in definition.mapping("extra_params").items():
+        if not isinstance(value, str | int | float | bool):
+            raise definition.error(f"extra_params.{name}", "must be a string or a number.")
+        if isinstance(value, str) and is_reference(value):
+            raise definition.error(
+                f"extra_params.{name}", "cannot hold a reference; extra parameters are not secret."
+            )
+
+
+def validate_lifetime(definition: Definition, default: float, maximum: float) -> float:
+    lifetime = definition.duration("assertion_lifetime", default)
+    if lifetime <= 0 or lifetime > maximum:
+        raise definition.error(
+            "assertion_lifetime",
+            f"must be more than 0 and at most {int(maximum)} seconds "
+            f'(e.g. "PT{int(min(default, maximum) // 60) or 1}M").',
+        )
+    return lifetime
