@@ -64,7 +64,7 @@ def status(widget: Any, kind: str, text: str) -> None:
         return
     color = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a"}.get(kind, "#57606a")
     mark = {"ok": "\u2714 ", "error": "\u2716 "}.get(kind, "")
-    widget.value = f'<span style="color:{color}">{mark}{html.escape(text)}</span>'
+    widget.value = f'<span style="color:{color}">{mark}{html.escape(text, quote=False)}</span>'
 
 
 def error_text(exc: BaseException) -> str:

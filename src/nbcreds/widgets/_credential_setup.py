@@ -126,7 +126,6 @@ FIELDS: dict[str, tuple[list[str], set[str]]] = {
     ),
 }
 
-_LABEL = w.Layout(width="130px")
 NO_SECRET = ""
 
 
@@ -137,7 +136,7 @@ class _Field:
         self.spec = spec
         self.form = form
         self.error = w.HTML()
-        label = w.HTML(f"<b>{spec.label}</b>", layout=_LABEL)
+        label = w.HTML(f"<b>{spec.label}</b>", layout=w.Layout(width="130px"))
         self.input: Any
         self.typed: SecretInput | None = None
         self.bind_as: Any = None

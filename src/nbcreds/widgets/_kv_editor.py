@@ -280,10 +280,8 @@ def _esc(text: str) -> str:
 
 
 def _iso_duration(value: dt.timedelta) -> str:
-    try:
-        from ..kvstore._types import format_duration
-    except ImportError:  # the KV store's codec not available: seconds are still ISO-8601
-        return f"PT{value.total_seconds():g}S"
+    from ..kvstore import format_duration
+
     return format_duration(value)
 
 
