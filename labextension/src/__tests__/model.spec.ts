@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  credentialExpiry,
+  credentialStatus,
+  formatDuration,
+  formatExpiry,
+  levelLabel,
+  namespaceFromInput,
+  namespaceOptions,
+  parseKvText,
+  summary,
+  TENANT_OPTION
+} from '../model';
+import { ICredentialRow, IState } from '../protocol';
+
+const cred = (over: Partial<ICredentialRow> = {}): ICredentialRow => ({
+  name: 'api',
+  type: 'oauth2_client_credentials',
+  level: 'tenant',
+  inherited: false,
+  cached: true,
+  expires_in: 120,
+  ...over
+});
+
+const state = (over: Partial<IState> = {}): IState => ({
+  version: '0.1.0',
+  namespace: 'company.team',
+  namespaces: ['company', 'company.team'],
+  secrets: [],
+  credentials: [],
+  kv: [],
+  errors: {},
+  ...over
+});
+
+describe('durations and expiry', () => {
+  it.each([
+    [0, '0s'],
+    [59.9, '59s'],
+    [60, '1m'],
+    [3725, '1h 2m'],
+    [90061, '1d 1h'],
+    [-5, '0s']
+  ])('formatDuration(%d) is %s', (seconds, text) => {
+    expect(formatDuration(seconds)).toBe(text);
+  });
+
+  it('counts down from the kernel-sent expires_in, never comparing clocks', () => {
+    expect(formatExpiry(120, 0)).toBe('expires in 2m');
+    expect(formatExpiry(120, 60)).toBe('expires in 1m');
+    expect(formatExpiry(120, 120)).toBe('expired');
+    expect(formatExpiry(null, 1e9)).toBe('no expiry');
+  });
+});
+
+describe('credential status', () => {
+  it('is "not fetched" before any token, whatever the expiry', () => {
+    expect(credentialStatus(cred({ cached: false, expires_in: null }), 0)).toBe('not fetched');
+    expect(credentialExpiry(cred({ cached: false }), 0)).toBe('');
+  });
+
+  it('is valid while the cached token lives, expired after', () => {
+    expect(credentialStatus(cred(), 10)).toBe('valid');
+    expect(credentialStatus(cred(), 121)).toBe('expired');
+    expect(credentialStatus(cred({ expires_in: null }), 1e6)).toBe('valid');
+    expect(credentialExpiry(cred(), 0)).toBe('expires in 2m');
+  });
+});
+
+describe('namespaces', () => {
+  it('offers the tenant level first and selects the current namespace', () => {
+    const opts = namespaceOptions(state({ namespace: 'company.team.x' }));
+    expect(opts[0]).toEqual({ value: '', label: TENANT_OPTION, selected: false });
+    expect(opts.map(o => o.value)).toEqual(['', 'company', 'company.team', 'company.team.x']);
+    expect(opts.filter(o => o.selected).map(o => o.value)).toEqual(['company.team.x']);
+  });
+
+  it('selects the tenant option when no namespace is set', () => {
+    expect(namespaceOptions(state({ namespace: null }))[0].selected).toBe(true);
+  });
+
+  it('maps the tenant option and blanks to null', () => {
+    expect(namespaceFromInput('')).toBeNull();
+    expect(namespaceFromInput('  ')).toBeNull();
+    expect(namespaceFromInput(TENANT_OPTION)).toBeNull();
+    expect(namespaceFromInput(' a.b ')).toBe('a.b');
+  });
+
+  it('marks inherited levels', () => {
+    expect(levelLabel('company', true)).toBe('company (inherited)');
+    expect(levelLabel('tenant', false)).toBe('tenant');
+  });
+});
+
+describe('parseKvText', () => {
+  it('keeps strings verbatim, spaces included', () => {
+    expect(parseKvText('STRING', ' a b ')).toEqual({ ok: true, value: ' a b ' });
+  });
+
+  it('parses numbers and refuses non-numbers', () => {
+    expect(parseKvText('NUMBER', ' 42.5 ')).toEqual({ ok: true, value: 42.5 });
+    expect(parseKvText('NUMBER', 'abc').ok).toBe(false);
+    expect(parseKvText('NUMBER', '').ok).toBe(false);
+    expect(parseKvText('NUMBER', 'Infinity').ok).toBe(false);
+  });
+
+  it('parses booleans strictly', () => {
+    expect(parseKvText('BOOLEAN', 'True')).toEqual({ ok: true, value: true });
+    expect(parseKvText('BOOLEAN', 'false')).toEqual({ ok: true, value: false });
+    expect(parseKvText('BOOLEAN', 'yes').ok).toBe(false);
+  });
+
+  it('parses JSON and reports why it is invalid', () => {
+    expect(parseKvText('JSON', '{"a": [1, null]}')).toEqual({ ok: true, value: { a: [1, null] } });
+    const bad = parseKvText('JSON', '{a:1}');
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.message).toMatch(/not valid JSON/);
+  });
+
+  it('sends dates and durations as trimmed ISO text', () => {
+    expect(parseKvText('DATETIME', ' 2024-01-02T03:04:05+00:00 ')).toEqual({ ok: true, value: '2024-01-02T03:04:05+00:00' });
+    expect(parseKvText('DURATION', 'P1D')).toEqual({ ok: true, value: 'P1D' });
+    expect(parseKvText('DATE', '').ok).toBe(false);
+  });
+});
+
+describe('summary', () => {
+  it('counts with singular and plural', () => {
+    const s = state({
+      secrets: [{ name: 'A', source: 'env', level: 'tenant', inherited: true }],
+      kv: [
+        { key: 'a', type: 'STRING', revision: 1, expires_in: null },
+        { key: 'b', type: 'STRING', revision: 1, expires_in: null }
+      ]
+    });
+    expect(summary(s)).toBe('company.team: 1 secret, 0 credentials, 2 KV keys');
+    expect(summary(state({ namespace: null }))).toMatch(/^tenant level:/);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The sidebar's view model: pure functions from kernel state to what is shown.
+ *
+ * Kept apart from the DOM so every rule (how an expiry reads, what status a
+ * credential has, how an edited KV text becomes a typed value) is unit-tested.
+ */
+
+import { ICredentialRow, IState, JSONValue, KV_TYPES, KvType } from './protocol';
+
+/** `3725` -> `1h 2m`, `59` -> `59s`, `90061` -> `1d 1h`: two units at most. */
+export function formatDuration(seconds: number): string {
+  let s = Math.max(0, Math.floor(seconds));
+  const units: [string, number][] = [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1]
+  ];
+  const parts: string[] = [];
+  for (const [name, size] of units) {
+    if (s >= size || (name === 's' && parts.length === 0)) {
+      parts.push(`${Math.floor(s / size)}${name}`);
+      s %= size;
+    }
+    if (parts.length === 2) {
+      break;
+    }
+  }
+  return parts.join(' ');
+}
+
+/**
+ * How long until expiry, given the kernel's `expires_in` at the time it sent
+ * the state and the seconds elapsed since (the browser's clock is never compared
+ * with the kernel's).
+ */
+export function formatExpiry(expiresIn: number | null, elapsed: number): string {
+  if (expiresIn === null) {
+    return 'no expiry';
+  }
+  const left = expiresIn - elapsed;
+  if (left <= 0) {
+    return 'expired';
+  }
+  return `expires in ${formatDuration(left)}`;
+}
+
+export type CredentialStatus = 'not fetched' | 'valid' | 'expired';
+
+export function credentialStatus(row: ICredentialRow, elapsed: number): CredentialStatus {
+  if (!row.cached) {
+    return 'not fetched';
+  }
+  if (row.expires_in !== null && row.expires_in - elapsed <= 0) {
+    return 'expired';
+  }
+  return 'valid';
+}
+
+export function credentialExpiry(row: ICredentialRow, elapsed: number): string {
+  return row.cached ? formatExpiry(row.expires_in, elapsed) : '';
+}
+
+/** The level column: `tenant`, the namespace, and a hint when inherited from a parent. */
+export function levelLabel(level: string, inherited: boolean): string {
+  return inherited ? `${level} (inherited)` : level;
+}
+
+export const TENANT_OPTION = '(tenant)';
+
+/** Namespace choices: the tenant level, every known namespace, and the current one. */
+export function namespaceOptions(state: IState): { value: string; label: string; selected: boolean }[] {
+  const names = new Set(state.namespaces);
+  if (state.namespace !== null) {
+    names.add(state.namespace);
+  }
+  const sorted = Array.from(names).sort();
+  return [
+    { value: '', label: TENANT_OPTION, selected: state.namespace === null },
+    ...sorted.map(n => ({ value: n, label: n, selected: n === state.namespace }))
+  ];
+}
+
+/** `''` (the tenant option) -> null; else the name, trimmed. */
+export function namespaceFromInput(text: string): string | null {
+  const t = text.trim();
+  return t === '' || t === TENANT_OPTION ? null : t;
+}
+
+export function isKvType(x: string): x is KvType {
+  return (KV_TYPES as readonly string[]).includes(x);
+}
+
+export type Parsed = { ok: true; value: JSONValue } | { ok: false; message: string };
+
+/**
+ * Turn the text typed in the KV editor into the JSON value sent to the kernel.
+ * Dates and durations go as ISO-8601 text: the kernel parses them.
+ */
+export function parseKvText(type: KvType, text: string): Parsed {
+  switch (type) {
+    case 'STRING':
+      return { ok: true, value: text };
+    case 'NUMBER': {
+      const t = text.trim();
+      const n = Number(t);
+      if (t === '' || !Number.isFinite(n)) {
+        return { ok: false, message: `"${t}" is not a number` };
+      }
+      return { ok: true, value: n };
+    }
+    case 'BOOLEAN': {
+      const t = text.trim().toLowerCase();
+      if (t === 'true' || t === 'false') {
+        return { ok: true, value: t === 'true' };
+      }
+      return { ok: false, message: 'a BOOLEAN is true or false' };
+    }
+    case 'JSON':
+      try {
+        return { ok: true, value: JSON.parse(text) as JSONValue };
+      } catch (e) {
+        return { ok: false, message: `not valid JSON: ${(e as Error).message}` };
+      }
+    case 'DATETIME':
+    case 'DATE':
+    case 'DURATION': {
+      const t = text.trim();
+      if (t === '') {
+        return { ok: false, message: `a ${type} needs ISO-8601 text` };
+      }
+      return { ok: true, value: t };
+    }
+  }
+}
+
+/** A one-line summary of the state, for the panel's header and for screen readers. */
+export function summary(state: IState): string {
+  const ns = state.namespace ?? 'tenant level';
+  const n = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
+  return `${ns}: ${n(state.secrets.length, 'secret')}, ${n(state.credentials.length, 'credential')}, ${n(state.kv.length, 'KV key')}`;
+}

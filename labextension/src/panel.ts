@@ -1,0 +1,481 @@
+/**
+ * The left-sidebar panel: the active notebook kernel's nbcreds state.
+ *
+ * Names and metadata only: the kernel never sends a secret or token value, and
+ * the panel never asks for one. A KV value (state, not a secret) is fetched
+ * only when the user opens it in the editor.
+ */
+
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { Kernel } from '@jupyterlab/services';
+import { ISessionContext } from '@jupyterlab/apputils';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { ConnectionStatus, NbcredsClient } from './client';
+import {
+  credentialExpiry,
+  credentialStatus,
+  formatExpiry,
+  isKvType,
+  levelLabel,
+  namespaceFromInput,
+  namespaceOptions,
+  parseKvText,
+  summary
+} from './model';
+import { IState, KV_TYPES, KvType } from './protocol';
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') {
+      node.className = v;
+    } else {
+      node.setAttribute(k, v);
+    }
+  }
+  for (const child of children) {
+    node.append(child);
+  }
+  return node;
+}
+
+function button(label: string, cls: string, onClick: () => void, title = ''): HTMLButtonElement {
+  const b = el('button', { class: `jp-Button nbc-button ${cls}`, type: 'button', title: title || label }, label);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+export class NbcredsPanel extends Widget {
+  constructor(tracker: INotebookTracker) {
+    super();
+    this.id = 'nbcreds-sidebar';
+    this.addClass('nbc-panel');
+    this.title.caption = 'nbcreds: secrets, credentials and KV of this kernel';
+    this._build();
+    tracker.currentChanged.connect((_, nb) => this._follow(nb), this);
+    this._follow(tracker.currentWidget);
+    this._ticker = setInterval(() => this._tick(), 1000);
+  }
+
+  /** For tests and the palette command: the client of the kernel shown, if any. */
+  get client(): NbcredsClient | null {
+    return this._client;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    clearInterval(this._ticker);
+    this._setKernel(null);
+    super.dispose();
+  }
+
+  async refresh(): Promise<void> {
+    const client = this._client;
+    if (!client) {
+      return;
+    }
+    if (client.status === 'ready') {
+      await this._run(() => client.request('state', {}));
+    } else {
+      await client.connect();
+    }
+  }
+
+  protected onAfterShow(msg: Message): void {
+    this._client?.setWatch(true);
+    void this.refresh();
+  }
+
+  protected onAfterHide(msg: Message): void {
+    this._client?.setWatch(false);
+  }
+
+  // ------------------------------------------------------------------ kernel
+
+  private _follow(nb: NotebookPanel | null): void {
+    if (this._session) {
+      this._session.kernelChanged.disconnect(this._onKernelChanged, this);
+    }
+    this._session = nb ? nb.sessionContext : null;
+    this._notebookName = nb ? nb.title.label : '';
+    if (this._session) {
+      this._session.kernelChanged.connect(this._onKernelChanged, this);
+      this._setKernel(this._session.session?.kernel ?? null);
+    } else {
+      this._setKernel(null);
+    }
+  }
+
+  private _onKernelChanged(_: ISessionContext, change: { newValue: Kernel.IKernelConnection | null }): void {
+    this._setKernel(change.newValue);
+  }
+
+  private _setKernel(kernel: Kernel.IKernelConnection | null): void {
+    if (this._client && this._client.kernel === kernel) {
+      return;
+    }
+    this._client?.dispose();
+    this._client = null;
+    this._testResults.clear();
+    this._closeEditor();
+    if (kernel) {
+      const client = new NbcredsClient(kernel);
+      client.setWatch(this.isVisible);
+      client.statusChanged.connect(() => this._render(), this);
+      client.stateChanged.connect(() => this._render(), this);
+      client.problem.connect((_, message) => this._notify(message, true), this);
+      this._client = client;
+      void client.connect();
+    }
+    this._render();
+  }
+
+  private async _run<T>(action: () => Promise<T>): Promise<T | undefined> {
+    try {
+      const result = await action();
+      this._notify('');
+      return result;
+    } catch (err) {
+      this._notify((err as Error).message, true);
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------ DOM
+
+  private _build(): void {
+    const refresh = button('Refresh', 'nbc-refresh', () => void this.refresh(), 'Ask the kernel again');
+    this._kernelLabel = el('div', { class: 'nbc-kernel' });
+    this.node.append(
+      el('div', { class: 'nbc-header' }, el('h2', { class: 'nbc-title' }, 'nbcreds'), refresh),
+      this._kernelLabel,
+      (this._statusNode = el('div', { class: 'nbc-status', role: 'status' })),
+      (this._messageNode = el('div', { class: 'nbc-message', role: 'alert' })),
+      (this._body = el('div', { class: 'nbc-body' })),
+      (this._editorNode = el('div', { class: 'nbc-kv-editor', hidden: '' }))
+    );
+  }
+
+  private _notify(message: string, isError = false): void {
+    this._messageNode.textContent = message;
+    this._messageNode.classList.toggle('nbc-error', isError && message !== '');
+  }
+
+  private _render(): void {
+    const client = this._client;
+    this._kernelLabel.textContent = client
+      ? `${this._notebookName} · ${client.kernel.name}`
+      : '';
+    this._body.replaceChildren();
+    this._statusNode.replaceChildren();
+    this._statusNode.dataset.status = client ? client.status : 'no-kernel';
+    if (!client) {
+      this._statusNode.append('Open a notebook: this panel shows its kernel’s nbcreds state.');
+      this._editorNode.hidden = true;
+      return;
+    }
+    const status: ConnectionStatus = client.status;
+    if (status === 'connecting') {
+      this._statusNode.append('Asking the kernel…');
+    } else if (status === 'loading') {
+      this._statusNode.append('Loading nbcreds in the kernel…');
+    } else if (status === 'not-loaded') {
+      this._statusNode.append(
+        el('p', {}, 'This kernel has not loaded nbcreds, so there is nothing to show yet.'),
+        button('Load nbcreds in this kernel', 'nbc-load', () => {
+          this._run(() => client.loadExtension());
+        }, 'Runs %load_ext nbcreds in the kernel')
+      );
+    }
+    const state = client.state;
+    if (status !== 'ready' || !state) {
+      return;
+    }
+    this._statusNode.append(summary(state));
+    this._body.append(
+      this._renderNamespace(state),
+      this._renderSecrets(state),
+      this._renderCredentials(state),
+      this._renderKv(state)
+    );
+    this._tick();
+  }
+
+  private _section(title: string, cls: string, state: IState, key: string, ...content: Node[]): HTMLElement {
+    const error = state.errors[key];
+    return el(
+      'section',
+      { class: `nbc-section ${cls}` },
+      el('h3', {}, title),
+      ...(error ? [el('div', { class: 'nbc-error nbc-section-error' }, error)] : []),
+      ...content
+    );
+  }
+
+  private _renderNamespace(state: IState): HTMLElement {
+    const select = el('select', { class: 'nbc-namespace-select', 'aria-label': 'Current namespace' });
+    for (const opt of namespaceOptions(state)) {
+      const o = el('option', { value: opt.value }, opt.label);
+      o.selected = opt.selected;
+      select.append(o);
+    }
+    select.addEventListener('change', () => {
+      void this._useNamespace(namespaceFromInput(select.value));
+    });
+    const input = el('input', {
+      class: 'nbc-namespace-input',
+      type: 'text',
+      placeholder: 'company.team',
+      'aria-label': 'Other namespace'
+    });
+    const use = button('Use', 'nbc-namespace-use', () => void this._useNamespace(namespaceFromInput(input.value)));
+    input.addEventListener('keydown', ev => {
+      if (ev.key === 'Enter') {
+        use.click();
+      }
+    });
+    return this._section(
+      'Namespace',
+      'nbc-namespace',
+      state,
+      'namespaces',
+      el('div', { class: 'nbc-row' }, select),
+      el('div', { class: 'nbc-row' }, input, use)
+    );
+  }
+
+  private async _useNamespace(namespace: string | null): Promise<void> {
+    const client = this._client;
+    if (client) {
+      await this._run(() => client.request('use_namespace', { namespace }));
+    }
+  }
+
+  private _renderSecrets(state: IState): HTMLElement {
+    const rows = state.secrets.map(s =>
+      el(
+        'tr',
+        { class: 'nbc-secret-row', 'data-name': s.name },
+        el('td', { class: 'nbc-name' }, s.name),
+        el('td', {}, s.source),
+        el('td', {}, levelLabel(s.level, s.inherited))
+      )
+    );
+    return this._section(
+      'Secrets',
+      'nbc-secrets',
+      state,
+      'secrets',
+      rows.length
+        ? el('table', { class: 'nbc-table' }, el('tr', {}, el('th', {}, 'name'), el('th', {}, 'source'), el('th', {}, 'level')), ...rows)
+        : el('p', { class: 'nbc-empty' }, 'No secret visible from this namespace.')
+    );
+  }
+
+  private _renderCredentials(state: IState): HTMLElement {
+    const client = this._client!;
+    const rows = state.credentials.map(c => {
+      const result = this._testResults.get(c.name);
+      const resultNode = el('div', { class: 'nbc-test-result' });
+      if (result) {
+        resultNode.textContent = `${result.success ? '✓' : '✗'} ${result.message}`;
+        resultNode.dataset.success = String(result.success);
+      }
+      const test = button('Test', 'nbc-test', async () => {
+        test.disabled = true;
+        resultNode.textContent = 'testing…';
+        delete resultNode.dataset.success;
+        const r = await this._run(() => client.request('test_credential', { name: c.name }));
+        if (r) {
+          this._testResults.set(c.name, r);
+          // the test fetched a token: its status and expiry changed
+          await this._run(() => client.request('state', {}));
+        } else {
+          resultNode.textContent = '';
+        }
+        test.disabled = false;
+      }, `Fetch a token for ${c.name} and report whether it worked`);
+      return el(
+        'div',
+        { class: 'nbc-credential-row', 'data-name': c.name },
+        el(
+          'div',
+          { class: 'nbc-row' },
+          el('span', { class: 'nbc-name' }, c.name),
+          el('span', { class: 'nbc-type' }, c.type),
+          test
+        ),
+        el(
+          'div',
+          { class: 'nbc-row nbc-meta' },
+          el('span', { class: 'nbc-cred-status', 'data-deadline-kind': 'status' }),
+          el('span', { class: 'nbc-expiry', 'data-deadline-kind': 'credential' }),
+          el('span', {}, levelLabel(c.level, c.inherited))
+        ),
+        resultNode
+      );
+    });
+    return this._section(
+      'Credentials',
+      'nbc-credentials',
+      state,
+      'credentials',
+      ...(rows.length ? rows : [el('p', { class: 'nbc-empty' }, 'No credential defined for this namespace.')])
+    );
+  }
+
+  private _renderKv(state: IState): HTMLElement {
+    const client = this._client!;
+    const rows = state.kv.map(k =>
+      el(
+        'tr',
+        { class: 'nbc-kv-row', 'data-key': k.key },
+        el('td', { class: 'nbc-name' }, k.key),
+        el('td', {}, k.type),
+        el('td', { class: 'nbc-expiry', 'data-deadline-kind': 'kv' }),
+        el(
+          'td',
+          { class: 'nbc-actions' },
+          button('Edit', 'nbc-kv-edit', () => void this._openEditor(k.key), `Edit ${k.key}`),
+          button('Delete', 'nbc-kv-delete', async () => {
+            const answer = await showDialog({
+              title: 'Delete KV key',
+              body: `Delete ${k.key} from namespace ${state.namespace ?? 'tenant'}?`,
+              buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+            });
+            if (answer.button.accept) {
+              await this._run(() => client.request('kv_delete', { key: k.key }));
+            }
+          }, `Delete ${k.key}`)
+        )
+      )
+    );
+    const add = button('New key', 'nbc-kv-new', () => this._openEditor(null));
+    return this._section(
+      'KV store',
+      'nbc-kv',
+      state,
+      'kv',
+      rows.length
+        ? el('table', { class: 'nbc-table' }, el('tr', {}, el('th', {}, 'key'), el('th', {}, 'type'), el('th', {}, 'expiry'), el('th', {})), ...rows)
+        : el('p', { class: 'nbc-empty' }, 'No KV key in this namespace.'),
+      el('div', { class: 'nbc-row' }, add)
+    );
+  }
+
+  /** Update expiry texts every second without re-rendering (keeps focus and edits). */
+  private _tick(): void {
+    const client = this._client;
+    const state = client?.state;
+    if (!client || !state || client.status !== 'ready') {
+      return;
+    }
+    const elapsed = (performance.now() - client.stateTime) / 1000;
+    this._body.querySelectorAll<HTMLElement>('.nbc-credential-row').forEach((row, i) => {
+      const c = state.credentials[i];
+      if (!c) {
+        return;
+      }
+      const status = row.querySelector('.nbc-cred-status') as HTMLElement;
+      const s = credentialStatus(c, elapsed);
+      status.textContent = s;
+      status.dataset.status = s;
+      (row.querySelector('.nbc-expiry') as HTMLElement).textContent = credentialExpiry(c, elapsed);
+    });
+    this._body.querySelectorAll<HTMLElement>('.nbc-kv-row').forEach((row, i) => {
+      const k = state.kv[i];
+      if (k) {
+        (row.querySelector('.nbc-expiry') as HTMLElement).textContent = formatExpiry(k.expires_in, elapsed);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ KV editor
+
+  private async _openEditor(key: string | null): Promise<void> {
+    const client = this._client;
+    if (!client) {
+      return;
+    }
+    let text = '';
+    let type: KvType = 'STRING';
+    if (key !== null) {
+      const value = await this._run(() => client.request('kv_get', { key }));
+      if (!value) {
+        return;
+      }
+      text = value.text;
+      type = isKvType(value.type) ? value.type : 'STRING';
+    }
+    const keyInput = el('input', { class: 'nbc-kv-key', type: 'text', 'aria-label': 'Key', placeholder: 'key' });
+    keyInput.value = key ?? '';
+    keyInput.readOnly = key !== null;
+    const typeSelect = el('select', { class: 'nbc-kv-type', 'aria-label': 'Type' });
+    for (const t of KV_TYPES) {
+      const o = el('option', { value: t }, t);
+      o.selected = t === type;
+      typeSelect.append(o);
+    }
+    const area = el('textarea', { class: 'nbc-kv-text', rows: '4', 'aria-label': 'Value' });
+    area.value = text;
+    const error = el('div', { class: 'nbc-error nbc-kv-error' });
+    const save = button('Save', 'nbc-kv-save', async () => {
+      const k = keyInput.value.trim();
+      const t = typeSelect.value as KvType;
+      if (!k) {
+        error.textContent = 'a key is needed';
+        return;
+      }
+      const parsed = parseKvText(t, area.value);
+      if (!parsed.ok) {
+        error.textContent = parsed.message;
+        return;
+      }
+      try {
+        await client.request('kv_set', { key: k, value: parsed.value, type: t });
+        this._notify('');
+        this._notify(`saved ${k}`);
+        this._closeEditor();
+      } catch (err) {
+        error.textContent = (err as Error).message;
+      }
+    });
+    const cancel = button('Cancel', 'nbc-kv-cancel', () => this._closeEditor());
+    this._editorNode.replaceChildren(
+      el('h3', {}, key === null ? 'New KV key' : `Edit ${key}`),
+      el('div', { class: 'nbc-row' }, keyInput, typeSelect),
+      area,
+      error,
+      el('div', { class: 'nbc-row' }, save, cancel)
+    );
+    this._editorNode.hidden = false;
+    (key === null ? keyInput : area).focus();
+  }
+
+  private _closeEditor(): void {
+    if (this._editorNode) {
+      this._editorNode.replaceChildren();
+      this._editorNode.hidden = true;
+    }
+  }
+
+  private _session: ISessionContext | null = null;
+  private _notebookName = '';
+  private _client: NbcredsClient | null = null;
+  private _ticker: ReturnType<typeof setInterval>;
+  private _testResults = new Map<string, { success: boolean; message: string }>();
+  private _kernelLabel!: HTMLElement;
+  private _statusNode!: HTMLElement;
+  private _messageNode!: HTMLElement;
+  private _body!: HTMLElement;
+  private _editorNode!: HTMLElement;
+}

@@ -1,0 +1,475 @@
+"""The JupyterLab sidebar's channel: the kernel side of comm target ``nbcreds.comm``.
+
+Why a comm and not a server extension: the state the sidebar shows (current
+namespace, secret names, credential status, KV keys) lives in the *kernel*, per
+notebook. A comm reaches exactly that kernel, and everything it sends passes the
+kernel's egress masking like any other message.
+
+The layer is thin on purpose: :func:`handle` validates one request and translates
+it onto the public facade (``nbcreds.use_namespace``, ``list_secrets``,
+``list_credentials``, ``test_credential``, ``kv_entries``, ``set_kv`` …). It is a
+plain function of a JSON-like dict, so it is tested without a kernel.
+
+Protocol, version 1 (every message is a JSON object)::
+
+    request  {"v": 1, "id": <str|int>, "op": <op>, ...arguments}
+    reply    {"v": 1, "id": <same>, "op": <op>, "ok": true,  "result": {...}}
+             {"v": 1, "id": <same>, "op": <op>, "ok": false,
+              "error": {"type": "<ExceptionName>", "message": "..."}}
+    event    {"v": 1, "event": "state" | "loaded", "result": <state>}
+
+    ops      state                                   -> state
+             use_namespace   namespace: str | null   -> state
+             test_credential name: str               -> {name, success, message}
+             kv_get          key: str                -> {key, type, text, revision, expires_in}
+             kv_set          key: str, value: JSON, type: str | null -> state
+             kv_delete       key: str                -> state
+             watch           enabled: bool           -> {watching}
+
+``state`` is ``{"version", "namespace", "namespaces", "secrets", "credentials",
+"kv", "errors"}``; each list holds names and metadata only. No reply ever
+carries a secret or token value; a KV value (state, not a secret) is still
+passed through the masker, and every string of every reply is masked again
+before it is sent -- the kernel's egress masking is a third line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+__all__ = [
+    "OPS",
+    "PROTOCOL_VERSION",
+    "TARGET",
+    "build_state",
+    "handle",
+    "register",
+    "unregister",
+]
+
+TARGET: Final = "nbcreds.comm"
+PROTOCOL_VERSION: Final = 1
+
+_JSON_VALUE = (str, int, float, bool, dict, list, type(None))
+_NAME = (str,)
+
+#: op -> {argument: accepted types}; every argument is required (``None`` where allowed).
+OPS: Final[Mapping[str, Mapping[str, tuple[type, ...]]]] = {
+    "state": {},
+    "use_namespace": {"namespace": (str, type(None))},
+    "test_credential": {"name": _NAME},
+    "kv_get": {"key": _NAME},
+    "kv_set": {"key": _NAME, "value": _JSON_VALUE, "type": (str, type(None))},
+    "kv_delete": {"key": _NAME},
+    "watch": {"enabled": (bool,)},
+}
+_ENVELOPE = frozenset({"v", "id", "op"})
+KV_TYPES: Final = ("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON")
+
+
+class _BadRequest(Exception):
+    """A request that does not follow the protocol; never leaves this module."""
+
+
+# --------------------------------------------------------------------------- masking
+
+
+def _mask_text(text: str) -> str:
+    """Hide every registered value (and its encodings) in ``text``."""
+    from .masking import masked
+
+    return masked(text)
+
+
+def _mask_tree(obj: Any) -> Any:
+    """Mask every string (keys included) in a JSON-like tree."""
+    if isinstance(obj, str):
+        return _mask_text(obj)
+    if isinstance(obj, dict):
+        return {_mask_text(str(k)): _mask_tree(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_mask_tree(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------- state
+
+
+def _seconds_until(when: Any) -> float | None:
+    """Seconds from now until ``when`` (datetime, epoch seconds, or None)."""
+    if when is None:
+        return None
+    if isinstance(when, _dt.datetime):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.UTC)
+        left: float = (when - _dt.datetime.now(_dt.UTC)).total_seconds()
+        return round(left, 1)
+    if isinstance(when, int | float) and not isinstance(when, bool):
+        import time
+
+        return round(float(when) - time.time(), 1)
+    return None  # an unknown representation: show no expiry rather than a wrong one
+
+
+def _level(level: Any) -> str:
+    from .namespaces import display
+
+    return display(level if level is None else str(level))
+
+
+def _secrets() -> list[dict[str, Any]]:
+    import nbcreds
+
+    return [
+        {
+            "name": row.name,
+            "source": row.source,
+            "level": _level(row.level),
+            "inherited": bool(row.inherited),
+        }
+        for row in nbcreds.list_secrets()
+    ]
+
+
+def _credentials() -> list[dict[str, Any]]:
+    import nbcreds
+
+    rows = []
+    for row in nbcreds.list_credentials():
+        rows.append(
+            {
+                "name": row.name,
+                "type": str(row.type),
+                "level": _level(row.level),
+                "inherited": bool(row.inherited),
+                "cached": bool(row.cached),
+                "expires_in": _seconds_until(getattr(row, "expires_at", None)),
+            }
+        )
+    return rows
+
+
+def _kv_type(entry: Any) -> str:
+    kind = getattr(entry, "type", None)
+    name = getattr(kind, "value", kind)
+    return str(name) if name is not None else "STRING"
+
+
+def _kv() -> list[dict[str, Any]]:
+    import nbcreds
+
+    return [
+        {
+            "key": entry.key,
+            "type": _kv_type(entry),
+            "revision": getattr(entry, "revision", None),
+            "expires_in": _seconds_until(getattr(entry, "expires", None)),
+        }
+        for entry in nbcreds.kv_entries()
+    ]
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    # nbcreds' own messages never hold values; anything else is masked on the way out.
+    return {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+
+
+def build_state() -> dict[str, Any]:
+    """The sidebar's whole view of this kernel: names and metadata, never values.
+
+    Each section fails on its own (a Vault that is down must not hide the KV store):
+    its error goes to ``errors[section]`` and its list is empty.
+    """
+    import nbcreds
+
+    state: dict[str, Any] = {
+        "version": nbcreds.__version__,
+        "namespace": nbcreds.current_namespace(),
+        "namespaces": [],
+        "secrets": [],
+        "credentials": [],
+        "kv": [],
+        "errors": {},
+    }
+    sections: dict[str, Callable[[], list[Any]]] = {
+        "namespaces": nbcreds.list_namespaces,
+        "secrets": _secrets,
+        "credentials": _credentials,
+        "kv": _kv,
+    }
+    for section, build in sections.items():
+        try:
+            state[section] = build()
+        except Exception as exc:  # one section's failure is shown, not fatal
+            state["errors"][section] = _error(exc)["message"]
+    return state
+
+
+# --------------------------------------------------------------------------- KV values
+
+
+def _duration_text(delta: _dt.timedelta) -> str:
+    """ISO-8601 duration of a timedelta (``P1DT2H3M4.5S``), the form Kestra shows."""
+    total = delta.total_seconds()
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    out = f"{sign}P{int(days)}D" if days else f"{sign}P"
+    clock = ""
+    if hours:
+        clock += f"{int(hours)}H"
+    if minutes:
+        clock += f"{int(minutes)}M"
+    if seconds or not (days or clock):
+        clock += f"{seconds:g}S"
+    return out + ("T" + clock if clock else "")
+
+
+def value_text(value: Any, kind: str) -> str:
+    """The text the panel shows and edits for a KV value of type ``kind``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _dt.timedelta):
+        return _duration_text(value)
+    if isinstance(value, _dt.date):  # datetime is a date too
+        return value.isoformat()
+    if kind == "JSON" or isinstance(value, dict | list) or value is None:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _kv_value(value: Any, kind: str | None) -> Any:
+    """Check that a JSON value fits the declared KV type (the store parses ISO text)."""
+    if kind is None:
+        return value
+    if kind not in KV_TYPES:
+        raise _BadRequest(f"unknown KV type {kind!r}: use one of {', '.join(KV_TYPES)}")
+    expected: dict[str, tuple[type, ...]] = {
+        "STRING": (str,),
+        "NUMBER": (int, float),
+        "BOOLEAN": (bool,),
+        "DATETIME": (str,),
+        "DATE": (str,),
+        "DURATION": (str,),
+    }
+    accepted = expected.get(kind)
+    if accepted is not None and (
+        not isinstance(value, accepted) or (kind == "NUMBER" and isinstance(value, bool))
+    ):
+        raise _BadRequest(f"a {kind} KV value must be sent as {accepted[0].__name__}")
+    if kind == "NUMBER" and isinstance(value, float) and not math.isfinite(value):
+        raise _BadRequest("a NUMBER KV value must be finite")
+    return value
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _validate(request: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(request, dict):
+        raise _BadRequest("a request must be a JSON object")
+    if request.get("v") != PROTOCOL_VERSION:
+        raise _BadRequest(
+            f"unsupported protocol version {request.get('v')!r}: this kernel speaks "
+            f"v{PROTOCOL_VERSION}; update the nbcreds extension or package so they match"
+        )
+    rid = request.get("id")
+    if not isinstance(rid, str | int) or isinstance(rid, bool):
+        raise _BadRequest("a request needs an 'id' (string or integer)")
+    op = request.get("op")
+    if not isinstance(op, str) or op not in OPS:
+        raise _BadRequest(f"unknown op {op!r}: expected one of {', '.join(OPS)}")
+    spec = OPS[op]
+    args = {k: v for k, v in request.items() if k not in _ENVELOPE}
+    unknown = sorted(set(args) - set(spec))
+    if unknown:
+        raise _BadRequest(f"op {op!r} takes no argument {', '.join(map(repr, unknown))}")
+    for name, types in spec.items():
+        if name not in args:
+            raise _BadRequest(f"op {op!r} needs argument {name!r}")
+        value = args[name]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise _BadRequest(f"argument {name!r} of op {op!r} must be {wanted}")
+        if types is _NAME and not value:
+            raise _BadRequest(f"argument {name!r} of op {op!r} must not be empty")
+    return op, args
+
+
+def _dispatch(op: str, args: dict[str, Any], channel: _Channel | None) -> dict[str, Any]:
+    import nbcreds
+
+    if op == "state":
+        return build_state()
+    if op == "use_namespace":
+        nbcreds.use_namespace(args["namespace"])
+        return build_state()
+    if op == "test_credential":
+        result = nbcreds.test_credential(args["name"])
+        return {
+            "name": args["name"],
+            "success": bool(result.success),
+            "message": str(result.message),
+        }
+    if op == "kv_get":
+        from .kvstore import kv_item
+
+        item = kv_item(args["key"])
+        entry = item.entry
+        kind = _kv_type(entry) if entry is not None else "STRING"
+        return {
+            "key": args["key"],
+            "type": kind,
+            "text": _mask_text(value_text(item.value, kind)),
+            "revision": getattr(entry, "revision", None),
+            "expires_in": _seconds_until(getattr(entry, "expires", None)),
+        }
+    if op == "kv_set":
+        kind = args["type"]
+        value = _kv_value(args["value"], kind)
+        if kind is None:
+            nbcreds.set_kv(args["key"], value)
+        else:
+            nbcreds.set_kv(args["key"], value, type=kind)
+        return build_state()
+    if op == "kv_delete":
+        nbcreds.delete_kv(args["key"])
+        return build_state()
+    if op == "watch":
+        if channel is not None:
+            channel.watching = args["enabled"]
+        return {"watching": args["enabled"]}
+    raise _BadRequest(f"unknown op {op!r}")  # pragma: no cover - OPS guards this
+
+
+def handle(request: Any, channel: _Channel | None = None) -> dict[str, Any]:
+    """Answer one request: a reply dict (masked), never an exception.
+
+    Bad requests get ``{"ok": false, "error": {"type": "BadRequest", ...}}``;
+    errors from nbcreds keep their class name so the panel can say what to do.
+    """
+    rid = request.get("id") if isinstance(request, dict) else None
+    op = request.get("op") if isinstance(request, dict) else None
+    reply: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": rid, "op": op}
+    try:
+        op_name, args = _validate(request)
+        reply["result"] = _dispatch(op_name, args, channel)
+        reply["ok"] = True
+    except _BadRequest as exc:
+        reply["ok"] = False
+        reply["error"] = {"type": "BadRequest", "message": str(exc)}
+    except Exception as exc:  # a reply, not a traceback in the kernel log
+        reply["ok"] = False
+        reply["error"] = _error(exc)
+    masked: dict[str, Any] = _mask_tree(reply)
+    return masked
+
+
+# --------------------------------------------------------------------------- kernel glue
+
+
+class _Channel:
+    """One open comm with a sidebar; ``watching`` panels get state after each cell."""
+
+    def __init__(self, comm: Any) -> None:
+        self.comm = comm
+        self.watching = False
+        comm.on_msg(self._on_msg)
+        comm.on_close(self._on_close)
+
+    def _on_msg(self, msg: Mapping[str, Any]) -> None:
+        data = msg.get("content", {}).get("data")
+        self.send(handle(data, self))
+
+    def _on_close(self, msg: Mapping[str, Any]) -> None:
+        _channels.pop(self.comm.comm_id, None)
+
+    def send(self, data: dict[str, Any]) -> None:
+        self.comm.send(data)
+
+    def push_state(self, event: str = "state") -> None:
+        self.send(event_message(event))
+
+
+_channels: dict[str, _Channel] = {}
+_shell: Any = None
+
+
+def event_message(event: str) -> dict[str, Any]:
+    """A kernel-initiated message carrying the current state."""
+    masked: dict[str, Any] = _mask_tree(
+        {"v": PROTOCOL_VERSION, "event": event, "result": build_state()}
+    )
+    return masked
+
+
+def _open_target(comm: Any, open_msg: Mapping[str, Any]) -> None:
+    """The panel opened a comm: its open data is the first request."""
+    channel = _Channel(comm)
+    _channels[comm.comm_id] = channel
+    data = open_msg.get("content", {}).get("data")
+    if data:
+        channel.send(handle(data, channel))
+
+
+def _post_run_cell(*_args: Any) -> None:
+    """After each cell, refresh the panels that asked for it (a cell may set a secret)."""
+    for channel in list(_channels.values()):
+        if channel.watching:
+            try:
+                channel.push_state()
+            except Exception:  # a closed comm must not break cell execution
+                _channels.pop(channel.comm.comm_id, None)
+
+
+def _comm_manager(ip: Any) -> Any:
+    kernel = getattr(ip, "kernel", None)
+    return getattr(kernel, "comm_manager", None)
+
+
+def register(ip: Any) -> None:
+    """Register the comm target (``%load_ext nbcreds``) and tell open panels we are here.
+
+    A no-op outside a kernel (plain IPython has no comms).
+    """
+    global _shell
+    manager = _comm_manager(ip)
+    if manager is None:
+        return
+    manager.register_target(TARGET, _open_target)
+    if _shell is None:
+        ip.events.register("post_run_cell", _post_run_cell)
+        _shell = ip
+    # Announce: a panel already showing "not loaded" adopts this comm at once.
+    try:
+        from comm import create_comm
+
+        announce = create_comm(target_name=TARGET, data=event_message("loaded"))
+    except Exception:
+        return
+    channel = _Channel(announce)
+    channel.watching = True
+    _channels[announce.comm_id] = channel
+
+
+def unregister(ip: Any) -> None:
+    """Undo :func:`register`: close our comms, drop the target and the cell hook."""
+    global _shell
+    for channel in list(_channels.values()):
+        with contextlib.suppress(Exception):  # already closed by the frontend
+            channel.comm.close()
+    _channels.clear()
+    manager = _comm_manager(ip)
+    if manager is not None:
+        manager.unregister_target(TARGET, _open_target)
+    if _shell is not None:
+        with contextlib.suppress(ValueError):
+            _shell.events.unregister("post_run_cell", _post_run_cell)
+        _shell = None
