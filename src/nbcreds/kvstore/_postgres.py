@@ -328,6 +328,14 @@ class PostgresBackend(KVBackend):
                 f"The PostgreSQL KV store at {self.location} failed: {self._reason(exc)}."
             ) from None
 
+    def connection(self) -> psycopg.Connection[Any]:
+        """This thread's connection (opened on first use): for diagnostics such as
+        counting round trips with :func:`nbcreds.testing.postgres.round_trips`."""
+        try:
+            return self._local.conn  # type: ignore[no-any-return]
+        except AttributeError:
+            return self._connect()
+
     def _drop(self, conn: psycopg.Connection[Any]) -> None:
         with self._lock:
             if conn in self._connections:

@@ -32,8 +32,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["PostgresServer", "PostgresUnavailable", "find_bin_dir", "free_port", "postgres_server"]
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "PostgresServer",
+    "PostgresUnavailable",
+    "RoundTrips",
+    "find_bin_dir",
+    "free_port",
+    "postgres_server",
+    "round_trips",
+    "start_postgres",
+]
 
 
 class PostgresUnavailable(RuntimeError):
@@ -242,3 +255,37 @@ def postgres_server(*, user: str = "nbcreds", dbname: str = "nbcreds") -> Iterat
         yield server
     finally:
         server.cleanup()
+
+
+@dataclass
+class RoundTrips:
+    """What :func:`round_trips` saw: ``count`` client/server round trips."""
+
+    count: int = 0
+    messages: list[str] = field(default_factory=list, repr=False)
+
+
+@contextlib.contextmanager
+def round_trips(conn: psycopg.Connection[Any]) -> Iterator[RoundTrips]:
+    """Count the round trips ``conn`` makes inside the block, from libpq's protocol trace.
+
+    A round trip ends with the server's ``ReadyForQuery`` message (one per
+    ``Sync`` of the extended protocol or per simple ``Query``), so counting those
+    counts exactly how many times the client waited for the server.
+    """
+    import psycopg
+
+    result = RoundTrips()
+    with tempfile.TemporaryFile() as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield result
+        finally:
+            conn.pgconn.untrace()  # flushes the trace
+            trace.seek(0)
+            lines = trace.read().decode("utf-8", "replace").splitlines()
+            result.messages = [line.split("\t")[2] for line in lines if line.count("\t") >= 2]
+            result.count = sum(
+                1 for line in lines if line.startswith("B") and "\tReadyForQuery" in line
+            )
