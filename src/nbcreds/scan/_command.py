@@ -53,6 +53,7 @@ def run(opts: Options, out: TextIO | None = None, err: TextIO | None = None) -> 
                 namespaces_=opts.namespaces,
                 env_vars=opts.env_vars,
                 mint=opts.mint,
+                resolve_config=opts.use_config,
                 stderr=err,
             )
             if opts.use_config or opts.env_vars

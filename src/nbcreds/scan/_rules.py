@@ -50,8 +50,9 @@ _CODE_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$"
 
 def _generic_ok(value: str) -> bool:
     """A keyword assignment is a finding when its value looks random, not like code
-    (``os.environ``), a reference (``env:X``, ``${X}``) or a placeholder (``****``)."""
-    if _PLACEHOLDER.match(value) or _CODE_LIKE.match(value):
+    (``os.environ``), a reference (``env:X``, ``${X}``), a URL without a password or
+    a placeholder (``****``)."""
+    if _PLACEHOLDER.match(value) or _CODE_LIKE.match(value) or _PLAIN_URL.match(value):
         return False
     if not (re.search(r"[0-9]", value) or re.search(r"[^A-Za-z0-9]", value)):
         # a single word such as "password" / "secret" / "none"
@@ -59,12 +60,24 @@ def _generic_ok(value: str) -> bool:
     return shannon_entropy(value) >= 3.0
 
 
+_PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@/]+(?:/.*)?$", re.IGNORECASE)
+#: Names that mention a keyword but hold no secret (``token_url``, ``password_file``).
+_NOT_SECRET_NAME = (
+    r"(?<![A-Za-z0-9])(?![A-Za-z0-9_.-]*(?:url|uri|endpoint|path|file|name|type|length|count|"
+    r"prefix)[\"']?[ \t]*(?::=|=>|:|=))"
+)
+
+
 _KEYWORDS = (
     r"password|passwd|passphrase|pwd|secret|api[_-]?key|apikey|access[_-]?key|auth[_-]?token|"
     r"access[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|token|credentials?"
 )
 _GENERIC = re.compile(
-    r"(?ai)(?P<key>[A-Za-z0-9_.-]*(?:" + _KEYWORDS + r")[A-Za-z0-9_.-]*)[\"']?[ \t]*"
+    r"(?ai)"
+    + _NOT_SECRET_NAME
+    + r"(?P<key>[A-Za-z0-9_.-]*(?:"
+    + _KEYWORDS
+    + r")[A-Za-z0-9_.-]*)[\"']?[ \t]*"
     r"(?::=|=>|:|=)[ \t]*(?P<q>[\"']?)(?P<value>[^\s\"'`,;()\[\]{}<>]{8,200})"
 )
 

@@ -117,6 +117,7 @@ def collect_configured_values(
     namespaces_: Iterable[str] = (),
     env_vars: Iterable[str] = (),
     mint: bool = False,
+    resolve_config: bool = True,
     stderr: TextIO | None = None,
 ) -> list[ConfiguredValue]:
     """Resolve the secrets visible at the tenant level and in every namespace of the
@@ -125,6 +126,7 @@ def collect_configured_values(
     A secret that fails to resolve is skipped with a note on ``stderr`` naming
     it (never its value). ``env_vars`` adds the value of each variable;
     ``mint`` also fetches the token of every credential (needs the network).
+    With ``resolve_config`` false only ``env_vars`` are looked for.
     """
     import nbcreds
 
@@ -142,9 +144,10 @@ def collect_configured_values(
     def note(message: str) -> None:
         print(f"nbcreds: {message}", file=err)
 
+    attempted: set[str] = set()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for level in levels:
+        for level in levels if resolve_config else []:
             where = "tenant" if level is None else level
             with _at_level(level):
                 try:
@@ -155,22 +158,29 @@ def collect_configured_values(
                 for listing in listed:
                     if wanted and listing.name.upper() not in wanted:
                         continue
+                    attempted.add(listing.name.upper())
                     try:
                         nbcreds.secret(listing.name, namespace=level)
                     except NbcredsError as exc:
                         if not any(lbl == listing.name for lbl in registry.values().values()):
                             note(f"skipping secret {listing.name} ({where}): {exc}")
             if mint:
-                _mint(level, where, note)
+                attempted.update(_mint(level, where, note))
     for warning in caught:
         note(str(warning.message))
     for var in env_vars:
         value = os.environ.get(var)
         if value:
             registry.register(value, var)
+            attempted.add(var.upper())
         else:
             note(f"--value-from-env {var}: the variable is unset or empty; skipped")
-    found = [ConfiguredValue(v, lbl or "value") for v, lbl in registry.values().items()]
+    # the registry holds every field of a multi-field secret under the secret's name
+    found = [
+        ConfiguredValue(v, lbl)
+        for v, lbl in registry.values().items()
+        if lbl is not None and lbl.upper() in attempted
+    ]
     if wanted:
         missing = wanted - {v.label.upper() for v in found}
         for name in sorted(missing):
@@ -190,26 +200,30 @@ def collect_configured_values(
     return kept
 
 
-def _mint(level: str | None, where: str, note: Any) -> None:
+def _mint(level: str | None, where: str, note: Any) -> list[str]:
     """Fetch every credential's token at ``level`` so that it is looked for too."""
     try:
         from .. import credentials
     except ImportError:
         note("--mint: credentials are not available in this installation; skipped")
-        return
+        return []
     list_credentials = getattr(credentials, "list_credentials", None)
     credential = getattr(credentials, "credential", None)
     if list_credentials is None or credential is None:
         note("--mint: credentials are not available in this installation; skipped")
-        return
+        return []
     try:
         listed = list_credentials(level)
     except NbcredsError as exc:
         note(f"--mint: cannot list the credentials of {where}: {exc}")
-        return
+        return []
+    names = []
     for item in listed:
-        name = getattr(item, "name", str(item))
+        name = str(getattr(item, "name", item))
         try:
             credential(name, namespace=level)
         except NbcredsError as exc:
             note(f"--mint: skipping credential {name} ({where}): {exc}")
+        else:
+            names.append(name.upper())
+    return names

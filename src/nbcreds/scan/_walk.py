@@ -126,8 +126,12 @@ def read_notebook(path: Path, text: str) -> Any:
     if not isinstance(data, dict):
         raise ScanError(f"{path}: not a notebook: the JSON document is not an object")
     major = data.get("nbformat", 4)
-    module = nbformat.versions.get(major) if isinstance(major, int) else None
-    rejoin = getattr(module, "rejoin_lines", None)
+    rejoin = None
+    if isinstance(major, int) and major in nbformat.versions:
+        import importlib
+
+        rwbase = importlib.import_module(f"nbformat.v{major}.rwbase")
+        rejoin = getattr(rwbase, "rejoin_lines", None)
     nb = nbformat.from_dict(data)  # type: ignore[no-untyped-call]
     if rejoin is not None:
         # an unusual shape that cannot be rejoined is scanned as it is
