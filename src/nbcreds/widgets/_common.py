@@ -26,11 +26,14 @@ __all__ = [
     "close_tree",
     "countdown",
     "error_text",
+    "holds_secret",
     "level_label",
     "level_options",
     "level_value",
+    "masked_text",
     "remaining",
     "safe_call",
+    "scrub",
     "status",
     "table_html",
 ]
@@ -64,6 +67,7 @@ def status(widget: Any, kind: str, text: str) -> None:
         return
     color = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a"}.get(kind, "#57606a")
     mark = {"ok": "\u2714 ", "error": "\u2716 "}.get(kind, "")
+    text = masked_text(text)
     widget.value = f'<span style="color:{color}">{mark}{html.escape(text, quote=False)}</span>'
 
 
@@ -116,7 +120,7 @@ def table_html(headers: list[str], rows: list[list[str]], empty: str) -> str:
     )
     body = "".join(
         "<tr>"
-        + "".join(f"<td style='padding:2px 8px'>{html.escape(c)}</td>" for c in row)
+        + "".join(f"<td style='padding:2px 8px'>{html.escape(masked_text(c))}</td>" for c in row)
         + "</tr>"
         for row in rows
     )
@@ -206,3 +210,41 @@ def close_tree(widget: Any) -> None:
     for child in list(getattr(widget, "children", ()) or ()):
         close_tree(child)
     widget.close()
+
+
+def holds_secret(text: str) -> bool:
+    """True when ``text`` contains a registered secret (or an encoding of one)."""
+    if not text:
+        return False
+    from ..masking import contains_secret, registry
+
+    try:
+        return bool(contains_secret(text))
+    except NbcredsError:  # an invalid [masking] table: fall back to exact values
+        return any(value in text for value in registry.values())
+
+
+def scrub(*inputs: Any) -> list[Any]:
+    """Clear every text input holding a secret (typed into the wrong field, or refused by
+    the store); returns the inputs cleared. Run after each action, so that no model keeps
+    a secret once the action is over."""
+    cleared = []
+    for widget in inputs:
+        value = getattr(widget, "value", None)
+        if isinstance(value, str) and holds_secret(value):
+            widget.value = ""
+            cleared.append(widget)
+    return cleared
+
+
+def masked_text(text: str) -> str:
+    """``text`` with registered secrets masked (messages are secret-free by design; this is
+    the belt to that pair of braces). Withheld entirely if masking itself fails."""
+    from ..masking import masked, registry
+
+    if not registry.values():
+        return text
+    try:
+        return masked(text)
+    except Exception:
+        return "(message withheld: the masking engine failed)"

@@ -25,6 +25,7 @@ from ._common import (
     error_text,
     level_label,
     safe_call,
+    scrub,
     status,
 )
 from ._secret_binder import bind_at
@@ -210,6 +211,7 @@ class _Field:
             return
         level = self.form.level_choice()
         ok, _ = safe_call(self.error, lambda: bind_at(name, level, value=typed))
+        self.form.scrub_form()
         if ok:
             self.set_secret_options(extra=name)
             self.input.value = name
@@ -311,6 +313,24 @@ class CredentialSetup(w.VBox):  # type: ignore[misc]
         for key, field in self.fields.items():
             field.load(definition.get(key))
 
+    def scrub_form(self) -> bool:
+        """Clear any plain field holding a secret value; say so next to it."""
+        found = False
+        for field in self.fields.values():
+            texts = [field.input, field.bind_as] if field.spec.kind == "secret" else [field.input]
+            if scrub(*[t for t in texts if t is not None and isinstance(t.value, str)]):
+                status(
+                    field.error,
+                    "error",
+                    "this field held a secret value and was cleared: "
+                    "type secrets into the password field",
+                )
+                found = True
+        if scrub(self.name):
+            status(self.name_error, "error", "this field held a secret value and was cleared")
+            found = True
+        return found
+
     def validate(self) -> bool:
         """Check the form; put each message next to the field at fault."""
         self._clear_errors()
@@ -332,6 +352,9 @@ class CredentialSetup(w.VBox):  # type: ignore[misc]
     def save(self) -> bool:
         """Validate and write the definition; True when it was saved."""
         status(self.message, "", "")
+        if self.scrub_form():
+            status(self.message, "error", "not saved: a secret value was in a plain field")
+            return False
         if not self.validate():
             status(self.message, "error", "fix the fields marked above")
             return False

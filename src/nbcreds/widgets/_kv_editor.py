@@ -17,7 +17,7 @@ import ipywidgets as w
 
 import nbcreds as nc
 
-from ._common import close_tree, countdown, remaining, safe_call, status
+from ._common import close_tree, countdown, remaining, safe_call, scrub, status
 
 __all__ = ["KV_TYPES", "KVEditor", "kv_editor"]
 
@@ -239,6 +239,11 @@ class KVEditor(w.VBox):  # type: ignore[misc]
             kwargs["overwrite"] = False
         value = self.form_value()
         ok, _ = safe_call(self.message, lambda: nc.set_kv(key, value, **kwargs))
+        # a refused secret must not stay in the form (nor any secret typed elsewhere in it)
+        texts = [self.key, self.ttl, self.description]
+        texts += [i for kind, i in self.inputs.items() if kind not in ("BOOLEAN", "DATE")]
+        if scrub(*texts) and ok:
+            status(self.message, "error", "a secret value was in the form: it was cleared")
         if not ok:
             return False
         status(self.message, "ok", f"saved '{key}'")

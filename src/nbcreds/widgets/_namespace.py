@@ -10,7 +10,7 @@ import ipywidgets as w
 
 import nbcreds as nc
 
-from ._common import TENANT, level_options, level_value, safe_call, status
+from ._common import TENANT, level_options, level_value, safe_call, scrub, status
 
 __all__ = ["NamespacePicker", "namespace_picker"]
 
@@ -69,6 +69,9 @@ class NamespacePicker(w.VBox):  # type: ignore[misc]
 
     def _on_add(self, _: object = None) -> None:
         name = self.new_name.value.strip()
+        if scrub(self.new_name):
+            status(self.message, "error", "that was a secret value: the field was cleared")
+            return
         if not name:
             status(self.message, "error", "type a namespace such as company.team first")
             return

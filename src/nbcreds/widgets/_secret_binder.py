@@ -13,6 +13,7 @@ from ._common import (
     SecretInput,
     level_label,
     safe_call,
+    scrub,
     status,
     table_html,
 )
@@ -167,6 +168,13 @@ class SecretBinder(w.VBox):  # type: ignore[misc]
         if ok:
             status(self.message, "ok", str(description))
             self.refresh()
+        if scrub(self.name, self.env, self.vault):
+            status(
+                self.message,
+                "error",
+                "a secret value was typed into a plain text field: "
+                "it was cleared (type values into the Value field)",
+            )
 
 
 def secret_binder() -> SecretBinder:
