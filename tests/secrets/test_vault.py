@@ -184,11 +184,12 @@ def login_config(
             "secret_id": "env:NB_SECRET_ID",
             "path_prefix": prefix,
         }
-    if method == "userpass":
+    if method.startswith("userpass"):
         monkeypatch.setenv("NB_VAULT_PASSWORD", lab.password)
+        monkeypatch.setenv("NB_VAULT_USER", lab.username)
         return {
             "auth": "userpass",
-            "username": lab.username,
+            "username": "env:NB_VAULT_USER" if method == "userpass-env-user" else lab.username,
             "password": "env:NB_VAULT_PASSWORD",
             "path_prefix": prefix,
         }
@@ -200,7 +201,7 @@ def login_tokens() -> list[str]:
     return [v for v, label in registry.values().items() if label == "vault-token"]
 
 
-@pytest.mark.parametrize("method", ["approle", "userpass", "jwt"])
+@pytest.mark.parametrize("method", ["approle", "userpass", "userpass-env-user", "jwt"])
 def test_login_methods_read_and_register_their_token(
     vault_lab: OpenBaoLab,
     vault_prefix: str,
@@ -270,6 +271,28 @@ def test_a_revoked_login_token_is_replaced_by_a_new_login(
     assert nbcreds.secret("K").reveal() == v
     assert len(login_tokens()) == 2
     assert first in login_tokens()
+
+
+def test_login_token_is_revoked_when_the_config_is_reloaded(
+    vault_lab: OpenBaoLab,
+    vault_prefix: str,
+    write_config: WriteConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hvac.exceptions
+
+    write_config(config_text(login_config(vault_lab, "userpass", vault_prefix, monkeypatch)))
+    with pytest.raises(SecretNotFound):
+        nbcreds.secret("NOT_THERE")  # logs in
+    [token] = login_tokens()
+    admin = vault_lab.server.client()
+    assert admin.auth.token.lookup(token)["data"]["display_name"].startswith("userpass")
+
+    nbcreds.load_config()
+
+    with pytest.raises(hvac.exceptions.VaultError):
+        admin.auth.token.lookup(token)
+    admin.adapter.close()
 
 
 def test_credentials_from_a_session_secret_and_never_from_vault_itself(
@@ -614,6 +637,27 @@ def test_sealed_server_gives_a_clear_error(
 
     openbao_server.unseal()
     assert nbcreds.secret("K").reveal() == v
+
+
+def test_a_server_that_never_answers_times_out(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    token = value()
+    monkeypatch.setenv("VAULT_TOKEN", token)
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        write_config(config_text({"url": url, "timeout": 0.3, "path_prefix": "p"}))
+
+        with pytest.raises(SecretBackendError) as info:
+            nbcreds.secret("K")
+
+    assert str(info.value).startswith(f"Vault at {url} did not answer within 0.3s")
+    assert info.value.address == url
+    no_leak(None, str(info.value), extra=[token])
 
 
 # --- TLS ---------------------------------------------------------------------------------

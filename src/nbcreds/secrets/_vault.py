@@ -499,14 +499,19 @@ class VaultSource(SecretSource):
     def _check_mount(self, client: hvac.Client) -> None:
         """Best effort: say so when the mount's KV version is not the configured one
         (a v2 read on a v1 mount would otherwise look like 'not found')."""
+        import hvac.exceptions
+        import requests
+
         if self._mount_checked:
             return
         try:
             with self._quiet_tls():
                 response = client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}")
-        except Exception:  # the token may not see it: nothing to say then
+        except hvac.exceptions.VaultError:  # the token may not see it: nothing to say then
             self._mount_checked = True
             return
+        except requests.RequestException as exc:  # down, slow, TLS: say it now, once
+            raise self._error(exc, "reading", f"the settings of mount {self.mount}/") from None
         data = response.get("data") if isinstance(response, Mapping) else None
         if isinstance(data, Mapping) and data.get("type") in ("kv", "generic"):
             options = data.get("options") or {}
@@ -628,7 +633,11 @@ class VaultSource(SecretSource):
             return fail(
                 f"permission denied {action} {target} at {self.address} (HTTP 403): check the "
                 "token's policy"
-                + ("" if self.auth == "token" else f" (the policies of the {self.auth} role)")
+                + (
+                    ", and that the token has not expired"
+                    if self.auth == "token"
+                    else f" (the policies of the {self.auth} role)"
+                )
                 + ".",
                 403,
             )
