@@ -1,0 +1,133 @@
+"""masked() / contains_secret(): the registry compiled, settings, recompilation."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+import nbcreds
+from nbcreds import ConfigError
+from nbcreds.masking import _engine, contains_secret, masked, registry
+from nbcreds.testing.leaks import assert_no_leak
+
+VALUE = "Tr0ub4dor&3-horse"
+
+
+@pytest.fixture(autouse=True, params=["hyperscan", "ahocorasick"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param not in nbcreds.masking.available_backends():
+        pytest.skip(f"{request.param} not importable")
+    _engine._reset_for_tests()
+    _engine.force_backend(request.param)
+    yield request.param
+    _engine.force_backend(None)
+    _engine._reset_for_tests()
+
+
+def test_facade_exposes_masked() -> None:
+    nbcreds.mask(VALUE, "PW")
+    assert nbcreds.masked(f"pw={VALUE}") == "pw=****"
+
+
+def test_every_encoding_is_masked() -> None:
+    nbcreds.mask(VALUE)
+    basic = base64.b64encode(f"alice:{VALUE}".encode()).decode()
+    text = (
+        f"raw {VALUE} url {quote(VALUE, safe='')} basic {basic} "
+        f"json {{\"p\": \"{VALUE}\"}} html {VALUE.replace('&', '&amp;')}"
+    )
+    out = masked(text)
+    assert_no_leak(out, [VALUE])
+    assert out.startswith("raw **** url **** basic ")
+
+
+def test_recompiles_when_the_registry_changes() -> None:
+    assert masked(VALUE) == VALUE
+    nbcreds.mask(VALUE)
+    assert masked(VALUE) == "****"
+    other = "another-secret-42"
+    assert masked(other) == other
+    nbcreds.mask(other)
+    assert masked(f"{VALUE} {other}") == "**** ****"
+    assert nbcreds.unmask(VALUE)
+    assert masked(VALUE) == VALUE
+
+
+def test_contains_secret() -> None:
+    assert not contains_secret(f"x {VALUE}")
+    nbcreds.mask(VALUE)
+    assert contains_secret(f"x {VALUE}")
+    assert contains_secret(f"x {VALUE}".encode())
+    assert not contains_secret("nothing")
+
+
+def test_short_values_are_not_masked_and_warned_once_without_the_value(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="nbcreds.masking"):
+        nbcreds.mask("12345", "PIN")
+        assert masked("a 12345 b") == "a 12345 b"
+        assert masked("again 12345") == "again 12345"
+    warnings = [r for r in caplog.records if r.name == "nbcreds.masking"]
+    assert len(warnings) == 1
+    assert "PIN" in warnings[0].getMessage()
+    assert "12345" not in warnings[0].getMessage()
+
+
+def test_settings_min_length_replacement_and_label(write_config: Callable[[str], Path]) -> None:
+    write_config('[masking]\nmin_length = 3\nreplacement = "<hidden>"\n')
+    nbcreds.mask("abc", "TINY")
+    assert masked("x abc y") == "x <hidden> y"
+    write_config("[masking]\nlabel = true\n")
+    nbcreds.mask(VALUE, "DB_PASSWORD")
+    nbcreds.mask("unlabelled-value")
+    assert masked(f"{VALUE} unlabelled-value abc") == "[DB_PASSWORD] **** abc"
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ("min_length = 0", "min_length"),
+        ('min_length = "6"', "min_length"),
+        ('replacement = ""', "replacement"),
+        ('label = "yes"', "label"),
+        ("colour = 1", "colour"),
+    ],
+)
+def test_invalid_settings_raise_config_error(
+    write_config: Callable[[str], Path], table: str, key: str
+) -> None:
+    write_config(f"[masking]\n{table}\n")
+    nbcreds.mask(VALUE)
+    with pytest.raises(ConfigError, match=key):
+        masked(VALUE)
+    # the egress never fails open: it masks with the defaults
+    assert _engine.safe_masked(VALUE) == "****"
+
+
+def test_secret_instances_are_plain_after_masking() -> None:
+    secret = nbcreds.Secret(VALUE, "PW")
+    registry.register(secret, "PW")
+    out = masked(f"{secret.reveal()}!")
+    assert out == "****!"
+    assert type(out) is str
+
+
+def test_masked_rejects_non_strings() -> None:
+    with pytest.raises(TypeError):
+        masked(b"bytes")  # type: ignore[arg-type]
+
+
+def test_hold_from_finds_the_longest_prefix_suffix() -> None:
+    nbcreds.mask("abcdefgh")
+    state = _engine.compiled()
+    assert state.hold_from("xx abcd") == 3
+    assert state.hold_from("xx abcdefgh.") == len("xx abcdefgh.")
+    # its last character can start one of its base64 variants
+    assert state.hold_from("xx abcdefgh") < len("xx abcdefgh")
+    assert state.hold_from("nothing") == len("nothing")

@@ -1,0 +1,118 @@
+"""Matcher: both backends find the same spans, merge overlaps, handle unicode."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbcreds import MaskingError
+from nbcreds.masking import Matcher, available_backends
+
+BACKENDS = available_backends()
+pytestmark = pytest.mark.skipif(len(BACKENDS) < 1, reason="no matcher backend")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_overlapping_and_nested_matches_mask_their_union(backend: str) -> None:
+    m = Matcher([("abcdef", "A"), ("defghi", "B"), ("cd", "C")], backend=backend)  # type: ignore[arg-type]
+    assert m.backend == backend
+    assert m.spans("xxabcdefghiyy") == [(2, 11, "A")]
+    assert m.sub("xxabcdefghiyy", "*") == "xx*yy"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_touching_matches_merge_and_boundaries(backend: str) -> None:
+    m = Matcher([("secret", None)], backend=backend)  # type: ignore[arg-type]
+    assert m.sub("secretsecret", "#") == "#"
+    assert m.sub("secret", "#") == "#"
+    assert m.sub("a secret b secret", "#") == "a # b #"
+    assert m.sub("", "#") == ""
+    assert m.spans("nothing here") == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unicode_offsets_are_character_offsets(backend: str) -> None:
+    m = Matcher([("clé€secrète", "K"), ("😀x😀", None)], backend=backend)  # type: ignore[arg-type]
+    text = "é😀 clé€secrète 😀x😀!"
+    assert m.sub(text, "*") == "é😀 * *!"
+    assert m.spans(text)[0] == (3, 14, "K")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bytes_are_matched_as_utf8(backend: str) -> None:
+    m = Matcher([("clé-secrète", None)], backend=backend)  # type: ignore[arg-type]
+    data = "x clé-secrète y".encode()
+    assert m.sub_bytes(data, b"*") == b"x * y"
+    assert m.search(data)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_callable_replacement_gets_the_label(backend: str) -> None:
+    m = Matcher([("token-123456", "TOK")], backend=backend)  # type: ignore[arg-type]
+    assert m.sub("a token-123456", lambda label: f"[{label}]") == "a [TOK]"
+
+
+def test_unknown_backend_is_a_masking_error() -> None:
+    with pytest.raises(MaskingError, match="unknown matcher backend"):
+        Matcher([("abcdef", None)], backend="regex")  # type: ignore[arg-type]
+
+
+def test_empty_matcher() -> None:
+    m = Matcher([("", None)])
+    assert len(m) == 0
+    assert m.sub("anything", "*") == "anything"
+
+
+def _naive_sub(text: str, patterns: list[str], replacement: str) -> str:
+    """The reference: mark every character covered by any occurrence."""
+    covered = [False] * len(text)
+    for pattern in patterns:
+        if not pattern:
+            continue
+        start = text.find(pattern)
+        while start != -1:
+            for i in range(start, start + len(pattern)):
+                covered[i] = True
+            start = text.find(pattern, start + 1)
+    out = []
+    i = 0
+    while i < len(text):
+        if covered[i]:
+            # touching runs merge into one replacement, like the matcher
+            while i < len(text) and covered[i]:
+                i += 1
+            out.append(replacement)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+ALPHABET = st.sampled_from(list("abAB\n é€😀\x00\ud800"))
+PATTERNS = st.lists(st.text(ALPHABET, min_size=1, max_size=6), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(patterns=PATTERNS, data=st.data())
+def test_backends_agree_with_each_other_and_the_reference(
+    patterns: list[str], data: st.DataObject
+) -> None:
+    # texts built from pieces of the patterns: overlaps, nesting, matches at both ends
+    pieces = st.one_of(st.sampled_from(patterns), st.text(ALPHABET, max_size=3))
+    text = "".join(data.draw(st.lists(pieces, max_size=8)))
+    expected = _naive_sub(text, patterns, "<>")
+    results = {
+        backend: Matcher([(p, None) for p in patterns], backend=backend).sub(text, "<>")  # type: ignore[arg-type]
+        for backend in BACKENDS
+    }
+    for backend, result in results.items():
+        assert result == expected, backend
+
+
+@settings(max_examples=100, deadline=None)
+@given(patterns=PATTERNS, text=st.text(ALPHABET, max_size=30))
+def test_backends_agree_on_spans_and_labels(patterns: list[str], text: str) -> None:
+    labelled = [(p, f"L{i}") for i, p in enumerate(patterns)]
+    spans = [Matcher(labelled, backend=b).spans(text) for b in BACKENDS]  # type: ignore[arg-type]
+    assert all(s == spans[0] for s in spans)

@@ -1,0 +1,102 @@
+"""The hold-back: values split across writes are still masked."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import nbcreds
+from nbcreds.masking import _engine, _stream
+from nbcreds.testing.leaks import assert_no_leak
+
+VALUE = "split-secret-VALUE-99"
+
+
+def _collector() -> tuple[list[str], _stream.HoldBack]:
+    out: list[str] = []
+    return out, _stream.HoldBack(out.append)
+
+
+def test_two_halves_are_masked() -> None:
+    nbcreds.mask(VALUE)
+    out, hold = _collector()
+    hold.write("before " + VALUE[:7])
+    assert "".join(out) == "before "
+    assert hold.holding
+    hold.write(VALUE[7:] + " after\n")
+    assert "".join(out) == "before **** after\n"
+    assert not hold.holding
+
+
+def test_character_by_character() -> None:
+    nbcreds.mask(VALUE)
+    out, hold = _collector()
+    for char in f"<{VALUE}>\n":
+        hold.write(char)
+    hold.release()
+    assert "".join(out) == "<****>\n"
+
+
+def test_two_overlapping_values_across_writes_mask_their_union() -> None:
+    nbcreds.mask("AAAAAAAA")
+    nbcreds.mask("AAAABBBBCC")
+    out, hold = _collector()
+    hold.write("x AAAAAAAABB")
+    hold.write("BBCC y")
+    hold.release()
+    joined = "".join(out)
+    assert joined == "x **** y"
+
+
+def test_released_at_cell_end_and_masked() -> None:
+    nbcreds.mask(VALUE)
+    out, hold = _collector()
+    hold.write("tail " + VALUE[:4])
+    _stream.release_all()
+    assert "".join(out) == "tail " + VALUE[:4]  # a fragment alone is not the value
+    assert not hold.holding
+
+
+def test_released_by_the_timer() -> None:
+    nbcreds.mask(VALUE)
+    out, hold = _collector()
+    released = threading.Event()
+    hold._emit = lambda text: (out.append(text), released.set())  # type: ignore[assignment]
+    hold.write(VALUE[:3])
+    assert out == []
+    assert released.wait(5 * _stream.HOLD_SECONDS)
+    assert "".join(out) == VALUE[:3]
+
+
+def test_nothing_held_when_nothing_is_registered() -> None:
+    out, hold = _collector()
+    hold.write("abc")
+    assert out == ["abc"]
+
+
+def test_split_moves_the_cut_before_a_crossing_match() -> None:
+    nbcreds.mask("AAAAAAAA")
+    nbcreds.mask("AAAABBBBCC")
+    state = _engine.compiled()
+    head, tail = _stream.split("x AAAAAAAABB", state)
+    assert head == "x "
+    assert tail == "AAAAAAAABB"
+
+
+def test_threads_writing_concurrently_never_leak() -> None:
+    nbcreds.mask(VALUE)
+    out, hold = _collector()
+
+    def writer() -> None:
+        for _ in range(20):
+            hold.write(VALUE + "\n")
+            time.sleep(0)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    hold.release()
+    assert_no_leak("".join(out), [VALUE])
+    assert "".join(out).count("****") == 80
