@@ -778,3 +778,30 @@ def test_vault_modules_do_not_import_hvac() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_fixture_start_failure_shows_the_log_tail_without_the_token() -> None:
+    import socket
+
+    from nbcreds.testing.openbao import OpenBaoError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        server = OpenBaoServer(port=busy.getsockname()[1], startup_timeout=20)
+        with pytest.raises(OpenBaoError) as info:
+            server.start()
+    server.close()
+
+    message = str(info.value)
+    assert "exited with code" in message
+    assert "address already in use" in message  # the log tail explains why
+    assert not server.running
+    no_leak(None, message, extra=[server.root_token])
+
+
+def test_fixture_refuses_a_missing_binary(tmp_path: Path) -> None:
+    from nbcreds.testing.openbao import OpenBaoError
+
+    with pytest.raises(OpenBaoError, match="no executable OpenBao binary"):
+        OpenBaoServer(binary=tmp_path / "bao")

@@ -70,9 +70,12 @@ class OpenBaoError(RuntimeError):
 def find_bao(binary: str | os.PathLike[str] | None = None) -> str:
     """Path of the ``bao`` binary: ``binary``, ``$NBCREDS_BAO``, next to the running
     Python (the venv's ``bin``), then ``PATH``."""
-    candidates: list[str] = []
     if binary is not None:
-        candidates.append(os.fspath(binary))
+        path = os.fspath(binary)
+        if Path(path).is_file() and os.access(path, os.X_OK):
+            return path
+        raise OpenBaoError(f"no executable OpenBao binary at {path}")
+    candidates: list[str] = []
     if os.environ.get("NBCREDS_BAO"):
         candidates.append(os.environ["NBCREDS_BAO"])
     here = Path(sys.executable).parent
