@@ -184,3 +184,19 @@ def test_load_fills_the_form_from_a_saved_definition(write_config: Any) -> None:
     }
     form.load("missing", None)
     assert "no credential 'missing'" in form.message.value
+
+
+def test_a_secret_pasted_into_a_plain_field_is_cleared_not_saved(
+    isolated_nbcreds: Path, type_in: Any, everything_sent: Any
+) -> None:
+    nc.bind_secret("S", CLIENT_SECRET)
+    form = credential_setup()
+    form.name.value = "c"
+    form.fields["token_endpoint"].input.value = "http://127.0.0.1:9/token"
+    form.fields["client_secret"].input.value = "S"
+    type_in(form.fields["client_id"].input, CLIENT_SECRET)
+    assert form.save() is False
+    assert form.fields["client_id"].input.value == ""
+    assert "held a secret value" in form.fields["client_id"].error.value
+    assert not (isolated_nbcreds / "nbcreds.toml").exists()
+    assert_no_leak(everything_sent(), [CLIENT_SECRET])

@@ -184,3 +184,21 @@ def test_refresh_picks_up_changes_made_elsewhere(ns: str) -> None:
     nc.set_kv("late", "x")
     editor.refresh_button.click()
     assert set(rows(editor)) == {"late"}
+
+
+def test_a_secret_refused_by_the_store_is_cleared_from_the_form(
+    ns: str, type_in: Any, everything_sent: Any
+) -> None:
+    from nbcreds.testing.leaks import assert_no_leak
+
+    value = "kv-s3cret-value-123456"
+    nc.bind_secret("K", value)
+    editor = kv_editor()
+    editor.start_add()
+    editor.key.value = "oops"
+    type_in(editor.inputs["STRING"], f"prefix {value} suffix")
+    assert editor.save() is False
+    assert "secret" in editor.message.value
+    assert editor.inputs["STRING"].value == ""
+    assert nc.kv_keys() == []
+    assert_no_leak(everything_sent(), [value])

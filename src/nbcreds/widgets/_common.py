@@ -22,6 +22,8 @@ from .._exceptions import NbcredsError
 __all__ = [
     "TENANT",
     "LevelChoice",
+    "QuietText",
+    "QuietTextarea",
     "SecretInput",
     "close_tree",
     "countdown",
@@ -58,6 +60,23 @@ class SecretInput(w.Password):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("continuous_update", False)
         super().__init__(**kwargs)
+
+
+class QuietText(w.Text):  # type: ignore[misc]
+    """A ``Text`` that does not echo typed values back to the frontends.
+
+    A secret pasted into the wrong field is cleared by :func:`scrub` once the
+    action runs; without echo, the kernel never sends that value back over
+    the comm in the meantime.
+    """
+
+    value = Unicode("", help="String value").tag(sync=True, echo_update=False)
+
+
+class QuietTextarea(w.Textarea):  # type: ignore[misc]
+    """A ``Textarea`` that does not echo typed values (see :class:`QuietText`)."""
+
+    value = Unicode("", help="String value").tag(sync=True, echo_update=False)
 
 
 def status(widget: Any, kind: str, text: str) -> None:

@@ -21,6 +21,7 @@ from .. import _config_write
 from .._exceptions import ConfigError, CredentialConfigError
 from ._common import (
     LevelChoice,
+    QuietText,
     SecretInput,
     error_text,
     level_label,
@@ -147,13 +148,13 @@ class _Field:
         elif spec.kind == "secret":
             self.input = w.Dropdown(options=[("\u2014 choose a secret \u2014", NO_SECRET)])
             self.typed = SecretInput(placeholder="or type the value, press Enter")
-            self.bind_as = w.Text(
+            self.bind_as = QuietText(
                 placeholder="bind as (default: derived)", layout=w.Layout(width="200px")
             )
             self.typed.observe(self._on_typed, names="value")
             parts = [label, self.input, self.typed, self.bind_as]
         else:
-            self.input = w.Text(placeholder=spec.placeholder)
+            self.input = QuietText(placeholder=spec.placeholder)
             parts = [label, self.input]
         self.row = w.VBox([w.HBox(parts), self.error])
 
@@ -227,7 +228,7 @@ class CredentialSetup(w.VBox):  # type: ignore[misc]
     """Choose a type, fill its fields, Test, Save (references only) at a level."""
 
     def __init__(self) -> None:
-        self.name = w.Text(description="Name", placeholder="my_oauth")
+        self.name = QuietText(description="Name", placeholder="my_oauth")
         self.name_error = w.HTML()
         self.levels = LevelChoice()
         self.level = self.levels.dropdown

@@ -17,7 +17,16 @@ import ipywidgets as w
 
 import nbcreds as nc
 
-from ._common import close_tree, countdown, remaining, safe_call, scrub, status
+from ._common import (
+    QuietText,
+    QuietTextarea,
+    close_tree,
+    countdown,
+    remaining,
+    safe_call,
+    scrub,
+    status,
+)
 
 __all__ = ["KV_TYPES", "KVEditor", "kv_editor"]
 
@@ -40,23 +49,23 @@ class KVEditor(w.VBox):  # type: ignore[misc]
         self.confirm_box = w.HBox()
         self.message = w.HTML()
         # the form
-        self.key = w.Text(description="Key", placeholder="last_run")
+        self.key = QuietText(description="Key", placeholder="last_run")
         self.type = w.Dropdown(description="Type", options=KV_TYPES, value="STRING")
         self.inputs: dict[str, Any] = {
-            "STRING": w.Textarea(description="Value", rows=2),
-            "NUMBER": w.Text(description="Value", placeholder="42 or 3.14"),
+            "STRING": QuietTextarea(description="Value", rows=2),
+            "NUMBER": QuietText(description="Value", placeholder="42 or 3.14"),
             "BOOLEAN": w.Checkbox(description="Value (true when ticked)", indent=False),
-            "DATETIME": w.Text(description="Value", placeholder="2024-05-01T12:00:00+00:00"),
+            "DATETIME": QuietText(description="Value", placeholder="2024-05-01T12:00:00+00:00"),
             "DATE": w.DatePicker(description="Value"),
-            "DURATION": w.Text(description="Value", placeholder="PT1H30M"),
-            "JSON": w.Textarea(description="Value", rows=4, placeholder='{"a": 1}'),
+            "DURATION": QuietText(description="Value", placeholder="PT1H30M"),
+            "JSON": QuietTextarea(description="Value", rows=4, placeholder='{"a": 1}'),
         }
         self.value_box = w.HBox([self.inputs["STRING"]])
         self.expiry = w.Dropdown(
             description="Expiry", options=[("no expiry", "none"), ("TTL", "ttl")], value="none"
         )
-        self.ttl = w.Text(placeholder="PT1H, P1D", layout=w.Layout(width="140px"))
-        self.description = w.Text(description="Description")
+        self.ttl = QuietText(placeholder="PT1H, P1D", layout=w.Layout(width="140px"))
+        self.description = QuietText(description="Description")
         self.save_button = w.Button(description="Save", button_style="primary", icon="save")
         self.cancel_button = w.Button(description="Cancel")
         self.form_title = w.HTML()

@@ -10,7 +10,15 @@ import ipywidgets as w
 
 import nbcreds as nc
 
-from ._common import TENANT, level_options, level_value, safe_call, scrub, status
+from ._common import (
+    TENANT,
+    QuietText,
+    level_options,
+    level_value,
+    safe_call,
+    scrub,
+    status,
+)
 
 __all__ = ["NamespacePicker", "namespace_picker"]
 
@@ -24,7 +32,7 @@ class NamespacePicker(w.VBox):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.dropdown = w.Dropdown(description="Namespace", options=[("tenant", TENANT)])
-        self.new_name = w.Text(placeholder="company.team.project", description="New")
+        self.new_name = QuietText(placeholder="company.team.project", description="New")
         self.add_button = w.Button(description="Use", tooltip="Switch to this namespace")
         self.message = w.HTML()
         self._listeners: list[Callable[[str | None], None]] = []

@@ -10,6 +10,7 @@ import nbcreds as nc
 
 from ._common import (
     LevelChoice,
+    QuietText,
     SecretInput,
     level_label,
     safe_call,
@@ -78,13 +79,13 @@ class SecretBinder(w.VBox):  # type: ignore[misc]
     """
 
     def __init__(self) -> None:
-        self.name = w.Text(description="Name", placeholder="DB_PASSWORD")
+        self.name = QuietText(description="Name", placeholder="DB_PASSWORD")
         self.level_choice = LevelChoice()
         self.level = self.level_choice.dropdown
         self.mode = w.Dropdown(description="From", options=MODES, value="value")
         self.value = SecretInput(description="Value", placeholder="type it, then press Enter")
-        self.env = w.Text(description="Variable", placeholder="MY_ENV_VAR")
-        self.vault = w.Text(description="Vault path", placeholder="secret/path#field")
+        self.env = QuietText(description="Variable", placeholder="MY_ENV_VAR")
+        self.vault = QuietText(description="Vault path", placeholder="secret/path#field")
         self.bind_button = w.Button(description="Bind", button_style="primary")
         self.message = w.HTML()
         self.listing = w.HTML()
