@@ -163,6 +163,8 @@ def _kv_type(entry: Any) -> str:
 def _kv() -> list[dict[str, Any]]:
     import nbcreds
 
+    if nbcreds.current_namespace() is None:
+        return []  # KV state belongs to a namespace: the panel asks to pick one
     return [
         {
             "key": entry.key,

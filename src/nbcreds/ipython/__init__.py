@@ -18,9 +18,15 @@ def load_ipython_extension(ipython: Any) -> None:
     from . import _magics
 
     _magics.register(ipython)
+    from .. import comm
+
+    comm.register(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from .. import comm
+
+    comm.unregister(ipython)
     from . import _magics
 
     _magics.unregister(ipython)

@@ -1,0 +1,142 @@
+"""``nbcreds.comm`` in a real ipykernel, spoken to over ZMQ like JupyterLab does."""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+from nbcreds.testing.leaks import assert_no_leak
+
+SECRET_VALUE = "kernel-side-secret-4b7c1a"
+TIMEOUT = 60
+
+
+@pytest.fixture
+def kernel(isolated_nbcreds: Path) -> Iterator[tuple[KernelManager, Any]]:
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(isolated_nbcreds), env=dict(os.environ))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=TIMEOUT)
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _execute(kc: Any, code: str) -> list[dict[str, Any]]:
+    """Run code; return the iopub messages it caused (until the kernel is idle)."""
+    msg_id = kc.execute(code)
+    reply = kc.get_shell_msg(timeout=TIMEOUT)
+    while reply["parent_header"].get("msg_id") != msg_id:  # e.g. kernel_info's reply
+        reply = kc.get_shell_msg(timeout=TIMEOUT)
+    assert reply["content"]["status"] == "ok", reply["content"].get("evalue")
+    return _iopub_until_idle(kc, msg_id)
+
+
+def _iopub_until_idle(kc: Any, parent_id: str) -> list[dict[str, Any]]:
+    messages = []
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        if msg["parent_header"].get("msg_id") != parent_id:
+            continue
+        messages.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return messages
+    raise AssertionError("the kernel did not become idle")
+
+
+def _comm_open(kc: Any, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    comm_id = uuid.uuid4().hex
+    msg = kc.session.msg(
+        "comm_open", {"comm_id": comm_id, "target_name": "nbcreds.comm", "data": data}
+    )
+    kc.shell_channel.send(msg)
+    return comm_id, _iopub_until_idle(kc, msg["header"]["msg_id"])
+
+
+def _comm_send(kc: Any, comm_id: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+    kc.shell_channel.send(msg)
+    return _iopub_until_idle(kc, msg["header"]["msg_id"])
+
+
+def _drain(kc: Any) -> None:
+    try:
+        while True:
+            kc.get_iopub_msg(timeout=0.5)
+    except queue.Empty:
+        pass
+
+
+@pytest.mark.slow
+def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None:
+    _km, kc = kernel
+    _drain(kc)
+
+    # Before %load_ext: the kernel has no such target and closes the comm.
+    _, msgs = _comm_open(kc, {"v": 1, "id": 1, "op": "state"})
+    assert "comm_close" in [m["msg_type"] for m in msgs]
+
+    # %load_ext announces nbcreds with a kernel-opened comm carrying the state.
+    msgs = _execute(
+        kc,
+        f"%load_ext nbcreds\nimport nbcreds as nc\nnc.use_namespace('acme')\n"
+        f"nc.bind_secret('KERNEL_SECRET', {SECRET_VALUE!r})\nnc.set_kv('cursor', 41)",
+    )
+    opens = [m for m in msgs if m["msg_type"] == "comm_open"]
+    assert len(opens) == 1
+    assert opens[0]["content"]["target_name"] == "nbcreds.comm"
+    assert opens[0]["content"]["data"]["event"] == "loaded"
+
+    # The panel's own comm: the open data is a state request, answered at once.
+    comm_id, msgs = _comm_open(kc, {"v": 1, "id": 1, "op": "state"})
+    replies = [m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg"]
+    assert [r["id"] for r in replies] == [1]
+    state = replies[0]["result"]
+    assert state["namespace"] == "acme"
+    assert [s["name"] for s in state["secrets"]] == ["KERNEL_SECRET"]
+    assert [k["key"] for k in state["kv"]] == ["cursor"]
+
+    msgs = _comm_send(
+        kc,
+        comm_id,
+        {"v": 1, "id": 2, "op": "kv_set", "key": "cursor", "value": 42, "type": "NUMBER"},
+    )
+    reply = next(m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg")
+    assert reply["ok"] is True
+    out = _execute(kc, "print(nc.kv('cursor') + 1)")
+    assert [m["content"]["text"] for m in out if m["msg_type"] == "stream"] == ["43\n"]
+
+    msgs = _comm_send(kc, comm_id, {"v": 1, "id": 3, "op": "kv_get", "key": 5})
+    reply = next(m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg")
+    assert reply["ok"] is False
+    assert reply["error"]["type"] == "BadRequest"
+
+    # Watching: a cell that binds a secret refreshes the panel by itself.
+    _comm_send(kc, comm_id, {"v": 1, "id": 4, "op": "watch", "enabled": True})
+    out = _execute(kc, f"nc.bind_secret('SECOND', {SECRET_VALUE + '2'!r})")
+    pushed = [
+        m["content"]["data"]
+        for m in out
+        if m["msg_type"] == "comm_msg" and m["content"].get("comm_id") == comm_id
+    ]
+    assert pushed
+    assert pushed[-1]["event"] == "state"
+    assert {s["name"] for s in pushed[-1]["result"]["secrets"]} == {"KERNEL_SECRET", "SECOND"}
+
+    # %unload_ext closes the panel's comm; nothing on the wire held a value.
+    out = _execute(kc, "%unload_ext nbcreds")
+    assert comm_id in [m["content"]["comm_id"] for m in out if m["msg_type"] == "comm_close"]
+    everything = repr(msgs) + repr(out) + repr(replies) + repr(pushed)
+    assert_no_leak(everything, [SECRET_VALUE, SECRET_VALUE + "2"])
