@@ -25,10 +25,14 @@ class KeyPair:
 def _pair(private: Any, algorithm: str) -> KeyPair:
     from cryptography.hazmat.primitives import serialization
 
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    pub = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    pub = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return KeyPair(pem, pub, algorithm)
 
 
@@ -100,8 +104,7 @@ def env_secret(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], None]:
     """Provide secret NAME through SECRET_NAME (base64, Kestra's convention)."""
 
     def put(name: str, value: str) -> None:
-        monkeypatch.setenv(f"SECRET_{name.upper()}",
-                           base64.b64encode(value.encode()).decode())
+        monkeypatch.setenv(f"SECRET_{name.upper()}", base64.b64encode(value.encode()).decode())
 
     return put
 

@@ -21,8 +21,15 @@ ODD_ID = "my app+/:=%41 & x"
 ODD_SECRET = "s3 cr+/:=%zz et%20+ =="
 
 
-def define(write_config: Any, endpoint: str, client_id: str, *, method: str | None = None,
-           extra: str = "", name: str = "api") -> None:
+def define(
+    write_config: Any,
+    endpoint: str,
+    client_id: str,
+    *,
+    method: str | None = None,
+    extra: str = "",
+    name: str = "api",
+) -> None:
     lines = [
         f"[credentials.{name}]",
         'type = "oauth2_client_credentials"',
@@ -46,8 +53,9 @@ def test_basic_auth_form_urlencodes_before_base64() -> None:
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
-def test_odd_characters_authenticate(oauth: Any, write_config: Any, env_secret: Any,
-                                     unique: Any, method: str) -> None:
+def test_odd_characters_authenticate(
+    oauth: Any, write_config: Any, env_secret: Any, unique: Any, method: str
+) -> None:
     client_id = unique(ODD_ID)
     oauth.add_client(client_id, client_secret=ODD_SECRET, auth_methods=[method])
     env_secret("CLIENT_SECRET", ODD_SECRET)
@@ -68,14 +76,19 @@ def test_odd_characters_authenticate(oauth: Any, write_config: Any, env_secret: 
         assert sent.form["client_secret"] == ODD_SECRET
 
 
-def test_scopes_audience_and_extra_params_are_sent(oauth: Any, write_config: Any,
-                                                  unique: Any) -> None:
+def test_scopes_audience_and_extra_params_are_sent(
+    oauth: Any, write_config: Any, unique: Any
+) -> None:
     client_id = unique("scoped")
     oauth.add_client(client_id, client_secret="scoped-secret-1")
     nbcreds.bind_secret("CLIENT_SECRET", "scoped-secret-1")
-    define(write_config, oauth.token_endpoint, client_id,
-           extra='scopes = ["read", "write"]\naudience = "https://api.example"\n'
-                 '[credentials.api.extra_params]\nresource = "https://res.example"\n')
+    define(
+        write_config,
+        oauth.token_endpoint,
+        client_id,
+        extra='scopes = ["read", "write"]\naudience = "https://api.example"\n'
+        '[credentials.api.extra_params]\nresource = "https://res.example"\n',
+    )
     nbcreds.credential("api")
     form = oauth.requests[-1].form
     assert form["scope"] == "read write"
@@ -85,7 +98,8 @@ def test_scopes_audience_and_extra_params_are_sent(oauth: Any, write_config: Any
 
 
 def test_invalid_client_is_not_retried_and_carries_error_fields(
-        oauth: Any, write_config: Any, unique: Any, caplog: pytest.LogCaptureFixture) -> None:
+    oauth: Any, write_config: Any, unique: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="nbcreds")
     caplog.set_level(logging.DEBUG, logger="httpx")
     client_id = unique("wrong")
@@ -107,8 +121,7 @@ def test_invalid_client_is_not_retried_and_carries_error_fields(
     assert_no_leak(str(err) + repr(err) + caplog.text, [wrong, "the-right-secret"])
 
 
-def test_server_errors_are_retried_then_succeed(oauth: Any, write_config: Any,
-                                                unique: Any) -> None:
+def test_server_errors_are_retried_then_succeed(oauth: Any, write_config: Any, unique: Any) -> None:
     client_id = unique("flaky")
     oauth.add_client(client_id, client_secret="flaky-secret-1")
     nbcreds.bind_secret("CLIENT_SECRET", "flaky-secret-1")
@@ -184,7 +197,8 @@ def test_unreachable_endpoint_fails_after_retries(write_config: Any) -> None:
 
 
 def test_slow_response_succeeds_and_timeout_is_a_retryable_failure(
-        oauth: Any, write_config: Any, unique: Any) -> None:
+    oauth: Any, write_config: Any, unique: Any
+) -> None:
     client_id = unique("slow")
     oauth.add_client(client_id, client_secret="slow-secret-1")
     nbcreds.bind_secret("CLIENT_SECRET", "slow-secret-1")
@@ -214,15 +228,17 @@ def test_non_json_error_body(oauth: Any, write_config: Any, unique: Any) -> None
     assert oauth.token_requests == 1
 
 
-def test_error_description_echoing_the_secret_is_scrubbed(oauth: Any, write_config: Any,
-                                                         unique: Any) -> None:
+def test_error_description_echoing_the_secret_is_scrubbed(
+    oauth: Any, write_config: Any, unique: Any
+) -> None:
     secret = "echoed-secret-value-42"
     nbcreds.bind_secret("CLIENT_SECRET", secret)
     client_id = unique("echo")
     oauth.add_client(client_id, client_secret=secret)
     define(write_config, oauth.token_endpoint, client_id)
-    oauth.fail_next(1, 400, body={"error": "invalid_request",
-                                  "error_description": f"bad secret {secret}"})
+    oauth.fail_next(
+        1, 400, body={"error": "invalid_request", "error_description": f"bad secret {secret}"}
+    )
     with pytest.raises(TokenRequestError) as info:
         nbcreds.credential("api")
     assert info.value.error == "invalid_request"
@@ -250,8 +266,9 @@ def test_response_without_access_token(oauth: Any, write_config: Any, unique: An
         nbcreds.credential("api")
 
 
-def test_httpx_log_lines_carry_no_secret(oauth: Any, write_config: Any, unique: Any,
-                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_httpx_log_lines_carry_no_secret(
+    oauth: Any, write_config: Any, unique: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="httpx")
     caplog.set_level(logging.DEBUG, logger="httpcore")
     caplog.set_level(logging.DEBUG, logger="nbcreds")

@@ -164,9 +164,13 @@ class CredentialEngine:
         return self.cache.drop(definition.cache_key, token)
 
     def reset(self) -> None:
-        """Forget every token (tests; also on demand)."""
+        """Forget every token (tests; also on demand). The HTTP client is kept."""
         self.fast.clear()
         self.cache.clear()
+
+    def close(self) -> None:
+        """Forget every token and close the HTTP client (a new one is made on demand)."""
+        self.reset()
         self.http.close()
 
 

@@ -227,7 +227,7 @@ class TokenHttp:
                     response.close()
                     time.sleep(pause)
                     continue
-            raise_for_response(definition, request.url, response, sensitive(), attempt + 1)
+            raise_for_response(definition, request.url, response, sensitive, attempt + 1)
 
 
 def _backoff(attempt: int) -> float:
@@ -287,7 +287,7 @@ def raise_for_response(
     definition: Definition,
     url: str,
     response: httpx.Response,
-    sensitive: list[str],
+    sensitive: Callable[[], list[str]],
     attempts: int = 1,
 ) -> NoReturn:
     """Raise a :class:`TokenRequestError` for a refusal, with the server's error fields."""
@@ -305,9 +305,11 @@ def raise_for_response(
         elif isinstance(body.get("message"), str):  # GitHub's error shape
             description = body["message"]
             uri = body.get("documentation_url")
-    error = _scrub(error, sensitive)
-    description = _scrub(description if isinstance(description, str) else None, sensitive)
-    uri = _scrub(uri if isinstance(uri, str) else None, sensitive)
+    values = sensitive()  # a callable: tracebacks showing arguments never show the values
+    error = _scrub(error, values)
+    description = _scrub(description if isinstance(description, str) else None, values)
+    uri = _scrub(uri if isinstance(uri, str) else None, values)
+    del values
     detail = ": ".join(x for x in (error, description) if x)
     message = (
         f"Credential '{definition.name}': {_url(url)} refused the token request "

@@ -290,6 +290,33 @@ class _LocalServer:
         return _json(200, {"ok": True, "owner": entry[1], "path": request.path})
 
 
+_ALGORITHMS = [
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+    "Ed25519",
+]
+
+
+def _decode(jwt: Any, assertion: str, key: Any) -> Any:
+    """joserfc's decode with every asymmetric algorithm allowed. ``EdDSA`` (RFC 8037)
+    is what most clients still send; joserfc warns since RFC 9864, so silence that."""
+    import warnings
+
+    from joserfc.errors import SecurityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        return jwt.decode(assertion, key, algorithms=_ALGORITHMS)
+
+
 def _key_type(pem: str | bytes) -> str:
     """joserfc's key type of a PEM public key (it warns when left to guess)."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -504,6 +531,18 @@ class OAuthServer(_LocalServer):
                     server._seen_jti.add(jti)
                 return True
 
+            def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+                from authlib.oauth2.rfc6749 import InvalidClientError
+                from joserfc import jwt
+                from joserfc.errors import JoseError
+
+                try:  # authlib's own code, with EdDSA allowed (joserfc needs it asked for)
+                    token = _decode(jwt, assertion, resolve_key)
+                except JoseError as exc:
+                    raise InvalidClientError(description=exc.description) from exc
+                self.verify_claims(token.claims)
+                return token.claims
+
             def verify_claims(self, claims: dict[str, Any]) -> None:
                 from authlib.oauth2.rfc6749 import InvalidClientError
 
@@ -554,9 +593,25 @@ class OAuthServer(_LocalServer):
                 record(claims)
 
             def process_assertion_claims(self, assertion: str) -> Any:
+                from authlib.oauth2.rfc6749 import InvalidGrantError
+                from joserfc import jwt
+                from joserfc.errors import JoseError
+
+                # authlib's steps, with EdDSA allowed (joserfc needs it asked for)
                 _, raw = self.extract_assertion(assertion)
-                self.request.client_issuer = raw.get("iss")
-                return super().process_assertion_claims(assertion)
+                issuer = raw.get("iss")
+                if not isinstance(issuer, str):
+                    raise InvalidGrantError(description="Missing claim: 'iss'")
+                self.request.client_issuer = issuer
+                client = self.resolve_issuer_client(issuer)
+                if client is None:
+                    raise InvalidGrantError(description="The client does not exist on this server.")
+                try:
+                    token = _decode(jwt, assertion, key_of(client))
+                except (JoseError, ValueError) as exc:
+                    raise InvalidGrantError(description="Invalid JWT assertion") from exc
+                self.verify_claims(token.claims)
+                return token.claims
 
         def generate(
             grant_type: str,
