@@ -606,6 +606,9 @@ def test_server_stopped_mid_session(
     openbao_server.start()
     openbao_server.write_secret("nbcreds/DB_PASSWORD", {"value": v})
     assert nbcreds.secret("DB_PASSWORD").reveal() == v
+    openbao_server.seal()  # the restarted server has a new unseal key, and the fixture knows it
+    openbao_server.unseal()
+    assert nbcreds.secret("DB_PASSWORD").reveal() == v
 
 
 def test_sealed_server_gives_a_clear_error(

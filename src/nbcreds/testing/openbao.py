@@ -152,6 +152,7 @@ class OpenBaoServer:
         self._root_token = root_token or secrets.token_hex(16)
         registry.register(self._root_token, "openbao-root-token")
         self._unseal_key: str | None = None
+        self._log_offset = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._kv_versions: dict[str, int] = {"secret": 2}
@@ -251,6 +252,8 @@ class OpenBaoServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
         env["BAO_DEV_ROOT_TOKEN_ID"] = self._root_token
         env["HOME"] = str(self.workdir)  # any token helper file stays in our temp dir
+        # a restart appends to the log: read this run's output only (its unseal key)
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 args,
@@ -259,7 +262,6 @@ class OpenBaoServer:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.workdir,
-                start_new_session=True,
             )
 
     def _wait_ready(self) -> None:
@@ -301,7 +303,11 @@ class OpenBaoServer:
     def _read_unseal_key(self) -> str | None:
         # the dev server prints its unseal key once: keep it (in memory) for unseal()
         for _ in range(20):
-            match = re.search(r"^Unseal Key: (\S+)", self._log_text(), re.MULTILINE)
+            try:
+                text = self.log_path.read_bytes()[self._log_offset :].decode(errors="replace")
+            except OSError:
+                text = ""
+            match = re.search(r"^Unseal Key: (\S+)", text, re.MULTILINE)
             if match:
                 registry.register(match.group(1), "openbao-unseal-key")
                 return match.group(1)
