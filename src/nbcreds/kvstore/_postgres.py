@@ -6,8 +6,10 @@ removes the expired key it finds (``WITH gone AS (DELETE ...) SELECT ...``),
 ``put`` deep-merges in SQL (the ``nbcreds_kv_merge`` function, created by the
 schema migration) so it needs no read-modify-write from Python, and
 compare-and-set is ``UPDATE ... WHERE revision = %s RETURNING``. Statements
-are not server-prepared (``prepare_threshold=None``): psycopg's automatic
-preparation would add a round trip the first time a statement is prepared.
+are server-prepared on first use (``prepare_threshold=0``) and sent in pipeline
+mode, so the ``Parse`` of the prepared statement travels with its first
+execution instead of costing a round trip of its own; later executions skip
+parsing and planning on the server.
 
 Times come from the server's clock (``now()``), so machines with skewed
 clocks agree on expiry. The URL may hold a password: it is registered with the
@@ -246,7 +248,7 @@ class PostgresBackend(KVBackend):
             conn = psycopg.connect(
                 self._url,
                 autocommit=True,
-                prepare_threshold=None,
+                prepare_threshold=0,
                 connect_timeout=max(1, round(self.connect_timeout)),
                 application_name="nbcreds-kv",
             )
@@ -313,7 +315,8 @@ class PostgresBackend(KVBackend):
         except AttributeError:
             conn = self._connect()
         try:
-            cursor = conn.execute(sql, params)
+            with conn.pipeline():  # Parse (first time) + Bind + Execute + Sync: one round trip
+                cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else [(cursor.rowcount,)]
         except psycopg.OperationalError as exc:
             self._drop(conn)
