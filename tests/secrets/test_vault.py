@@ -716,6 +716,7 @@ def test_tls_server_with_ca_cert_without_it_and_with_verify_false(
     [
         ({"colour": "blue"}, "colour", "unknown key"),
         ({"auth": "kerberos"}, "auth", "unknown auth method"),
+        ({"auth": ["token"]}, "auth", "unknown auth method"),
         ({"kv_version": 3}, "kv_version", "must be 1 or 2"),
         ({"role_id": "env:X"}, "role_id", "only used with auth = 'approle'"),
         ({"auth": "approle"}, "role_id", "needs 'role_id'"),

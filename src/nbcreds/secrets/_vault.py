@@ -149,7 +149,7 @@ class VaultSource(SecretSource):
                     key,
                 )
         auth = settings.get("auth", "token")
-        if auth not in AUTH_METHODS:
+        if not isinstance(auth, str) or auth not in AUTH_METHODS:
             raise config.error(f"unknown auth method; use one of {_auth_names()}", TABLE, "auth")
         for key in settings:
             if key in _COMMON_KEYS or key in AUTH_METHODS[auth]:
