@@ -273,6 +273,25 @@ def test_a_revoked_login_token_is_replaced_by_a_new_login(
     assert first in login_tokens()
 
 
+def test_concurrent_first_use_logs_in_once(
+    vault_lab: OpenBaoLab,
+    vault_prefix: str,
+    write_config: WriteConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    v = value()
+    vault_lab.server.write_secret(f"{vault_prefix}/K", {"value": v})
+    write_config(config_text(login_config(vault_lab, "approle", vault_prefix, monkeypatch)))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: nbcreds.secret("K").reveal(), range(16)))
+
+    assert results == [v] * 16
+    assert len(login_tokens()) == 1
+
+
 def test_login_token_is_revoked_when_the_config_is_reloaded(
     vault_lab: OpenBaoLab,
     vault_prefix: str,
