@@ -143,3 +143,14 @@ def test_timer_survives_errors_and_says_so(
     assert "countdown paused: config vanished" in dash.message.value
     assert dash.timer_alive  # still running: it recovers when the error goes away
     dash.close()
+
+
+def test_closing_the_dashboard_closes_every_widget_it_made() -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    dash = dashboard(interval=None)
+    made = set(_instances) - before
+    assert len(made) > 50
+    dash.close()
+    assert not (set(_instances) & made)

@@ -22,6 +22,7 @@ from .._exceptions import NbcredsError
 __all__ = [
     "TENANT",
     "LevelChoice",
+    "Panel",
     "QuietText",
     "QuietTextarea",
     "SecretInput",
@@ -60,6 +61,23 @@ class SecretInput(w.Password):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("continuous_update", False)
         super().__init__(**kwargs)
+
+
+class Panel(w.VBox):  # type: ignore[misc]
+    """The base of every nbcreds widget: closing it closes everything inside it,
+    including the widgets it keeps off screen (:meth:`hidden`: the fields of the other
+    credential types, the inputs of the other KV types...)."""
+
+    def hidden(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        for child in [*self.children, *self.hidden()]:
+            close_tree(child)
+        for part in (self.layout, getattr(self, "style", None)):
+            if isinstance(part, w.Widget):
+                part.close()
+        super().close()
 
 
 class QuietText(w.Text):  # type: ignore[misc]
@@ -228,6 +246,10 @@ def close_tree(widget: Any) -> None:
     """Close ``widget`` and every widget below it (rows rebuilt on refresh, closed boxes)."""
     for child in list(getattr(widget, "children", ()) or ()):
         close_tree(child)
+    for part in ("layout", "style"):  # their own models, not closed by Widget.close
+        sub = getattr(widget, part, None)
+        if isinstance(sub, w.Widget):
+            sub.close()
     widget.close()
 
 

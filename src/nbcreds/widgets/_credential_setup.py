@@ -21,6 +21,7 @@ from .. import _config_write
 from .._exceptions import ConfigError, CredentialConfigError
 from ._common import (
     LevelChoice,
+    Panel,
     QuietText,
     SecretInput,
     error_text,
@@ -224,7 +225,7 @@ class _Field:
             )
 
 
-class CredentialSetup(w.VBox):  # type: ignore[misc]
+class CredentialSetup(Panel):
     """Choose a type, fill its fields, Test, Save (references only) at a level."""
 
     def __init__(self) -> None:
@@ -261,6 +262,9 @@ class CredentialSetup(w.VBox):  # type: ignore[misc]
         self.save_button.on_click(lambda _: self.save())
         self.test_button.on_click(lambda _: self.test())
         self.refresh()
+
+    def hidden(self) -> list[Any]:
+        return [field.row for field in self.fields.values()]
 
     # -- public --------------------------------------------------------------
     def on_saved(self, callback: Callable[[], None]) -> None:

@@ -16,7 +16,7 @@ import ipywidgets as w
 
 import nbcreds as nc
 
-from ._common import close_tree, countdown, error_text, level_label, safe_call, status
+from ._common import Panel, close_tree, countdown, error_text, level_label, safe_call, status
 from ._credential_setup import CredentialSetup
 from ._kv_editor import KVEditor
 from ._namespace import NamespacePicker
@@ -73,7 +73,7 @@ class _Row:
             self.expiry.value = expiry_value
 
 
-class CredentialList(w.VBox):  # type: ignore[misc]
+class CredentialList(Panel):
     """Credentials visible from the current namespace: type, level, token status, expiry."""
 
     def __init__(self, setup: CredentialSetup | None = None) -> None:
@@ -132,7 +132,7 @@ class CredentialList(w.VBox):  # type: ignore[misc]
             self.setup.load(name, level)
 
 
-class Dashboard(w.VBox):  # type: ignore[misc]
+class Dashboard(Panel):
     """Namespace picker, then tabs: Credentials (list + setup), Secrets, KV."""
 
     def __init__(self, interval: float | None = 1.0) -> None:
@@ -195,8 +195,6 @@ class Dashboard(w.VBox):  # type: ignore[misc]
     def close(self) -> None:
         """Stop the timer, then close this widget and everything in it."""
         self.stop_timer()
-        for child in list(self.children):
-            close_tree(child)
         super().close()
 
     def _run(self, interval: float) -> None:

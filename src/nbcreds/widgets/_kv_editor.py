@@ -18,6 +18,7 @@ import ipywidgets as w
 import nbcreds as nc
 
 from ._common import (
+    Panel,
     QuietText,
     QuietTextarea,
     close_tree,
@@ -38,7 +39,7 @@ def _cell(text: str, width: str) -> Any:
     return w.Label(text, layout=w.Layout(width=width))
 
 
-class KVEditor(w.VBox):  # type: ignore[misc]
+class KVEditor(Panel):
     """A table of the current namespace's keys with an add/edit form."""
 
     def __init__(self) -> None:
@@ -104,6 +105,9 @@ class KVEditor(w.VBox):  # type: ignore[misc]
         self.save_button.on_click(lambda _: self.save())
         self.cancel_button.on_click(lambda _: self._hide_form())
         self.refresh()
+
+    def hidden(self) -> list[Any]:
+        return list(self.inputs.values())
 
     # -- table ------------------------------------------------------------------
     def refresh(self) -> None:

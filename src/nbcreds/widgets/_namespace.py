@@ -12,6 +12,7 @@ import nbcreds as nc
 
 from ._common import (
     TENANT,
+    Panel,
     QuietText,
     level_options,
     level_value,
@@ -23,7 +24,7 @@ from ._common import (
 __all__ = ["NamespacePicker", "namespace_picker"]
 
 
-class NamespacePicker(w.VBox):  # type: ignore[misc]
+class NamespacePicker(Panel):
     """A dropdown of known namespaces (indented as a tree) plus a field to add one.
 
     Choosing an entry calls :func:`nbcreds.use_namespace`; listeners added

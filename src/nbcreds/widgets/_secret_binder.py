@@ -10,6 +10,7 @@ import nbcreds as nc
 
 from ._common import (
     LevelChoice,
+    Panel,
     QuietText,
     SecretInput,
     level_label,
@@ -71,7 +72,7 @@ def _source(row: Any) -> str:
     return f"session \u2192 {origin}"
 
 
-class SecretBinder(w.VBox):  # type: ignore[misc]
+class SecretBinder(Panel):
     """Bind secret NAME at a level; lists the secrets visible from the current namespace.
 
     A typed value is bound the moment it arrives (Enter or leaving the field)
@@ -105,6 +106,9 @@ class SecretBinder(w.VBox):  # type: ignore[misc]
         self.bind_button.on_click(self._on_bind)
         self.refresh_button.on_click(lambda _: self.refresh())
         self.refresh()
+
+    def hidden(self) -> list[Any]:
+        return [self.value, self.env, self.vault]
 
     def refresh(self) -> None:
         """Reload the level choices and the list of visible secrets."""
