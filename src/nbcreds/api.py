@@ -15,7 +15,7 @@ from .masking import registry
 from .namespaces import display, lookup_chain
 from .namespaces import resolve as resolve_namespace
 from .secrets._base import SecretData
-from .secrets._resolver import resolve_reference
+from .secrets._resolver import resolve_reference, select_field
 
 __all__ = ["bind_secret", "list_namespaces", "load_config", "mask", "unmask"]
 
@@ -72,7 +72,10 @@ def bind_secret(
     ref = parse_reference(ref_text)
 
     def resolve() -> SecretData | None:
-        return resolve_reference(ref, ns)
+        data = resolve_reference(ref, ns)
+        if data is None or ref.field is None:
+            return data
+        return select_field(data, ref.field, name)
 
     session.bind(ns, name, resolve, origin=ref.scheme)
     return f"{name} bound to {ref} at {display(ns)}"

@@ -459,11 +459,6 @@ def test_bind_secret_to_a_vault_path(
     no_leak(vault_lab, described, repr(got), extra=[token])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api.bind_secret drops the #field of a vault: reference (its resolver returns the "
-    "whole secret); to be fixed in api.py, which this suite does not own",
-)
 def test_bind_secret_to_a_vault_path_and_field(
     vault_lab: OpenBaoLab,
     vault_prefix: str,
