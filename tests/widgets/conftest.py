@@ -90,3 +90,12 @@ def type_in() -> Any:
 def everything_sent(recorded: list[dict[str, Any]]) -> Any:
     """``everything_sent()``: the saved widget state plus all comm traffic, as text."""
     return lambda: saved_widget_state() + "\n" + comm_traffic(recorded)
+
+
+@pytest.fixture(scope="session")
+def openbao() -> Iterator[Any]:
+    """A real OpenBao dev server (KV v2 at ``secret``)."""
+    from nbcreds.testing.openbao import OpenBaoServer
+
+    with OpenBaoServer() as server:
+        yield server

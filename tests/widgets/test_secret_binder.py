@@ -98,3 +98,28 @@ def test_password_value_is_not_echoed(type_in: Any, recorded: list[dict[str, Any
     assert all("value" not in m["data"]["state"] for m in echoes)
     sent_b64 = base64.b64encode(VALUE.encode()).decode()
     assert sent_b64 not in str(recorded)
+
+
+@pytest.mark.vault
+def test_bind_from_a_vault_path_on_a_real_openbao(
+    openbao: Any, write_config: Any, monkeypatch: pytest.MonkeyPatch, everything_sent: Any
+) -> None:
+    import secrets as stdlib_secrets
+
+    value = "vault-" + stdlib_secrets.token_urlsafe(16)
+    openbao.client().secrets.kv.v2.create_or_update_secret(
+        path="widgets/db", secret={"password": value}, mount_point="secret"
+    )
+    for var, setting in openbao.env().items():
+        monkeypatch.setenv(var, setting)
+    write_config('[sources.vault]\nurl = "env:VAULT_ADDR"\ntoken = "env:VAULT_TOKEN"\n')
+    nc.mask(openbao.root_token, "root token")
+    binder = secret_binder()
+    binder.name.value = "DB_PASSWORD"
+    binder.mode.value = "vault"
+    binder.vault.value = "widgets/db#password"
+    binder.bind_button.click()
+    assert "bound to vault:widgets/db#password" in binder.message.value
+    assert "session \u2192 vault" in binder.listing.value
+    assert nc.secret("DB_PASSWORD").reveal() == value
+    assert_no_leak(everything_sent(), [value, openbao.root_token])
