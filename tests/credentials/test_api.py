@@ -310,3 +310,16 @@ def test_no_leak_anywhere(
     assert "invalid_client" in haystack
     pem_lines = keys["rsa2"].private_pem.splitlines()[1:-1]
     assert_no_leak(haystack, [secret, token, *assertions, keys["rsa2"].private_pem, *pem_lines])
+
+
+def test_namespace_from_the_environment_is_seen_by_the_fast_path(
+    layered: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant_token = nbcreds.credential("api")
+    assert nbcreds.credential("api") is tenant_token
+    monkeypatch.setenv("NBCREDS_NAMESPACE", "company.team")
+    team_token = nbcreds.credential("api")
+    assert team_token != tenant_token
+    assert nbcreds.credential_info("api").namespace == "company.team"
+    monkeypatch.delenv("NBCREDS_NAMESPACE")
+    assert nbcreds.credential("api") == tenant_token

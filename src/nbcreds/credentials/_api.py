@@ -99,7 +99,7 @@ class CredentialListing:
 
 # fast-path entry: (secret, valid-until monotonic, config, registry version, resolved ns,
 #                   ns-from-config, NBCREDS_NAMESPACE seen)
-_FastEntry = tuple[Secret, float, Any, int, str | None, bool, str | None]
+_FastEntry = tuple[Secret, float, Any, int, str | None, bool, Any]
 
 
 class CredentialEngine:
@@ -152,7 +152,7 @@ class CredentialEngine:
             _registry.registry._version,
             ns,
             from_config,
-            os.environ.get("NBCREDS_NAMESPACE"),
+            _environ_data.get(_NS_ENV_KEY),
         )
 
     def fresh(self, definition: Definition) -> CachedToken:
@@ -177,7 +177,10 @@ class CredentialEngine:
 engine = CredentialEngine()
 _fast = engine.fast
 _monotonic = time.monotonic
-_environ = os.environ
+# os.environ.get costs microseconds for a missing key (a KeyError inside); the fast path
+# reads the mapping's own dict instead (what os.environ.__getitem__ reads too).
+_environ_data: dict[Any, Any] = getattr(os.environ, "_data", {})
+_NS_ENV_KEY: Any = os.environ.encodekey("NBCREDS_NAMESPACE")
 
 
 def _fast_lookup(name: str, namespace: str | None) -> Secret | None:
@@ -193,7 +196,7 @@ def _fast_lookup(name: str, namespace: str | None) -> Secret | None:
         if _namespaces._explicit:
             if _namespaces._current != hit[4]:
                 return None
-        elif not hit[5] and _environ.get("NBCREDS_NAMESPACE") != hit[6]:
+        elif not hit[5] and _environ_data.get(_NS_ENV_KEY) != hit[6]:
             return None
     return hit[0]
 
@@ -215,7 +218,7 @@ def credential(name: str, namespace: str | None = None) -> Secret:
             or (
                 _namespaces._current == hit[4]
                 if _namespaces._explicit
-                else hit[5] or _environ.get("NBCREDS_NAMESPACE") == hit[6]
+                else hit[5] or _environ_data.get(_NS_ENV_KEY) == hit[6]
             )
         )
     ):
