@@ -212,6 +212,82 @@ def _is_kernel_stream(stream: Any) -> bool:
     return isinstance(stream, OutStream)
 
 
+class _ConsoleEcho:
+    """Masks ipykernel's echo of captured fd 1/2 output to the kernel's own console.
+
+    ipykernel reads what subprocesses and C code write to fd 1/2 from a pipe,
+    sends it to the frontend *and* writes the raw bytes to a copy of the original
+    fd (the Jupyter server's console). That copy's number is read from the
+    stream's ``_original_stdstream_copy`` at every write, so it is pointed at a
+    pipe of ours whose reader masks (with the hold-back) and forwards. The pipe
+    is never closed -- ipykernel's watcher thread may be about to write to it --
+    and is reused if masking is installed again; once uninstalled it forwards
+    unmasked.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        import os
+
+        self.stream = stream
+        self.original: int = stream._original_stdstream_copy
+        self.read_fd, self.write_fd = os.pipe()
+        self.active = True
+        self.hold = HoldBack(self._forward)
+        threading.Thread(target=self._pump, name="nbcreds-console-echo", daemon=True).start()
+
+    def _forward(self, text: str) -> None:
+        import os
+
+        data = text.encode("utf-8", "replace")
+        while data:
+            data = data[os.write(self.original, data) :]
+
+    def _pump(self) -> None:
+        import codecs
+        import os
+
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        while True:
+            try:
+                chunk = os.read(self.read_fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            text = decoder.decode(chunk)
+            try:
+                if self.active:
+                    self.hold.write(text)
+                else:
+                    self.hold.release()
+                    self._forward(text)
+            except OSError:
+                return
+
+    def attach(self) -> None:
+        self.active = True
+        self.stream._original_stdstream_copy = self.write_fd
+
+    def detach(self) -> None:
+        if self.stream._original_stdstream_copy == self.write_fd:
+            self.stream._original_stdstream_copy = self.original
+        self.active = False
+        self.hold.release()
+
+
+_echoes: dict[int, _ConsoleEcho] = {}
+
+
+def _install_console_echo(stream: Any, record: _Installed) -> None:
+    if not isinstance(getattr(stream, "_original_stdstream_copy", None), int):
+        return  # ipykernel is not capturing this stream's file descriptor
+    echo = _echoes.get(id(stream))
+    if echo is None or echo.stream is not stream:
+        echo = _echoes[id(stream)] = _ConsoleEcho(stream)
+    echo.attach()
+    record.undo.append(echo.detach)
+
+
 def _install_streams(record: _Installed) -> None:
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
@@ -221,6 +297,7 @@ def _install_streams(record: _Installed) -> None:
             hold = KernelStreamHold(stream)
             _patch_attr(stream, "_flush_buffers", hold.wrap, record)
             record.undo.append(hold.close)
+            _install_console_echo(stream, record)
             continue
         proxy = MaskedStream(stream)
         setattr(sys, name, proxy)

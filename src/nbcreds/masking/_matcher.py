@@ -127,9 +127,11 @@ class Matcher:
             else:
                 import ahocorasick_rs
 
-                self._ac_str = ahocorasick_rs.AhoCorasick(
-                    self.patterns, matchkind=ahocorasick_rs.MATCHKIND_STANDARD
-                )
+                # lone surrogates can't be UTF-8: such patterns are matched as bytes
+                if not any(_has_surrogate(p) for p in self.patterns):
+                    self._ac_str = ahocorasick_rs.AhoCorasick(
+                        self.patterns, matchkind=ahocorasick_rs.MATCHKIND_STANDARD
+                    )
 
     def __len__(self) -> int:
         return len(self.patterns)
@@ -146,12 +148,19 @@ class Matcher:
         # Pure literals: the start of a match is its end minus the pattern's byte
         # length, so no start-of-match tracking (HS_FLAG_SOM_LEFTMOST) is needed --
         # it would only slow the scan down and cap the pattern length.
+        if any(b"\0" in p for p in self._encoded):
+            # the literal API takes C strings: a NUL byte needs the regex compiler,
+            # with every byte escaped so each expression is still a plain literal
+            expressions = [b"".join(b"\\x%02x" % byte for byte in p) for p in self._encoded]
+            literal = False
+        else:
+            expressions, literal = self._encoded, True
         db.compile(
-            expressions=self._encoded,
-            ids=list(range(len(self._encoded))),
-            elements=len(self._encoded),
+            expressions=expressions,
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
             flags=0,
-            literal=True,
+            literal=literal,
         )
         return db
 
@@ -170,23 +179,31 @@ class Matcher:
         if not self.patterns or not text:
             return []
         if isinstance(text, (bytes, bytearray, memoryview)):
-            data = bytes(text)
-            if self.backend == "hyperscan":
-                return self._hyperscan_bytes(data)
-            if self._ac_bytes is None:
-                import ahocorasick_rs
-
-                self._ac_bytes = ahocorasick_rs.BytesAhoCorasick(
-                    self._encoded, matchkind=ahocorasick_rs.MATCHKIND_STANDARD
-                )
-            return list(self._ac_bytes.find_matches_as_indexes(data, overlapping=True))
-        if self.backend == "ahocorasick":
-            return list(self._ac_str.find_matches_as_indexes(text, overlapping=True))
+            return self._raw_bytes(bytes(text))
         if text.isascii():
-            return self._hyperscan_bytes(text.encode("ascii"))
+            if self.backend == "hyperscan":
+                return self._hyperscan_bytes(text.encode("ascii"))
+            if self._ac_str is not None:
+                return list(self._ac_str.find_matches_as_indexes(text, overlapping=True))
+        elif self.backend == "ahocorasick" and self._ac_str is not None:
+            try:
+                return list(self._ac_str.find_matches_as_indexes(text, overlapping=True))
+            except UnicodeEncodeError:
+                pass  # lone surrogates in the text: match its bytes below
         encoded = text.encode("utf-8", "surrogatepass")
-        found = self._hyperscan_bytes(encoded)
+        found = self._raw_bytes(encoded)
         return _to_char_offsets(encoded, found) if found else found
+
+    def _raw_bytes(self, data: bytes) -> list[tuple[int, int, int]]:
+        if self.backend == "hyperscan":
+            return self._hyperscan_bytes(data)
+        if self._ac_bytes is None:
+            import ahocorasick_rs
+
+            self._ac_bytes = ahocorasick_rs.BytesAhoCorasick(
+                self._encoded, matchkind=ahocorasick_rs.MATCHKIND_STANDARD
+            )
+        return list(self._ac_bytes.find_matches_as_indexes(data, overlapping=True))
 
     # -- public -------------------------------------------------------------------
 
@@ -229,3 +246,11 @@ def _to_char_offsets(
         prev_byte = offset
         chars[offset] = prev_char
     return [(index, chars[start], chars[end]) for index, start, end in found]
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -62,6 +62,12 @@ def _text_forms(value: str) -> set[str]:
         repr(value)[1:-1],
         ascii(value)[1:-1],
     }
+    # string-literal escaping of one or both quotes (IPython's dict-key completion
+    # escapes both; shells and SQL drivers escape one)
+    slashed = value.replace("\\", "\\\\")
+    forms.add(slashed.replace('"', '\\"'))
+    forms.add(slashed.replace("'", "\\'"))
+    forms.add(slashed.replace('"', '\\"').replace("'", "\\'"))
     # a JSON document inside a JSON string (a notebook saving a JSON output)
     forms.add(json.dumps(json.dumps(value, ensure_ascii=False)[1:-1], ensure_ascii=False)[1:-1])
     return forms
