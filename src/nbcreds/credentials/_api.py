@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _context
 from .. import namespaces as _namespaces
 from .._exceptions import CredentialError, NbcredsError
+from ..config import Config
 from ..masking import _registry
 from ..namespaces import display
 from ..namespaces import resolve as resolve_namespace
@@ -110,6 +111,7 @@ class CredentialEngine:
         self.http = TokenHttp()
         self.fast: dict[tuple[str, str | None], _FastEntry] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by every drop, so a racing fill cannot resurrect
 
     def _mint(self, definition: Definition) -> CachedToken:
         from ._types import strategy
@@ -118,54 +120,73 @@ class CredentialEngine:
         return CachedToken.from_minted(minted, definition)
 
     def token(self, name: str, namespace: str | None) -> CachedToken:
+        config = _context.get_config()
         ns = resolve_namespace(namespace)
         definition = find_definition(name, ns)
         if not definition.caching_enabled:
             return self._mint(definition)
+        generation = self._generation
         token = self.cache.get(definition.cache_key, lambda: self._mint(definition))
-        self._remember(name, namespace, ns, token)
+        self._remember(name, namespace, ns, token, generation, config)
         return token
 
     async def atoken(self, name: str, namespace: str | None) -> CachedToken:
+        config = _context.get_config()
         ns = resolve_namespace(namespace)
         definition = find_definition(name, ns)
         if not definition.caching_enabled:
             import asyncio
 
             return await asyncio.to_thread(self._mint, definition)
+        generation = self._generation
         token = await self.cache.aget(definition.cache_key, lambda: self._mint(definition))
-        self._remember(name, namespace, ns, token)
+        self._remember(name, namespace, ns, token, generation, config)
         return token
 
     def _remember(
-        self, name: str, namespace: str | None, ns: str | None, token: CachedToken
+        self,
+        name: str,
+        namespace: str | None,
+        ns: str | None,
+        token: CachedToken,
+        generation: int,
+        config: Config,
     ) -> None:
+        # the version is read first: a clear() racing with this call leaves a stale entry,
+        # never one claiming a registered value that is not
+        version = _registry.registry._version
         # the masker must know the value before anyone gets it (again)
         _registry.registry.register(token.secret, token.secret.label)
-        config = _context.get_config()
         from_config = config.default_namespace is not None
         until = min(token.refresh_mono, token.expires_mono)
-        self.fast[(name, namespace)] = (
-            token.secret,
-            until,
-            config,
-            _registry.registry._version,
-            ns,
-            from_config,
-            _environ_data.get(_NS_ENV_KEY),
-        )
+        with self._lock:
+            if generation != self._generation:
+                return  # dropped meanwhile: never put a dropped token back on the fast path
+            self.fast[(name, namespace)] = (
+                token.secret,
+                until,
+                config,
+                version,
+                ns,
+                from_config,
+                _environ_data.get(_NS_ENV_KEY),
+            )
 
     def fresh(self, definition: Definition) -> CachedToken:
         """Mint now, bypassing (and not touching) the cache."""
         return self._mint(definition)
 
     def drop(self, definition: Definition, token: str | None = None) -> bool:
-        self.fast.clear()
+        with self._lock:
+            self._generation += 1
+            self.fast.clear()
         return self.cache.drop(definition.cache_key, token)
 
     def reset(self) -> None:
         """Forget every token (tests; also on demand). The HTTP client is kept."""
-        self.fast.clear()
+        with self._lock:
+            self._generation += 1
+            self.fast.clear()
         self.cache.clear()
 
     def close(self) -> None:
