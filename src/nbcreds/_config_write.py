@@ -44,7 +44,7 @@ CREDENTIAL_TYPES = (
     "github_app",
 )
 # Fields holding secret material: the file only ever gets a reference for them.
-SECRET_FIELDS = frozenset({"client_secret", "private_key"})
+SECRET_FIELDS = frozenset({"client_secret", "private_key", "service_account"})
 CREDENTIAL_NAME_RULE = (
     "a credential name starts with a letter or digit and holds only letters, digits, "
     "'_' and '-' (at most 100 characters), e.g. 'my_oauth'"
@@ -84,7 +84,7 @@ def save_credential(name: str, definition: Mapping[str, Any], namespace: str | N
             f"Credential '{name}' needs a type, one of: {', '.join(CREDENTIAL_TYPES)}."
         )
     known = registry.values()
-    for key, value in clean.items():
+    for key, value in _flatten(clean):
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, str):
                 continue
@@ -129,12 +129,18 @@ def save_credential(name: str, definition: Mapping[str, Any], namespace: str | N
     return path
 
 
-def _clean(definition: Mapping[str, Any]) -> dict[str, Any]:
+def _clean(definition: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for key, value in definition.items():
         if not isinstance(key, str) or not key:
             raise CredentialConfigError("Credential fields need non-empty string names.")
-        if value is None or value == "" or value == []:
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, Mapping) and depth == 0:
+            # a sub-table such as token_caching = {enabled = false}
+            sub = _clean(value, depth + 1)
+            if sub:
+                clean[key] = sub
             continue
         if isinstance(value, (tuple, list)):
             value = [v for v in value if v not in (None, "")]
@@ -154,6 +160,17 @@ def _clean(definition: Mapping[str, Any]) -> dict[str, Any]:
         else:
             clean[key] = str.__str__(value) if isinstance(value, str) else value
     return clean
+
+
+def _flatten(table: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(key, value) pairs, sub-tables' keys as ``table.key``."""
+    pairs: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            pairs += [(f"{key}.{sub}", item) for sub, item in value.items()]
+        else:
+            pairs.append((key, value))
+    return pairs
 
 
 def _table_name(name: str, namespace: str | None) -> str:

@@ -175,3 +175,13 @@ def test_invalid_existing_file_is_reported_not_overwritten(isolated_nbcreds: Pat
     with pytest.raises(nc.ConfigError, match="invalid TOML"):
         _config_write.save_credential("x", CC, None)
     assert path.read_text() == "this is = = not toml\n"
+
+
+def test_a_sub_table_is_written_and_checked(isolated_nbcreds: Path) -> None:
+    path = _config_write.save_credential(
+        "x", {**CC, "token_caching": {"enabled": False, "refresh_before_expiry": ""}}, None
+    )
+    written = tomllib.loads(path.read_text())["credentials"]["x"]
+    assert written["token_caching"] == {"enabled": False}
+    with pytest.raises(nc.CredentialConfigError, match="token_caching"):
+        _config_write.save_credential("x", {**CC, "token_caching": {"bogus": 1}}, None)

@@ -16,6 +16,9 @@ from nbcreds.widgets import credential_setup
 CLIENT_SECRET = "cl13nt-s3cret: +/=%&<>"
 
 
+CACHING = ["token_caching.enabled", "token_caching.refresh_before_expiry"]
+
+
 def shown_keys(form: Any) -> list[str]:
     by_row = {field.row: key for key, field in form.fields.items()}
     return [by_row[row] for row in form.field_box.children]
@@ -31,6 +34,7 @@ def test_the_type_changes_the_field_set() -> None:
         "client_auth_method",
         "scopes",
         "audience",
+        *CACHING,
     ]
     form.type.value = "github_app"
     assert shown_keys(form) == [
@@ -39,6 +43,7 @@ def test_the_type_changes_the_field_set() -> None:
         "installation_id",
         "private_key",
         "api_url",
+        *CACHING,
     ]
     form.type.value = "oauth2_jwt_bearer"
     assert "issuer" in shown_keys(form)
@@ -200,3 +205,29 @@ def test_a_secret_pasted_into_a_plain_field_is_cleared_not_saved(
     assert "held a secret value" in form.fields["client_id"].error.value
     assert not (isolated_nbcreds / "nbcreds.toml").exists()
     assert_no_leak(everything_sent(), [CLIENT_SECRET])
+
+
+def test_token_caching_settings_round_trip(isolated_nbcreds: Path) -> None:
+    nc.bind_secret("S", "x-secret-value")
+    form = credential_setup()
+    form.name.value = "c"
+    form.fields["token_endpoint"].input.value = "http://127.0.0.1:9/token"
+    form.fields["client_id"].input.value = "app"
+    form.fields["client_secret"].input.value = "S"
+    form.fields["token_caching.refresh_before_expiry"].input.value = "soon"
+    assert form.save() is False
+    assert "ISO-8601" in form.fields["token_caching.refresh_before_expiry"].error.value
+    form.fields["token_caching.refresh_before_expiry"].input.value = "PT2M"
+    form.fields["token_caching.enabled"].input.value = False
+    assert form.save() is True
+    saved = tomllib.loads((isolated_nbcreds / "nbcreds.toml").read_text())
+    assert saved["credentials"]["c"]["token_caching"] == {
+        "enabled": False,
+        "refresh_before_expiry": "PT2M",
+    }
+    assert nc.credential_info("c").caching_enabled is False
+    other = credential_setup()
+    other.load("c")
+    assert other.fields["token_caching.enabled"].input.value is False
+    assert other.fields["token_caching.refresh_before_expiry"].input.value == "PT2M"
+    assert other.definition() == form.definition()

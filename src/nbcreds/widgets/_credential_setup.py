@@ -54,6 +54,8 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
 
 
+_CACHING = "token_caching.enabled"
+_REFRESH = "token_caching.refresh_before_expiry"
 _SPECS = {
     spec.key: spec
     for spec in [
@@ -79,6 +81,8 @@ _SPECS = {
         FieldSpec("app_id", "App ID"),
         FieldSpec("installation_id", "Installation ID"),
         FieldSpec("api_url", "API URL", placeholder="https://api.github.com"),
+        FieldSpec(_CACHING, "Token caching", kind="switch"),
+        FieldSpec(_REFRESH, "Refresh before expiry", placeholder="PT1M (the default)"),
     ]
 }
 
@@ -128,6 +132,8 @@ FIELDS: dict[str, tuple[list[str], set[str]]] = {
         {"app_id", "installation_id", "private_key"},
     ),
 }
+for _shown, _ in FIELDS.values():
+    _shown += [_CACHING, _REFRESH]  # every type: Kestra's tokenCaching settings
 
 NO_SECRET = ""
 
@@ -145,6 +151,15 @@ class _Field:
         self.bind_as: Any = None
         if spec.kind == "choice":
             self.input = w.Dropdown(options=list(spec.choices), value=spec.choices[0])
+            parts = [label, self.input]
+        elif spec.kind == "switch":
+            self.input = w.Dropdown(
+                options=[
+                    ("on: cache tokens in memory", True),
+                    ("off: a new token each use", False),
+                ],
+                value=True,
+            )
             parts = [label, self.input]
         elif spec.kind == "secret":
             self.input = w.Dropdown(options=[("\u2014 choose a secret \u2014", NO_SECRET)])
@@ -182,6 +197,8 @@ class _Field:
         elif self.spec.kind == "choice":
             if value in self.spec.choices:
                 self.input.value = value
+        elif self.spec.kind == "switch":
+            self.input.value = value if isinstance(value, bool) else True
         else:
             self.input.value = "" if value is None else str(value)
 
@@ -298,7 +315,12 @@ class CredentialSetup(Panel):
         definition: dict[str, Any] = {"type": self.type.value}
         for key in shown:
             value = self.fields[key].value()
-            if value not in ("", [], None):
+            if value in ("", [], None) or (key == _CACHING and value is True):
+                continue  # empty, or the default: keep the file short
+            table, _, sub = key.partition(".")
+            if sub:
+                definition.setdefault(table, {})[sub] = value
+            else:
                 definition[key] = value
         return definition
 
@@ -316,7 +338,12 @@ class CredentialSetup(Panel):
         if ctype in FIELDS:
             self.type.value = ctype
         for key, field in self.fields.items():
-            field.load(definition.get(key))
+            table, _, sub = key.partition(".")
+            if sub:
+                nested = definition.get(table)
+                field.load(nested.get(sub) if isinstance(nested, dict) else None)
+            else:
+                field.load(definition.get(key))
 
     def scrub_form(self) -> bool:
         """Clear any plain field holding a secret value; say so next to it."""
@@ -436,7 +463,9 @@ def _key_at_fault(exc: Exception) -> str:
     if isinstance(key, str):
         return key
     match = re.search(r"key '([A-Za-z0-9_.]+)'", str(exc))
-    return match.group(1).split(".")[0] if match else ""
+    if match is None:
+        return ""
+    return match.group(1) if match.group(1) in _SPECS else match.group(1).split(".")[0]
 
 
 def _test(name: str, level: str | None) -> Any:
