@@ -301,7 +301,11 @@ class CredentialSetup(Panel):
     def secret_names(self) -> list[str]:
         level = self.level_choice()
         ok, rows = safe_call(self.message, lambda: nc.list_secrets(level))
-        return [r.name for r in rows] if ok else []
+        if not ok:
+            return []
+        # a credential resolves its references from its own level: at the tenant level only
+        # tenant secrets are visible (list_secrets(None) means the current namespace)
+        return [r.name for r in rows if level is not None or r.level is None]
 
     def derived_secret_name(self, key: str) -> str:
         name = self.name.value.strip()
