@@ -231,3 +231,19 @@ def test_token_caching_settings_round_trip(isolated_nbcreds: Path) -> None:
     assert other.fields["token_caching.enabled"].input.value is False
     assert other.fields["token_caching.refresh_before_expiry"].input.value == "PT2M"
     assert other.definition() == form.definition()
+
+
+def test_edit_keeps_settings_the_form_does_not_show(write_config: Any) -> None:
+    path = write_config(
+        '[credentials.gh]\ntype = "github_app"\napp_id = "12"\ninstallation_id = "34"\n'
+        'private_key = "secret:GH_KEY"\nrepositories = ["a", "b"]\n'
+        '[credentials.gh.permissions]\ncontents = "read"\n'
+    )
+    form = credential_setup()
+    form.load("gh")
+    form.fields["installation_id"].input.value = "56"
+    assert form.save() is True
+    saved = tomllib.loads(path.read_text())["credentials"]["gh"]
+    assert saved["installation_id"] == "56"
+    assert saved["repositories"] == ["a", "b"]
+    assert saved["permissions"] == {"contents": "read"}

@@ -264,6 +264,9 @@ class CredentialSetup(Panel):
         )
         self.message = w.HTML()
         self._listeners: list[Callable[[], None]] = []
+        # settings of a loaded definition the form has no field for (claims, permissions...)
+        self._kept: dict[str, Any] = {}
+        self._kept_type = ""
         super().__init__(
             [
                 w.HBox([self.name, self.level]),
@@ -326,6 +329,9 @@ class CredentialSetup(Panel):
                 definition.setdefault(table, {})[sub] = value
             else:
                 definition[key] = value
+        if self._kept and self._kept_type == self.type.value:
+            for key, value in self._kept.items():
+                definition.setdefault(key, value)
         return definition
 
     def load(self, name: str, level: str | None = None) -> None:
@@ -341,6 +347,9 @@ class CredentialSetup(Panel):
         ctype = definition.get("type")
         if ctype in FIELDS:
             self.type.value = ctype
+        shown = {key.partition(".")[0] for key in _SPECS} | {"type"}
+        self._kept = {k: v for k, v in definition.items() if k not in shown}
+        self._kept_type = str(ctype)
         for key, field in self.fields.items():
             table, _, sub = key.partition(".")
             if sub:
