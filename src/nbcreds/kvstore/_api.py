@@ -9,7 +9,7 @@ the masking registry, no config lookup once the store exists).
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +125,17 @@ def _open_postgres(config: Config, settings: Mapping[str, Any]) -> KVBackend:
         url = select_field(data, ref.field, "[kv] url")
     else:
         url = raw
+    _registry.register(url, "[kv] url")  # may hold a password: masked before anything else
     return PostgresBackend(url, connect_timeout=_seconds(config, settings, "connect_timeout", 10.0))
 
 
 def _store() -> KVBackend:
-    return _context.extra("kv", open_store)  # type: ignore[no-any-return]  # noqa: S610
+    # the hot path reads the context's dict without its lock (a dict lookup is atomic);
+    # the locked path creates the store once per config
+    store = _context._extra.get("kv")
+    if store is None:
+        store = _context.extra("kv", open_store)  # noqa: S610 -- not Django
+    return store  # type: ignore[no-any-return]
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -264,11 +270,9 @@ def kv(
     if key.__class__ is not str or key not in _valid_keys:
         check_key(key)
     store = _store()
-    if inherit:
-        found = store.get_first(_parents(ns), key)
-        row = None if found is None else found[:2]
-    else:
-        row = store.get(ns, key)
+    row: Sequence[Any] | None = (
+        store.get_first(_parents(ns), key) if inherit else store.get(ns, key)
+    )
     if row is None:
         if default is MISSING:
             raise _not_found(key, ns, inherit)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .._exceptions import KVValueError
 from ._types import KVEntry
@@ -39,8 +39,10 @@ class KVBackend(ABC):
     """Where the data lives, for messages: a file path, or ``host:port/dbname``."""
 
     @abstractmethod
-    def get(self, namespace: str, key: str) -> tuple[str, str] | None:
-        """``(type, text)`` of the live key, else ``None`` (an expired key is removed)."""
+    def get(self, namespace: str, key: str) -> Sequence[Any] | None:
+        """``(type, text, ...)`` of the live key, else ``None`` (an expired key is removed).
+
+        Only the first two items count; a backend may return its row as it is."""
 
     @abstractmethod
     def get_first(self, namespaces: Sequence[str], key: str) -> tuple[str, str, str] | None:

@@ -357,9 +357,9 @@ class PostgresBackend(KVBackend):
 
     # --- operations ------------------------------------------------------------------------
 
-    def get(self, namespace: str, key: str) -> tuple[str, str] | None:
+    def get(self, namespace: str, key: str) -> Sequence[Any] | None:
         rows = self._run(_GET, {"ns": namespace, "key": key})
-        return (rows[0][0], rows[0][1]) if rows else None
+        return rows[0] if rows else None
 
     def get_first(self, namespaces: Sequence[str], key: str) -> tuple[str, str, str] | None:
         rows = self._run(

@@ -237,7 +237,7 @@ class SqliteBackend(KVBackend):
 
     # --- reads ---------------------------------------------------------------------------
 
-    def get(self, namespace: str, key: str) -> tuple[str, str] | None:
+    def get(self, namespace: str, key: str) -> Sequence[Any] | None:
         try:
             try:
                 conn = self._local.conn
@@ -251,7 +251,7 @@ class SqliteBackend(KVBackend):
                 return None
         except sqlite3.Error as exc:
             raise self._error(exc) from None
-        return row[0], row[1]
+        return row  # type: ignore[no-any-return]  # (type, value, expires): no copy, hot path
 
     def _rows(self, namespaces: Sequence[str], key: str, columns: str) -> list[Any]:
         """Live rows of ``key`` in ``namespaces``, nearest (first listed) first."""
