@@ -242,7 +242,8 @@ def _write_notebook(path: Path, nb: Any, valid_before: bool) -> str:
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        text = nbformat.writes(nb, version=nbformat.NO_CONVERT)  # type: ignore[no-untyped-call]
+        node = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
+        text = nbformat.writes(node, version=nbformat.NO_CONVERT)  # type: ignore[no-untyped-call]
     return str(text) if text.endswith("\n") else f"{text}\n"
 
 

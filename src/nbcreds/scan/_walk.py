@@ -20,7 +20,7 @@ from typing import Any
 
 from .._exceptions import ScanError
 
-__all__ = ["Field", "iter_files", "notebook_fields", "read_notebook", "read_text"]
+__all__ = ["Field", "iter_files", "notebook_fields", "read_notebook", "read_text", "rejoin_lines"]
 
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 #: Directories a recursive scan never enters (tools' caches and environments).
@@ -108,10 +108,13 @@ def read_text(path: Path) -> str:
 def read_notebook(path: Path, text: str) -> Any:
     """Parse a notebook without validating it (a scan reads invalid notebooks too).
 
-    Error messages give the position of a JSON error, never the file's content.
+    Format 4 (every notebook saved since 2015) is read with :mod:`json` and its
+    split strings are joined exactly as ``nbformat``'s ``rejoin_lines`` does
+    (tested against it): importing nbformat pulls in jsonschema's format
+    checkers, which costs seconds -- too much for a pre-commit hook that reads
+    one small notebook. Older formats go through nbformat. Error messages give
+    the position of a JSON error, never the file's content.
     """
-    import nbformat
-
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -126,17 +129,63 @@ def read_notebook(path: Path, text: str) -> Any:
     if not isinstance(data, dict):
         raise ScanError(f"{path}: not a notebook: the JSON document is not an object")
     major = data.get("nbformat", 4)
-    rejoin = None
-    if isinstance(major, int) and major in nbformat.versions:
-        import importlib
+    if major == 4:
+        return rejoin_lines(data)
+    import importlib
 
-        rwbase = importlib.import_module(f"nbformat.v{major}.rwbase")
-        rejoin = getattr(rwbase, "rejoin_lines", None)
+    import nbformat
+
     nb = nbformat.from_dict(data)  # type: ignore[no-untyped-call]
-    if rejoin is not None:
+    if isinstance(major, int) and major in nbformat.versions:
+        rwbase = importlib.import_module(f"nbformat.v{major}.rwbase")
         # an unusual shape that cannot be rejoined is scanned as it is
         with contextlib.suppress(AttributeError, KeyError, TypeError):
-            nb = rejoin(nb)
+            nb = rwbase.rejoin_lines(nb)
+    return nb
+
+
+def _is_json_mime(mime: str) -> bool:
+    return mime == "application/json" or (
+        mime.startswith("application/") and mime.endswith("+json")
+    )
+
+
+def _rejoin_bundle(bundle: Any) -> None:
+    if not isinstance(bundle, dict):
+        return
+    for mime, value in list(bundle.items()):
+        if (
+            not _is_json_mime(mime)
+            and isinstance(value, list)
+            and all(isinstance(line, str) for line in value)
+        ):
+            bundle[mime] = "".join(value)
+
+
+def rejoin_lines(nb: dict[str, Any]) -> dict[str, Any]:
+    """Join the strings a v4 notebook saves as lists of lines (nbformat's rule)."""
+    cells = nb.get("cells")
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source")
+        if isinstance(source, list) and all(isinstance(x, str) for x in source):
+            cell["source"] = "".join(source)
+        attachments = cell.get("attachments")
+        if isinstance(attachments, dict):
+            for bundle in attachments.values():
+                _rejoin_bundle(bundle)
+        outputs = cell.get("outputs") if cell.get("cell_type") == "code" else None
+        for output in outputs if isinstance(outputs, list) else []:
+            if not isinstance(output, dict):
+                continue
+            kind = output.get("output_type", "")
+            if kind in ("execute_result", "display_data"):
+                _rejoin_bundle(output.get("data"))
+            elif kind:
+                text = output.get("text")
+                if isinstance(text, list) and all(isinstance(x, str) for x in text):
+                    output["text"] = "".join(text)
     return nb
 
 
