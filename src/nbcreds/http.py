@@ -71,6 +71,8 @@ SENSITIVE_HEADERS = frozenset(
     }
 )
 _METHOD = re.compile(r"[A-Z]+")
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+_HTTP_VERSION = re.compile(r"\s+HTTP/\d(\.\d)?$", re.IGNORECASE)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 MAX_TEXT_CHARS = 100_000
 MAX_ITEMS = 200  # per JSON container in the HTML tree
@@ -101,12 +103,13 @@ def parse_request(text: str) -> HttpRequest:
             "%%http needs a request: a first line 'METHOD URL' (e.g. 'GET https://host/path'), "
             "then optional 'Name: value' header lines, a blank line and an optional body."
         )
-    parts = lines[i].split()
-    if len(parts) == 1:
-        method, url = "GET", parts[0]
+    line = lines[i].strip()
+    if not re.search(r"\s", _TEMPLATE.sub("", line)):
+        method, url = "GET", line
     else:
-        method, url = parts[0], parts[1]
-        if len(parts) > 3 or (len(parts) == 3 and not parts[2].upper().startswith("HTTP/")):
+        method, _, url = line.partition(" ")
+        url = _HTTP_VERSION.sub("", url.strip())
+        if re.search(r"\s", _TEMPLATE.sub("", url)):
             raise HttpRequestError(
                 f"line {i + 1}: the request line must be 'METHOD URL' (optionally followed by "
                 "HTTP/1.1); put headers on the following lines and encode spaces in the URL "

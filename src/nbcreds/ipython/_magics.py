@@ -419,6 +419,7 @@ class NbcredsMagics(Magics):
         from nbcreds import http as core
 
         args = parse_argstring(self.http, line)
+        var = _variable(args.var, "%http --as") if args.var else None
         result = core.request(
             cell,
             auth=args.auth,
@@ -426,8 +427,8 @@ class NbcredsMagics(Magics):
             timeout=args.timeout if args.timeout is not None else self.http_timeout,
             follow_redirects=not args.no_follow,
         )
-        if args.var:
-            self.user_ns[_variable(args.var, "%http --as")] = result.response
+        if var:
+            self.user_ns[var] = result.response
         display(result)
 
     # --------------------------------------------------------------------- %nbcreds
@@ -500,8 +501,12 @@ def secret_to_variable(
 
 
 def _due(info: Any) -> bool:
-    """A binding needs a new token when it is due for refresh or no longer cached."""
-    return bool(getattr(info, "refresh_due", False))
+    """A bound token needs replacing when it is due for refresh or was dropped.
+
+    With caching off there is no token to watch (every ``credential()`` mints),
+    so such bindings are left as they are rather than minting before every cell.
+    """
+    return bool(info.caching_enabled and info.refresh_due)
 
 
 def credential_list(namespace: str | None) -> Table:
@@ -511,7 +516,7 @@ def credential_list(namespace: str | None) -> Table:
     ns = resolve(namespace)
     rows = []
     for row in nc.list_credentials(ns):
-        level = _level(row.level) + (" (inherited)" if getattr(row, "inherited", False) else "")
+        level = _level(row.level) + (" (inherited)" if row.inherited else "")
         rows.append([row.name, row.type, level, _cache_state(row)])
     title = f"Credentials visible from {_level(ns)}"
     return Table(
@@ -520,16 +525,14 @@ def credential_list(namespace: str | None) -> Table:
 
 
 def _cache_state(row: Any) -> str:
-    """'cached, expires in 54 min' / 'not cached' / 'caching off'."""
-    if getattr(row, "caching", True) is False:
-        return "caching off"
-    if not getattr(row, "cached", False):
+    """'cached, expires in 54 min' / 'not cached'."""
+    if not row.cached:
         return "not cached"
-    expires_in = getattr(row, "expires_in", None)
-    if expires_in is None:
-        return "cached"
-    seconds = expires_in.total_seconds() if hasattr(expires_in, "total_seconds") else expires_in
-    return f"cached, expires in {_duration(float(seconds))}"
+    if row.expires_at is None:
+        return "cached, no expiry"
+    from datetime import UTC, datetime
+
+    return f"cached, expires in {_duration((row.expires_at - datetime.now(UTC)).total_seconds())}"
 
 
 def _duration(seconds: float) -> str:
@@ -611,20 +614,13 @@ def kv_set(
 
     ns = resolve(namespace)
     value = parse_kv_value(text)
-    result = nc.set_kv(
+    if type_ and type_.upper() != "JSON" and not isinstance(value, str):
+        value = text  # an explicit type parses the text itself (e.g. 42 --type STRING)
+    revision = nc.set_kv(
         key, value, namespace=ns, ttl=ttl, type=type_, overwrite=overwrite, description=description
     )
-    parts = [f"{key} set in {_level(ns)}"]
-    entry_type = getattr(result, "type", None)
-    if entry_type is not None:
-        parts.append(f"type {getattr(entry_type, 'value', entry_type)}")
-    revision = getattr(result, "revision", None)
-    if revision is not None:
-        parts.append(f"revision {revision}")
-    expires = getattr(result, "expires", None)
-    if expires is not None:
-        parts.append(f"expires {_show(expires)}")
-    return ", ".join(parts)
+    text = f"{key} set in {_level(ns)}, revision {revision}"
+    return text + (f", expires after {ttl}" if ttl else ", never expires")
 
 
 def kv_delete(key: str, namespace: str | None) -> str:

@@ -1,0 +1,288 @@
+"""nbcreds.http: parse, expand (sandboxed Jinja2), send and display a .http request."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import socket
+import ssl
+from typing import Any
+
+import httpx
+import pytest
+
+import nbcreds as nc
+from nbcreds._exceptions import HttpRequestError, SecretNotFound
+from nbcreds.http import (
+    HttpRequest,
+    HttpResult,
+    mask_header,
+    parse_request,
+    render_request,
+    request,
+    send,
+)
+from nbcreds.testing.leaks import assert_no_leak
+
+
+@pytest.fixture
+def api_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    value = "key-" + secrets.token_urlsafe(20)
+    monkeypatch.setenv("SECRET_API_KEY", base64.b64encode(value.encode()).decode())
+    return value
+
+
+def shown(result: HttpResult) -> str:
+    return result.text() + "\n" + result._repr_html_()
+
+
+# ------------------------------------------------------------------------------------ parse
+
+
+def test_parse_full_request() -> None:
+    req = parse_request(
+        "# list items\n"
+        "// another comment\n"
+        "post https://api.example.test/items HTTP/1.1\n"
+        "    ?page=2\n"
+        "    &size=10\n"
+        "Accept: application/json\n"
+        "X-Trace:  abc  \n"
+        "\n"
+        '{"name": "x"}\n'
+        "\n"
+    )
+    assert req.method == "POST"
+    assert req.url == "https://api.example.test/items?page=2&size=10"
+    assert req.headers == [("Accept", "application/json"), ("X-Trace", "abc")]
+    assert req.body == '{"name": "x"}'
+
+
+def test_parse_url_only_means_get_without_body() -> None:
+    req = parse_request("https://api.example.test/ping\n")
+    assert (req.method, req.url, req.headers, req.body) == (
+        "GET",
+        "https://api.example.test/ping",
+        [],
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "needs a request"),
+        ("# only a comment\n\n", "needs a request"),
+        ("GET https://h/x extra words here", "line 1: the request line"),
+        ("GET https://h/x nonsense", "line 1: the request line"),
+        ("G3T https://h/x", "not an HTTP method"),
+        ("GET https://h/x\nno colon here", "line 2: expected a header"),
+        ("GET https://h/x\nBad Name: v", "line 2: expected a header"),
+        ("GET https://h/x\n\nbody\n###\nGET https://h/y", "one request per cell"),
+    ],
+)
+def test_parse_errors_name_the_line(text: str, message: str) -> None:
+    with pytest.raises(HttpRequestError, match=message):
+        parse_request(text)
+
+
+def test_parse_error_does_not_quote_a_literal_header_line() -> None:
+    literal = "pw-" + secrets.token_hex(12)
+    with pytest.raises(HttpRequestError) as info:
+        parse_request(f"GET https://h/x\n{literal}")
+    assert_no_leak(str(info.value), [literal])
+
+
+# ----------------------------------------------------------------------------------- render
+
+
+def test_render_expands_secret_in_header_url_and_body(api_secret: str) -> None:
+    req = parse_request(
+        "POST https://h/x?k={{ secret('API_KEY') }}\n"
+        "X-Api-Key: {{ secret('API_KEY') }}\n"
+        "\n"
+        '{"key": "{{ secret(\'API_KEY\') }}", "literal": {"braces": 1}}'
+    )
+    out = render_request(req)
+    assert out.url == f"https://h/x?k={api_secret}"
+    assert out.headers == [("X-Api-Key", api_secret)]
+    assert out.body == f'{{"key": "{api_secret}", "literal": {{"braces": 1}}}}'
+    assert req.headers == [("X-Api-Key", "{{ secret('API_KEY') }}")]  # template kept
+
+
+def test_render_secret_in_namespace_and_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    nc.bind_secret("DB", '{"user": "app", "password": "pw-x1y2z3w4"}', namespace="team.a")
+    req = HttpRequest("GET", "https://h/{{ secret('DB', field='user') }}")
+    assert render_request(req, namespace="team.a").url == "https://h/app"
+    with pytest.raises(SecretNotFound):
+        render_request(req)  # not visible from the tenant level
+
+
+def test_render_leaves_text_without_templates_untouched() -> None:
+    req = HttpRequest("POST", "https://h/x", [("A", "{not a template}")], "{% if %}")
+    # only '{{' or '{%' trigger Jinja; a bare "{% if %}" is a syntax error, reported cleanly
+    with pytest.raises(HttpRequestError, match="template error in the body"):
+        render_request(req)
+    req = HttpRequest("POST", "https://h/x", [("A", "{not a template}")], '{"a": {"b": 1}}')
+    assert render_request(req) == req
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "sandbox forbids"),
+        ("{{ nope('x') }}", "'nope' is undefined"),
+        ("{{ secret('X' }}", "template error in the URL"),
+        ("{{ secret() }}", "template error in the URL: TypeError"),
+    ],
+)
+def test_render_errors_are_http_request_errors(template: str, message: str) -> None:
+    with pytest.raises(HttpRequestError, match=message):
+        render_request(HttpRequest("GET", "https://h/" + template))
+
+
+def test_render_missing_secret_raises_secret_not_found() -> None:
+    with pytest.raises(SecretNotFound, match="Cannot find secret 'NOPE'"):
+        render_request(HttpRequest("GET", "https://h/{{ secret('NOPE') }}"))
+
+
+# ------------------------------------------------------------------------------------ masks
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("Authorization", "Bearer abc.def", "Bearer ****"),
+        ("authorization", "opaque", "****"),
+        ("Set-Cookie", "sid=abc123; Path=/; HttpOnly", "sid=****; Path=/; HttpOnly"),
+        ("Cookie", "a=1; b=2", "a=****; b=****"),
+        ("X-Api-Key", "k", "****"),
+        ("Content-Type", "application/json", "application/json"),
+    ],
+)
+def test_mask_header(name: str, value: str, expected: str) -> None:
+    assert mask_header(name, value) == expected
+
+
+# ------------------------------------------------------------------------------------- send
+
+
+def test_send_echo_with_secret_header_never_shows_it(api_url: str, api_secret: str) -> None:
+    result = request(
+        f"POST {api_url}/echo?q=1\nX-Api-Key: {{{{ secret('API_KEY') }}}}\n\n"
+        '{"n": 1, "key": "{{ secret(\'API_KEY\') }}"}'
+    )
+    seen = result.response.json()
+    assert seen["method"] == "POST"
+    assert seen["headers"]["X-Api-Key"] == api_secret  # the server got the value
+    assert seen["headers"]["Content-Type"] == "application/json"  # inferred from the body
+    assert api_secret in seen["body"]
+    text = shown(result)
+    assert "200 OK" in text
+    assert "X-Api-Key: {{ secret('API_KEY') }}" not in text  # request headers are not shown
+    assert f"POST {api_url}/echo?q=1" in text  # the request as written
+    assert_no_leak(text, [api_secret])  # echoed back, masked by the engine
+
+
+def test_send_secret_in_url_shows_template_not_value(api_url: str, api_secret: str) -> None:
+    result = request(f"GET {api_url}/status/200?key={{{{ secret('API_KEY') }}}}")
+    assert f"GET {api_url}/status/200?key={{{{ secret('API_KEY') }}}}" in result.text()
+    assert_no_leak(shown(result), [api_secret])
+
+
+def test_result_masks_set_cookie_but_shows_plain_headers(api_url: str) -> None:
+    result = request(f"GET {api_url}/cookie")
+    text = result.text()
+    assert "set-cookie: sid=****; Path=/; HttpOnly" in text
+    assert "x-plain: visible" in text
+    assert "cookie-value-123" not in shown(result)
+
+
+def test_json_body_is_pretty_text_and_collapsible_html(api_url: str) -> None:
+    result = request(f"GET {api_url}/nested")
+    text = result.text()
+    assert '"items": [\n    {\n      "id": 0,' in text
+    page = result._repr_html_()
+    assert page.count("<details") >= 1 + 1 + 3  # body, items, each item
+    assert "{…} 2 keys" in page
+    assert "[…] 3 items" in page
+
+
+def test_text_binary_empty_and_error_status_bodies(api_url: str) -> None:
+    assert "plain text body" in request(f"GET {api_url}/text").text()
+    assert "<256 bytes of application/octet-stream>" in request(f"GET {api_url}/binary").text()
+    head = request(f"HEAD {api_url}/text")
+    assert "(empty body)" in head._repr_html_()
+    missing = request(f"GET {api_url}/status/404")
+    assert missing.response.status_code == 404
+    assert "404 Not Found" in missing.text()
+    assert "#cf222e" in missing._repr_html_()
+
+
+def test_connection_refused_is_one_line(free_port: int) -> None:
+    with pytest.raises(HttpRequestError) as info:
+        request(f"GET http://127.0.0.1:{free_port}/x?token=abc")
+    message = str(info.value)
+    assert message == (
+        f"GET 127.0.0.1:{free_port}: connection refused: is the server running on that port?"
+    )
+
+
+def test_timeout_is_one_line(api_url: str) -> None:
+    with pytest.raises(HttpRequestError, match=r"timed out after 0.3 s while waiting"):
+        request(f"GET {api_url}/slow", timeout=0.3)
+
+
+def _failing(exc: Exception) -> httpx.MockTransport:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return httpx.MockTransport(handler)
+
+
+def test_dns_failure_is_one_line() -> None:
+    err = httpx.ConnectError("[Errno -2] Name or service not known")
+    err.__cause__ = socket.gaierror(-2, "Name or service not known")
+    with pytest.raises(HttpRequestError) as info:
+        request("GET https://no-such-host.example.test/x", transport=_failing(err))
+    assert str(info.value) == (
+        "GET no-such-host.example.test: cannot resolve the host name (DNS): check the URL."
+    )
+
+
+def test_tls_failure_is_one_line() -> None:
+    cause = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    cause.verify_message = "self-signed certificate"
+    err = httpx.ConnectError("certificate verify failed")
+    err.__cause__ = cause
+    with pytest.raises(HttpRequestError) as info:
+        request("GET https://self-signed.example.test:8443/", transport=_failing(err))
+    assert str(info.value) == (
+        "GET self-signed.example.test:8443: TLS error: self-signed certificate."
+    )
+
+
+def test_url_must_be_http_after_expansion() -> None:
+    with pytest.raises(HttpRequestError, match="must start with http:// or https://"):
+        send(HttpRequest("GET", "ftp://h/x"))
+
+
+def test_auth_object_is_applied(api_url: str) -> None:
+    token = "bearer-" + secrets.token_hex(16)
+    nc.mask(token, "test bearer")
+
+    class Bearer(httpx.Auth):
+        def auth_flow(self, req: httpx.Request) -> Any:
+            req.headers["Authorization"] = f"Bearer {token}"
+            yield req
+
+    result = request(f"GET {api_url}/echo", auth=Bearer())
+    assert result.response.json()["headers"]["Authorization"] == f"Bearer {token}"
+    assert_no_leak(shown(result), [token])
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
