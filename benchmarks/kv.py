@@ -53,7 +53,8 @@ def sqlite_side_by_side(ops: int, rounds: int, workdir: Path) -> None:
     set_kv, kv = nbcreds.set_kv, nbcreds.kv
 
     cache = diskcache.Cache(str(workdir / "diskcache"))  # WAL + synchronous=NORMAL by default
-    assert cache.sqlite_journal_mode == "wal" and cache.sqlite_synchronous == 1
+    assert cache.sqlite_journal_mode == "wal"
+    assert cache.sqlite_synchronous == 1
 
     raw = sqlite3.connect(workdir / "raw.sqlite3", isolation_level=None)
     raw.execute("PRAGMA journal_mode = WAL")
@@ -90,8 +91,12 @@ def sqlite_side_by_side(ops: int, rounds: int, workdir: Path) -> None:
             raw.execute(select, (key,)).fetchone()
 
     contenders = {
-        ("set", "nbcreds"): nb_set, ("set", "diskcache"): dc_set, ("set", "raw"): raw_set,
-        ("get", "nbcreds"): nb_get, ("get", "diskcache"): dc_get, ("get", "raw"): raw_get,
+        ("set", "nbcreds"): nb_set,
+        ("set", "diskcache"): dc_set,
+        ("set", "raw"): raw_set,
+        ("get", "nbcreds"): nb_get,
+        ("get", "diskcache"): dc_get,
+        ("get", "raw"): raw_get,
     }
     for fn in contenders.values():  # warm up: files, schema, statement caches
         fn()
@@ -105,12 +110,16 @@ def sqlite_side_by_side(ops: int, rounds: int, workdir: Path) -> None:
     raw.close()
 
     print(f"SQLite, {ops} ops per round, best of {rounds} alternating rounds, WAL + NORMAL")
-    print(f"{'operation':<22}{'nbcreds':>12}{'diskcache':>12}{'raw sqlite3':>13}"
-          f"{'vs diskcache':>14}{'vs raw':>9}")
+    print(
+        f"{'operation':<22}{'nbcreds':>12}{'diskcache':>12}{'raw sqlite3':>13}"
+        f"{'vs diskcache':>14}{'vs raw':>9}"
+    )
     for op, label in (("set", "set_kv / set / upsert"), ("get", "kv / get / select")):
         nb, dc, rw = rate[(op, "nbcreds")], rate[(op, "diskcache")], rate[(op, "raw")]
-        print(f"{label:<22}{nb:>10,.0f}/s{dc:>10,.0f}/s{rw:>11,.0f}/s{nb / dc:>13.2f}x"
-              f"{nb / rw:>8.2f}x")
+        print(
+            f"{label:<22}{nb:>10,.0f}/s{dc:>10,.0f}/s{rw:>11,.0f}/s{nb / dc:>13.2f}x"
+            f"{nb / rw:>8.2f}x"
+        )
 
 
 def postgres_round_trips(ops: int) -> None:
@@ -139,13 +148,19 @@ def postgres_round_trips(ops: int) -> None:
             ("kv", lambda i: nbcreds.kv(f"k{i % KEYS}")),
             ("kv (missing)", lambda i: nbcreds.kv(f"none{i}", default=None)),
             ("kv inherit=True", lambda i: nbcreds.kv(f"k{i % KEYS}", inherit=True)),
-            ("set_kv if_revision", lambda i: nbcreds.set_kv(
-                "counter", i, if_revision=kv_item("counter", default=0).revision)),
+            (
+                "set_kv if_revision",
+                lambda i: nbcreds.set_kv(
+                    "counter", i, if_revision=kv_item("counter", default=0).revision
+                ),
+            ),
             ("put_kv", lambda i: nbcreds.put_kv("doc", {"n": i, "nested": {f"f{i % 5}": i}})),
             ("delete_kv", lambda i: nbcreds.delete_kv(f"k{i % KEYS}")),
         ]
-        print(f"\nPostgreSQL {server.bin_dir.parent.name} on 127.0.0.1, {ops} ops each "
-              "(round trips counted from libpq's protocol trace)")
+        print(
+            f"\nPostgreSQL {server.bin_dir.parent.name} on 127.0.0.1, {ops} ops each "
+            "(round trips counted from libpq's protocol trace)"
+        )
         print(f"{'operation':<22}{'round trips/op':>16}{'ops/s':>10}")
         for name, fn in cases:
             start = time.perf_counter()

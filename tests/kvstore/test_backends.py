@@ -23,7 +23,8 @@ from nbcreds.testing.postgres import PostgresServer, round_trips
 
 @pytest.fixture
 def pg(
-    pg_server: PostgresServer, write_config: Callable[[str], Path],
+    pg_server: PostgresServer,
+    write_config: Callable[[str], Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Any]:
     """The PostgreSQL backend, a fresh namespace selected; yields the backend."""
@@ -31,7 +32,7 @@ def pg(
     monkeypatch.setenv("NBCREDS_KV_URL", pg_server.url)
     write_config('[kv]\nbackend = "postgres"\nurl = "env:NBCREDS_KV_URL"\n')
     nbcreds.use_namespace(f"t{uuid.uuid4().hex[:12]}.team")
-    yield _store()
+    return _store()
 
 
 OPERATIONS: list[tuple[str, Callable[[], object]]] = [
@@ -103,8 +104,19 @@ def test_postgres_schema_is_versioned(pg_server: PostgresServer) -> None:
     url = pg_server.url.rsplit("/", 1)[0] + "/" + dbname
     first, second = PostgresBackend(url), PostgresBackend(url)
     try:
-        assert first.set("a", "k", "STRING", "v", ttl=None, description=None,
-                         create_only=False, if_revision=None) == 1
+        assert (
+            first.set(
+                "a",
+                "k",
+                "STRING",
+                "v",
+                ttl=None,
+                description=None,
+                create_only=False,
+                if_revision=None,
+            )
+            == 1
+        )
         assert second.get("a", "k") == ("STRING", "v")  # a second client finds it migrated
         with psycopg.connect(url, autocommit=True) as conn:
             version = conn.execute("SELECT version FROM nbcreds_kv_schema").fetchall()
@@ -157,9 +169,7 @@ def test_sqlite_uses_wal_and_a_versioned_schema(
         nbcreds.kv("k", namespace="team")
 
 
-def test_sqlite_migrates_an_empty_file(
-    write_config: Callable[[str], Path], tmp_path: Path
-) -> None:
+def test_sqlite_migrates_an_empty_file(write_config: Callable[[str], Path], tmp_path: Path) -> None:
     path = tmp_path / "kv.sqlite3"
     sqlite3.connect(path).close()  # an empty database: schema version 0
     write_config(f'[kv]\npath = "{path}"\n')

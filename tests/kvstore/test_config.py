@@ -47,7 +47,8 @@ def test_invalid_postgres_url_does_not_echo_it(
 
 @pytest.mark.postgres
 def test_postgres_url_from_a_secret_reference(
-    pg_server: PostgresServer, write_config: Callable[[str], Path],
+    pg_server: PostgresServer,
+    write_config: Callable[[str], Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     encoded = base64.b64encode(pg_server.url.encode()).decode()
@@ -66,15 +67,25 @@ def test_importing_the_kv_store_does_not_import_psycopg() -> None:
         "assert 'psycopg' not in sys.modules, 'psycopg imported'\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
 def test_facade_exports(isolated_nbcreds: Path) -> None:
     from nbcreds import kvstore
 
-    for name in ("kv", "set_kv", "put_kv", "delete_kv", "kv_keys", "kv_entries", "purge_kv",
-                 "KVEntry", "MISSING"):
+    for name in (
+        "kv",
+        "set_kv",
+        "put_kv",
+        "delete_kv",
+        "kv_keys",
+        "kv_entries",
+        "purge_kv",
+        "KVEntry",
+        "MISSING",
+    ):
         assert getattr(nbcreds, name) is getattr(kvstore, name)
     assert set(kvstore.__all__) >= {"kv", "set_kv", "KVEntry", "MISSING"}

@@ -38,8 +38,12 @@ ROUND_TRIP = [
     (Decimal("-0.000000000000000000000000001"), KVType.NUMBER),
     (True, KVType.BOOLEAN),
     (False, KVType.BOOLEAN),
-    (dt.datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
-     KVType.DATETIME),
+    (
+        dt.datetime(
+            2024, 5, 1, 12, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))
+        ),
+        KVType.DATETIME,
+    ),
     (dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC), KVType.DATETIME),
     (dt.datetime(2024, 7, 1, 9, 0, tzinfo=ZoneInfo("Europe/Paris")), KVType.DATETIME),
     (dt.datetime(2024, 5, 1, 12, 30), KVType.DATETIME),
@@ -77,7 +81,8 @@ def test_explicit_type_parses_strings(ns: str) -> None:
     nbcreds.set_kv("t", "2024-01-02T03:04:05+01:00", type="DATETIME")
     nbcreds.set_kv("dd", "2024-01-02", type="DATE")
     nbcreds.set_kv("du", "PT1H30M", type="DURATION")
-    assert nbcreds.kv("n") == 42 and type(nbcreds.kv("n")) is int
+    assert nbcreds.kv("n") == 42
+    assert type(nbcreds.kv("n")) is int
     assert nbcreds.kv("d") == Decimal("3.14")
     assert nbcreds.kv("b") is True
     assert nbcreds.kv("j") == {"a": [1, 2]}
@@ -88,9 +93,20 @@ def test_explicit_type_parses_strings(ns: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "kind"),
-    [("abc", "NUMBER"), (1, "STRING"), ("yes", "BOOLEAN"), (True, "NUMBER"), ("{", "JSON"),
-     ("x", "NOPE"), (dt.datetime(2024, 1, 1), "DATE"), ({1: "a"}, "JSON"),
-     ({"a": float("nan")}, "JSON"), ({"s": {1, 2}}, None), (object(), None), (b"raw", None)],
+    [
+        ("abc", "NUMBER"),
+        (1, "STRING"),
+        ("yes", "BOOLEAN"),
+        (True, "NUMBER"),
+        ("{", "JSON"),
+        ("x", "NOPE"),
+        (dt.datetime(2024, 1, 1), "DATE"),
+        ({1: "a"}, "JSON"),
+        ({"a": float("nan")}, "JSON"),
+        ({"s": {1, 2}}, None),
+        (object(), None),
+        (b"raw", None),
+    ],
 )
 def test_bad_values_and_types_are_refused(ns: str, value: object, kind: str | None) -> None:
     with pytest.raises(KVValueError):
@@ -135,12 +151,27 @@ def test_rewriting_an_expired_key_starts_afresh(ns: str) -> None:
     time.sleep(0.1)
     assert nbcreds.set_kv("k", 3, overwrite=False) == 1
     entry = nbcreds.kv_entries()[0]
-    assert entry.revision == 1 and entry.description is None and entry.expires is None
+    assert entry.revision == 1
+    assert entry.description is None
+    assert entry.expires is None
 
 
 @pytest.mark.parametrize(
-    "ttl", ["PT0S", "P0D", "-PT1S", dt.timedelta(0), dt.timedelta(seconds=-5), "1 day", "P1Y",
-            "P1M", "PT", "P", 3600, "PT1.5H7"],
+    "ttl",
+    [
+        "PT0S",
+        "P0D",
+        "-PT1S",
+        dt.timedelta(0),
+        dt.timedelta(seconds=-5),
+        "1 day",
+        "P1Y",
+        "P1M",
+        "PT",
+        "P",
+        3600,
+        "PT1.5H7",
+    ],
 )
 def test_bad_ttls_are_refused(ns: str, ttl: object) -> None:
     with pytest.raises(KVValueError):
@@ -188,7 +219,8 @@ def test_revisions_and_compare_and_set(ns: str) -> None:
     (entry, _) = nbcreds.kv_entries()
     assert entry.key == "absent"
     entry = nbcreds.kv_entries(prefix="k")[0]
-    assert entry.revision == 3 and entry.description == "cursor"  # None keeps it
+    assert entry.revision == 3
+    assert entry.description == "cursor"
     nbcreds.set_kv("k", "e", description="new")
     assert nbcreds.kv_entries(prefix="k")[0].description == "new"
     with pytest.raises(KVValueError):
@@ -197,10 +229,14 @@ def test_revisions_and_compare_and_set(ns: str) -> None:
 
 def test_kv_item_and_update_kv(ns: str) -> None:
     item = kv_item("counter", default=0)
-    assert item.value == 0 and item.entry is None and item.revision == 0
+    assert item.value == 0
+    assert item.entry is None
+    assert item.revision == 0
     nbcreds.set_kv("counter", item.value + 1, if_revision=item.revision)
     item = kv_item("counter")
-    assert item.value == 1 and item.revision == 1 and item.entry is not None
+    assert item.value == 1
+    assert item.revision == 1
+    assert item.entry is not None
     assert item.entry.namespace == ns
     assert update_kv("counter", lambda n: n + 10) == 11
     assert nbcreds.kv("counter") == 11
@@ -231,7 +267,8 @@ def test_put_kv_deep_merges(ns: str) -> None:
     assert nbcreds.put_kv("cfg", {"a": {"y": None, "z": {"q": 1}}, "c": 2.5}) == 2
     value = nbcreds.kv("cfg")
     assert value == {"a": {"x": 1, "y": None, "z": {"q": 1}}, "b": 1, "c": 2.5}
-    assert list(value) == ["a", "b", "c"] and list(value["a"]) == ["x", "y", "z"]
+    assert list(value) == ["a", "b", "c"]
+    assert list(value["a"]) == ["x", "y", "z"]
     assert type(value["c"]) is float
     assert nbcreds.put_kv("cfg", {"a": 5}, if_revision=2) == 3
     assert nbcreds.kv("cfg")["a"] == 5
@@ -250,16 +287,20 @@ def test_put_kv_refuses_non_objects(ns: str) -> None:
             nbcreds.put_kv(key, {"a": 1})
     with pytest.raises(KVValueError):
         nbcreds.put_kv("x", [1, 2])  # type: ignore[arg-type]
-    assert nbcreds.kv("s") == "text" and nbcreds.kv("l") == [1, 2]
+    assert nbcreds.kv("s") == "text"
+    assert nbcreds.kv("l") == [1, 2]
 
 
 def test_put_kv_with_ttl_and_description(ns: str) -> None:
     nbcreds.put_kv("p", {"a": 1}, ttl="PT1H", description="doc")
     (entry,) = nbcreds.kv_entries()
-    assert entry.expires is not None and entry.description == "doc"
+    assert entry.expires is not None
+    assert entry.description == "doc"
     nbcreds.put_kv("p", {"b": 2})
     (entry,) = nbcreds.kv_entries()
-    assert entry.expires is None and entry.description == "doc" and entry.revision == 2
+    assert entry.expires is None
+    assert entry.description == "doc"
+    assert entry.revision == 2
 
 
 def test_delete(ns: str) -> None:
@@ -280,10 +321,15 @@ def test_keys_and_entries(ns: str) -> None:
     entries = nbcreds.kv_entries("b")
     assert [e.key for e in entries] == ["b.one", "b.two", "b_x"]
     entry = entries[0]
-    assert isinstance(entry, KVEntry) and not hasattr(entry, "value")
-    assert entry.namespace == ns and entry.type is KVType.STRING and entry.revision == 1
-    assert entry.description == "about b.one" and entry.expires is None
-    assert entry.created.tzinfo is not None and entry.created <= entry.updated
+    assert isinstance(entry, KVEntry)
+    assert not hasattr(entry, "value")
+    assert entry.namespace == ns
+    assert entry.type is KVType.STRING
+    assert entry.revision == 1
+    assert entry.description == "about b.one"
+    assert entry.expires is None
+    assert entry.created.tzinfo is not None
+    assert entry.created <= entry.updated
     assert abs(entry.created - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
     assert nbcreds.kv_keys(namespace=ns + ".child") == ["other"]
 
@@ -311,8 +357,12 @@ def test_namespaces_write_one_and_inherit_only_when_asked(ns: str) -> None:
 
 def test_no_namespace_selected(backend: object) -> None:
     nbcreds.use_namespace(None)
-    for call in (lambda: nbcreds.kv("k"), lambda: nbcreds.set_kv("k", 1), nbcreds.kv_keys,
-                 nbcreds.purge_kv):
+    for call in (
+        lambda: nbcreds.kv("k"),
+        lambda: nbcreds.set_kv("k", 1),
+        nbcreds.kv_keys,
+        nbcreds.purge_kv,
+    ):
         with pytest.raises(NamespaceError, match=r"use_namespace"):
             call()
     with pytest.raises(NamespaceError):
@@ -369,7 +419,8 @@ def test_a_secret_is_refused(ns: str) -> None:
         with pytest.raises(KVSecretRefused) as err:
             attempt()
         message = str(err.value)
-        assert "'k'" in message and "secret(" in message
+        assert "'k'" in message
+        assert "secret(" in message
         assert_no_leak(message, [token.reveal()])
     assert nbcreds.kv_keys() == []
 

@@ -17,10 +17,8 @@ from typing import Any
 
 import pytest
 
-
 import nbcreds
 from nbcreds import KVBackendError
-from nbcreds.kvstore import open_store
 from nbcreds.testing.leaks import assert_no_leak
 from nbcreds.testing.postgres import free_port, start_postgres
 
@@ -48,14 +46,15 @@ COUNTER = textwrap.dedent(
 )
 
 
-def test_two_processes_compare_and_set_a_counter(
-    backend: Any, ns: str, tmp_path: Path
-) -> None:
+def test_two_processes_compare_and_set_a_counter(backend: Any, ns: str, tmp_path: Path) -> None:
     go = tmp_path / "go"
     children = [
         subprocess.Popen(
             [sys.executable, "-c", COUNTER, ns, "1000", str(go)],
-            env=backend.child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=backend.child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(2)
     ]
@@ -94,13 +93,14 @@ WRITER = textwrap.dedent(
 
 
 @pytest.mark.parametrize("delay", [0.05, 0.3])
-def test_sigkill_mid_write_leaves_old_or_new_value(
-    backend: Any, ns: str, delay: float
-) -> None:
+def test_sigkill_mid_write_leaves_old_or_new_value(backend: Any, ns: str, delay: float) -> None:
     nbcreds.set_kv("blob", "a" * 300_000)
     child = subprocess.Popen(
-        [sys.executable, "-c", WRITER, ns], env=backend.child_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", WRITER, ns],
+        env=backend.child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout is not None
@@ -117,7 +117,8 @@ def test_sigkill_mid_write_leaves_old_or_new_value(
     assert child.returncode == -signal.SIGKILL
     assert nbcreds.kv("blob") in ("a" * 300_000, "b" * 300_000)
     doc = nbcreds.kv("doc")
-    assert doc["pad"] in ("a" * 50_000, "b" * 50_000) and doc["n"] >= 2
+    assert doc["pad"] in ("a" * 50_000, "b" * 50_000)
+    assert doc["n"] >= 2
     nbcreds.set_kv("blob", "after")  # and still writable
     assert nbcreds.kv("blob") == "after"
     if backend.name == "sqlite":
@@ -145,7 +146,8 @@ def test_locked_database_names_the_path(
     try:
         with pytest.raises(KVBackendError) as err:
             nbcreds.set_kv("k", 2, namespace="team")
-        assert str(path) in str(err.value) and "locked" in str(err.value)
+        assert str(path) in str(err.value)
+        assert "locked" in str(err.value)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -158,12 +160,15 @@ def test_corrupt_file_names_the_path(write_config: Callable[[str], Path], tmp_pa
     _sqlite_config(write_config, path)
     with pytest.raises(KVBackendError) as err:
         nbcreds.kv("k", namespace="team", default=None)
-    assert str(path) in str(err.value) and "corrupt" in str(err.value)
+    assert str(path) in str(err.value)
+    assert "corrupt" in str(err.value)
     with pytest.raises(KVBackendError):
         nbcreds.set_kv("k", 1, namespace="team")
 
 
-def test_unopenable_path_names_the_path(write_config: Callable[[str], Path], tmp_path: Path) -> None:
+def test_unopenable_path_names_the_path(
+    write_config: Callable[[str], Path], tmp_path: Path
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     path = blocker / "sub" / "kv.sqlite3"  # a directory cannot be made under a file
@@ -181,8 +186,16 @@ def _write_as_unprivileged(path: Path) -> str:
     def attempt() -> str:
         store = SqliteBackend(path)
         try:
-            store.set("team", "k", "NUMBER", "2", ttl=None, description=None,
-                      create_only=False, if_revision=None)
+            store.set(
+                "team",
+                "k",
+                "NUMBER",
+                "2",
+                ttl=None,
+                description=None,
+                create_only=False,
+                if_revision=None,
+            )
         except KVBackendError as exc:
             return f"ERROR {exc}"
         finally:
@@ -221,8 +234,16 @@ def test_read_only_database_names_the_path() -> None:
         from nbcreds.kvstore._sqlite import SqliteBackend
 
         store = SqliteBackend(path)
-        store.set("team", "k", "NUMBER", "1", ttl=None, description=None, create_only=False,
-                  if_revision=None)
+        store.set(
+            "team",
+            "k",
+            "NUMBER",
+            "1",
+            ttl=None,
+            description=None,
+            create_only=False,
+            if_revision=None,
+        )
         store.close()
         path.chmod(0o444)
         directory.chmod(0o555)

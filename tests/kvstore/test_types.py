@@ -41,8 +41,10 @@ def test_parse_duration(text: str, expected: dt.timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "P", "PT", "1D", "P1Y", "P1M", "PT1H2", "P1DT", "PTH",
-                                  "P-1D", "PT1.5.5S", "P1D ", "xP1D"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "P", "PT", "1D", "P1Y", "P1M", "PT1H2", "P1DT", "PTH", "P-1D", "PT1.5.5S", "P1D ", "xP1D"],
+)
 def test_invalid_durations(text: str) -> None:
     if text == "P1D ":
         assert parse_duration(text) == dt.timedelta(days=1)  # surrounding blanks are fine
@@ -79,10 +81,19 @@ def test_ttl_seconds() -> None:
 
 @pytest.mark.parametrize(
     ("value", "kind"),
-    [("s", KVType.STRING), (True, KVType.BOOLEAN), (1, KVType.NUMBER), (1.5, KVType.NUMBER),
-     (Decimal("1"), KVType.NUMBER), (dt.datetime(2024, 1, 1), KVType.DATETIME),
-     (dt.date(2024, 1, 1), KVType.DATE), (dt.timedelta(1), KVType.DURATION),
-     ({}, KVType.JSON), ([], KVType.JSON), (None, KVType.JSON)],
+    [
+        ("s", KVType.STRING),
+        (True, KVType.BOOLEAN),
+        (1, KVType.NUMBER),
+        (1.5, KVType.NUMBER),
+        (Decimal("1"), KVType.NUMBER),
+        (dt.datetime(2024, 1, 1), KVType.DATETIME),
+        (dt.date(2024, 1, 1), KVType.DATE),
+        (dt.timedelta(1), KVType.DURATION),
+        ({}, KVType.JSON),
+        ([], KVType.JSON),
+        (None, KVType.JSON),
+    ],
 )
 def test_inference(value: object, kind: KVType) -> None:
     assert infer_type(value) is kind
@@ -90,12 +101,19 @@ def test_inference(value: object, kind: KVType) -> None:
 
 @given(
     st.one_of(
-        st.text(), st.integers(), st.floats(), st.booleans(),
-        st.decimals(allow_nan=False), st.dates(), st.timedeltas(),
+        st.text(),
+        st.integers(),
+        st.floats(),
+        st.booleans(),
+        st.decimals(allow_nan=False),
+        st.dates(),
+        st.timedeltas(),
         st.datetimes(timezones=st.timezones() | st.none()),
         st.recursive(
-            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False,
-                                                                  allow_infinity=False)
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False, allow_infinity=False)
             | st.text(),
             lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
             max_leaves=10,
@@ -108,7 +126,8 @@ def test_encode_decode_round_trips(value: object) -> None:
     if isinstance(value, float) and value != value:
         assert back != back
         return
-    assert back == value and type(back) is type(value)
+    assert back == value
+    assert type(back) is type(value)
     if isinstance(value, dt.datetime):
         assert back.utcoffset() == value.utcoffset()
         assert str(back.tzinfo) == str(value.tzinfo)
@@ -149,5 +168,6 @@ def test_deep_merge() -> None:
 
 
 def test_missing_sentinel() -> None:
-    assert repr(MISSING) == "MISSING" and not MISSING
+    assert repr(MISSING) == "MISSING"
+    assert not MISSING
     assert type(MISSING)() is MISSING
