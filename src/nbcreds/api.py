@@ -46,17 +46,21 @@ def bind_secret(
     vault: str | None = None,
     prompt: bool = False,
     namespace: str | None = None,
+    tenant: bool = False,
 ) -> str:
     """Bind secret ``name`` in the session, at ``namespace`` (default: current).
 
     Exactly one of: ``value`` (kept in memory only), ``env="VAR"`` (read the
     variable at each lookup), ``vault="path#field"``, ``prompt=True``
-    (``getpass``). Returns a description of the binding (never the value).
+    (``getpass``). ``tenant=True`` binds at the tenant level whatever the
+    current namespace. Returns a description of the binding (never the value).
     """
     chosen = [value is not None, env is not None, vault is not None, prompt]
     if sum(chosen) != 1:
         raise SecretError("bind_secret needs exactly one of value, env=, vault= or prompt=True.")
-    ns = resolve_namespace(namespace)
+    if tenant and namespace is not None:
+        raise SecretError("bind_secret: give either namespace= or tenant=True, not both.")
+    ns = None if tenant else resolve_namespace(namespace)
     session = _context.session_source()
     if prompt:
         import getpass

@@ -183,3 +183,19 @@ def test_mask_and_unmask() -> None:
     assert nbcreds.unmask(value)
     assert value not in registry
     assert not nbcreds.unmask(value)
+
+
+def test_bind_at_tenant_level_while_a_namespace_is_selected() -> None:
+    value = rand()
+    nbcreds.use_namespace("a.b")
+    nbcreds.bind_secret("ROOTED", value, tenant=True)
+    assert nbcreds.secret("ROOTED", namespace="z") == value
+    with pytest.raises(nbcreds.SecretError, match="not both"):
+        nbcreds.bind_secret("X", value, tenant=True, namespace="a")
+
+
+def test_listing_shows_where_a_session_binding_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_VAR", rand())
+    nbcreds.bind_secret("FROM_ENV", env="SOME_VAR")
+    rows = {r.name: r.source for r in nbcreds.list_secrets()}
+    assert rows["FROM_ENV"] == "session -> env"

@@ -181,5 +181,11 @@ def list_secrets(namespace: str | None = None) -> list[SecretListing]:
             )
         for source in _context.sources():
             for name in source.names(level):
-                seen.setdefault(name.upper(), SecretListing(name, source.name, level, inherited))
+                label = source.name
+                origin = getattr(source, "origin", None)
+                if callable(origin):  # a session binding to env/vault shows where it reads
+                    bound = origin(level, name)
+                    if bound and bound != source.name:
+                        label = f"{source.name} -> {bound}"
+                seen.setdefault(name.upper(), SecretListing(name, label, level, inherited))
     return sorted(seen.values(), key=lambda s: s.name.upper())
