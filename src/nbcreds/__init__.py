@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         put_kv,
         set_kv,
     )
+    from ._config_write import save_credential
     from .masking import masked
 
 __version__ = "0.1.0"
@@ -91,6 +92,7 @@ _LAZY = {
     "KVEntry": "nbcreds.kvstore",
     "MISSING": "nbcreds.kvstore",
     "masked": "nbcreds.masking",
+    "save_credential": "nbcreds._config_write",
 }
 
 __all__ = [
@@ -140,6 +142,7 @@ __all__ = [
     "masked",
     "purge_kv",
     "put_kv",
+    "save_credential",
     "secret",
     "set_kv",
     "test_credential",
