@@ -6,7 +6,7 @@ import datetime as dt
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ def pg(
     pg_server: PostgresServer,
     write_config: Callable[[str], Path],
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Any]:
-    """The PostgreSQL backend, a fresh namespace selected; yields the backend."""
+) -> Any:
+    """The PostgreSQL backend, a fresh namespace selected."""
     pg_server.register_password()
     monkeypatch.setenv("NBCREDS_KV_URL", pg_server.url)
     write_config('[kv]\nbackend = "postgres"\nurl = "env:NBCREDS_KV_URL"\n')
