@@ -432,3 +432,23 @@ def test_a_secret_with_json_escapes_is_refused(ns: str) -> None:
         nbcreds.set_kv("k", {"password": value})
     nbcreds.set_kv("k", {"password": "harmless"})  # unrelated values pass
     assert nbcreds.kv("k") == {"password": "harmless"}
+
+
+@pytest.mark.parametrize("value", ["nul\x00inside", "lone \ud800 surrogate", {"a": "lone \udfff"}])
+def test_text_no_backend_can_store_is_refused_alike(ns: str, value: object) -> None:
+    with pytest.raises(KVValueError, match="cannot store"):
+        nbcreds.set_kv("k", value)
+    with pytest.raises(KVValueError, match="cannot store"):
+        nbcreds.set_kv("k", 1, description="nul\x00")
+    assert nbcreds.kv_keys() == []
+    nbcreds.set_kv("k", {"json": "nul\x00ok"})  # JSON escapes NUL as \u0000
+    assert nbcreds.kv("k") == {"json": "nul\x00ok"}
+
+
+def test_a_secret_in_the_description_is_refused(ns: str) -> None:
+    registry.register("descr-secret-value-77", "X")
+    with pytest.raises(KVSecretRefused):
+        nbcreds.set_kv("k", 1, description="see descr-secret-value-77")
+    with pytest.raises(KVSecretRefused):
+        nbcreds.put_kv("k", {"a": 1}, description="descr-secret-value-77")
+    assert nbcreds.kv_keys() == []

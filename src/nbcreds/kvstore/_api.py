@@ -216,10 +216,22 @@ def _refused(key: str, ns: str, why: str) -> KVSecretRefused:
     )
 
 
-def _check_description(description: object) -> str | None:
-    if description is None or isinstance(description, str):
-        return description
-    raise KVValueError(f"A description must be a string, not {type(description).__name__}.")
+def _check_description(key: str, ns: str, description: object) -> str | None:
+    if description is None:
+        return None
+    if not isinstance(description, str):
+        raise KVValueError(f"A description must be a string, not {type(description).__name__}.")
+    if "\x00" in description:
+        raise _unstorable(key, "a NUL character in its description")
+    _refuse_secrets(key, ns, description, "STRING", description)  # stored in clear too
+    return description
+
+
+def _unstorable(key: str, what: str) -> KVValueError:
+    return KVValueError(
+        f"The value for the key '{key}' holds {what}, which the KV backends cannot store "
+        "as text; remove it, or store the data encoded (e.g. base64 or JSON)."
+    )
 
 
 def _check_revision(if_revision: object) -> int | None:
@@ -336,21 +348,26 @@ def set_kv(
             raise _refused(key, ns, "is a Secret")
         kind, text = encode(value, type)
     _refuse_secrets(key, ns, value, kind, text)
+    if "\x00" in text:
+        raise _unstorable(key, "a NUL character")
     seconds = None if ttl is None else ttl_seconds(ttl)
     if if_revision is not None:
         if_revision = _check_revision(if_revision)
     if description is not None:
-        _check_description(description)
-    revision = _store().set(
-        ns,
-        key,
-        kind,
-        text,
-        ttl=seconds,
-        description=description,
-        create_only=not overwrite,
-        if_revision=if_revision,
-    )
+        _check_description(key, ns, description)
+    try:
+        revision = _store().set(
+            ns,
+            key,
+            kind,
+            text,
+            ttl=seconds,
+            description=description,
+            create_only=not overwrite,
+            if_revision=if_revision,
+        )
+    except UnicodeEncodeError:
+        raise _unstorable(key, "a lone surrogate (text that is not valid Unicode)") from None
     if revision is None:
         raise _conflict(key, ns, overwrite, if_revision)
     return revision
@@ -383,15 +400,21 @@ def put_kv(
     plain = dict(value)
     kind, text = encode(plain, KVType.JSON)
     _refuse_secrets(key, ns, plain, kind, text)
-    revision = _store().put(
-        ns,
-        key,
-        text,
-        ttl=None if ttl is None else ttl_seconds(ttl),
-        description=_check_description(description),
-        create_only=not overwrite,
-        if_revision=_check_revision(if_revision),
-    )
+    seconds = None if ttl is None else ttl_seconds(ttl)
+    description = _check_description(key, ns, description)
+    if_revision = _check_revision(if_revision)
+    try:
+        revision = _store().put(
+            ns,
+            key,
+            text,
+            ttl=seconds,
+            description=description,
+            create_only=not overwrite,
+            if_revision=if_revision,
+        )
+    except UnicodeEncodeError:
+        raise _unstorable(key, "a lone surrogate (text that is not valid Unicode)") from None
     if revision is None:
         raise _conflict(key, ns, overwrite, if_revision)
     return revision
