@@ -376,3 +376,24 @@ def test_scrub_keeps_file_mode_and_refuses_nothing_else(
 
 def _json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def test_configured_value_escaped_twice_with_ascii_escapes_is_found(
+    db_password: str,
+    write_notebook: Callable[..., Path],
+    run_cli: Callable[..., tuple[int, str, str]],
+) -> None:
+    """A JSON document (``ensure_ascii``) inside a JSON string: ``é`` becomes
+    ``\\\\u00e9`` -- a form the variants do not list; one unescaping layer reveals it."""
+    doc = json.dumps({"config": json.dumps({"password": db_password})})  # ASCII escapes, twice
+    cell = new_code_cell("x")
+    cell.outputs = [new_output("display_data", data={"text/plain": doc})]
+    path = write_notebook([cell])
+    code, out, err = run_cli("scan", "--format", "json", str(path))
+    assert code == 1
+    [finding] = json.loads(out)["findings"]
+    assert finding["secret"] == "DB_PASSWORD"
+    assert finding["encoding"].startswith("JSON-escaped")
+    assert_no_leak(out + err, [db_password])
+    assert run_cli("scrub", str(path))[0] == 0
+    assert_no_leak(path.read_text(), [db_password])

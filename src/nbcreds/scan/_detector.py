@@ -159,9 +159,9 @@ class Detector:
             return hits
         return hits + self._layers(text, 0)
 
-    def _direct(self, text: str) -> list[Hit]:
+    def _direct(self, text: str, values: bool = True) -> list[Hit]:
         hits: list[Hit] = []
-        if self.values is not None:
+        if values and self.values is not None:
             for start, end, name, encoding in self.values.find(text):
                 hits.append(
                     Hit(
@@ -180,7 +180,7 @@ class Detector:
         return hits
 
     def _layers(self, text: str, depth: int) -> list[Hit]:
-        if depth >= MAX_DEPTH or self.rules is None:
+        if depth >= MAX_DEPTH:
             return []
         hits: list[Hit] = []
         decoded: list[tuple[str, _Decoded]] = []
@@ -193,24 +193,23 @@ class Detector:
             if d is not None:
                 decoded.append(("URL-encoded", d))
         for name, d in decoded:
-            for hit in self._shapes_of(d.text, depth):
+            for hit in self._inner(d.text, depth):
                 start, end = d.span(hit.start, hit.end)
                 hits.append(_wrap(hit, start, end, name))
-        for m in _B64_RUN.finditer(text):
-            data = b64decode_run(m.group())
-            if not data or len(data) < 12:
-                continue
-            inner = data.decode("latin-1")
-            for hit in self._shapes_of(inner, depth):
-                hits.append(_wrap(hit, m.start(), m.end(), "base64"))
+        if self.rules is not None:
+            # configured values need no base64 decoding: their variants include base64
+            for m in _B64_RUN.finditer(text):
+                data = b64decode_run(m.group())
+                if not data or len(data) < 12:
+                    continue
+                inner = data.decode("latin-1")
+                for hit in self._inner(inner, depth, values=False):
+                    hits.append(_wrap(hit, m.start(), m.end(), "base64"))
         return hits
 
-    def _shapes_of(self, text: str, depth: int) -> list[Hit]:
-        assert self.rules is not None
-        hits = [
-            Hit(m.start, m.end, m.rule.kind, m.rule.id, "raw", m.rule.priority)
-            for m in self.rules.find(text)
-        ]
+    def _inner(self, text: str, depth: int, values: bool = True) -> list[Hit]:
+        """Hits in a decoded text: its own direct hits, then its decodings."""
+        hits = self._direct(text, values=values)
         return hits + self._layers(text, depth + 1)
 
 
