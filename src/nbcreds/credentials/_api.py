@@ -2,8 +2,9 @@
 
 ``credential()`` keeps a tiny fast-path table keyed by ``(name, namespace
 argument)``: a hit is served after a dict lookup, a clock read and identity
-checks of the config object, the selected namespace and the masking registry's
-version -- no config walk, no lock. Anything else (a miss, a token due for
+checks of the config object and the selected namespace -- no config walk, no lock.
+A listener on the masking registry empties the table when one of its tokens is
+no longer registered. Anything else (a miss, a token due for
 refresh, a changed config or namespace) takes the full path through the
 definition lookup and the single-flight cache.
 """
@@ -98,9 +99,9 @@ class CredentialListing:
         }
 
 
-# fast-path entry: (secret, valid-until monotonic, config, registry version, resolved ns,
+# fast-path entry: (secret, valid-until monotonic, config, resolved ns,
 #                   ns-from-config, NBCREDS_NAMESPACE seen)
-_FastEntry = tuple[Secret, float, Any, int, str | None, bool, Any]
+_FastEntry = tuple[Secret, float, Any, str | None, bool, Any]
 
 
 class CredentialEngine:
@@ -152,10 +153,8 @@ class CredentialEngine:
         generation: int,
         config: Config,
     ) -> None:
-        # the version is read first: a clear() racing with this call leaves a stale entry,
-        # never one claiming a registered value that is not
-        version = _registry.registry._version
-        # the masker must know the value before anyone gets it (again)
+        # the masker must know the value before anyone gets it (again); a clear() racing
+        # with this bumps the generation through the listener, and the entry is not stored
         _registry.registry.register(token.secret, token.secret.label)
         from_config = config.default_namespace is not None
         until = min(token.refresh_mono, token.expires_mono)
@@ -166,7 +165,6 @@ class CredentialEngine:
                 token.secret,
                 until,
                 config,
-                version,
                 ns,
                 from_config,
                 _environ_data.get(_NS_ENV_KEY),
@@ -175,6 +173,18 @@ class CredentialEngine:
     def fresh(self, definition: Definition) -> CachedToken:
         """Mint now, bypassing (and not touching) the cache."""
         return self._mint(definition)
+
+    def registry_changed(self) -> None:
+        """Masking-registry listener: if a fast-path token is no longer registered (a value
+        was unmasked, the registry cleared), empty the fast path, so the next call takes
+        the slow path and registers the token again before returning it."""
+        with self._lock:
+            entries = list(self.fast.values())
+        if all(entry[0] in _registry.registry for entry in entries):
+            return
+        with self._lock:
+            self._generation += 1
+            self.fast.clear()
 
     def drop(self, definition: Definition, token: str | None = None) -> bool:
         with self._lock:
@@ -197,6 +207,9 @@ class CredentialEngine:
 
 engine = CredentialEngine()
 _fast = engine.fast
+# Any change to the masking registry (a value removed, the registry cleared) empties the
+# fast path, so the next call re-registers the token on the slow path before returning it.
+_registry.registry.add_listener(engine.registry_changed)
 _monotonic = time.monotonic
 # os.environ.get costs microseconds for a missing key (a KeyError inside); the fast path
 # reads the mapping's own dict instead (what os.environ.__getitem__ reads too).
@@ -206,18 +219,13 @@ _NS_ENV_KEY: Any = os.environ.encodekey("NBCREDS_NAMESPACE")
 
 def _fast_lookup(name: str, namespace: str | None) -> Secret | None:
     hit = _fast.get((name, namespace))
-    if (
-        hit is None
-        or _monotonic() >= hit[1]
-        or hit[2] is not _context._config
-        or hit[3] != _registry.registry._version
-    ):
+    if hit is None or _monotonic() >= hit[1] or hit[2] is not _context._config:
         return None
     if namespace is None:
         if _namespaces._explicit:
-            if _namespaces._current != hit[4]:
+            if _namespaces._current != hit[3]:
                 return None
-        elif not hit[5] and _environ_data.get(_NS_ENV_KEY) != hit[6]:
+        elif not hit[4] and _environ_data.get(_NS_ENV_KEY) != hit[5]:
             return None
     return hit[0]
 
@@ -233,13 +241,12 @@ def credential(name: str, namespace: str | None = None) -> Secret:
         hit is not None
         and _monotonic() < hit[1]
         and hit[2] is _context._config
-        and hit[3] == _registry.registry._version
         and (
             namespace is not None
             or (
-                _namespaces._current == hit[4]
+                _namespaces._current == hit[3]
                 if _namespaces._explicit
-                else hit[5] or _environ_data.get(_NS_ENV_KEY) == hit[6]
+                else hit[4] or _environ_data.get(_NS_ENV_KEY) == hit[5]
             )
         )
     ):
