@@ -161,7 +161,7 @@ def postgres_round_trips(ops: int) -> None:
             f"\nPostgreSQL {server.bin_dir.parent.name} on 127.0.0.1, {ops} ops each "
             "(round trips counted from libpq's protocol trace)"
         )
-        print(f"{'operation':<22}{'round trips/op':>16}{'ops/s':>10}")
+        print(f"{'operation':<30}{'round trips/op':>16}{'ops/s':>10}")
         for name, fn in cases:
             start = time.perf_counter()
             with round_trips(conn) as trips:
@@ -172,7 +172,7 @@ def postgres_round_trips(ops: int) -> None:
             if name == "set_kv if_revision":
                 per_op -= 1  # the kv_item read that fetches the revision is its own operation
                 name += " (+kv_item)"
-            print(f"{name:<22}{per_op:>16.2f}{ops / elapsed:>10,.0f}")
+            print(f"{name:<30}{per_op:>16.2f}{ops / elapsed:>10,.0f}")
         nbcreds.load_config(config)  # closes the store's connections before the server stops
         shutil.rmtree(workdir, ignore_errors=True)
     finally:
