@@ -452,3 +452,17 @@ def test_a_secret_in_the_description_is_refused(ns: str) -> None:
     with pytest.raises(KVSecretRefused):
         nbcreds.put_kv("k", {"a": 1}, description="descr-secret-value-77")
     assert nbcreds.kv_keys() == []
+
+
+def test_an_encoded_secret_is_refused(ns: str) -> None:
+    import base64
+
+    from nbcreds import masking
+
+    if getattr(masking, "contains_secret", None) is None:  # pragma: no cover
+        pytest.skip("the masking engine has no contains_secret yet")
+    value = "another-secret-value-9f8e7d"
+    registry.register(value, "S")
+    with pytest.raises(KVSecretRefused):
+        nbcreds.set_kv("k", base64.b64encode(value.encode()).decode())
+    assert nbcreds.kv_keys() == []

@@ -205,7 +205,7 @@ def _refuse_secrets(key: str, ns: str, value: object, kind: str, text: str) -> N
     else:
         hit = bool(engine(text)) or any(engine(s) for s in strings)
     if hit:
-        raise _refused(key, ns, "contains the value of a registered secret")
+        raise _refused(key, ns, "contains a registered secret (or an encoding of one)")
 
 
 def _refused(key: str, ns: str, why: str) -> KVSecretRefused:
