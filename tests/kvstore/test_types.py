@@ -160,6 +160,14 @@ def test_check_key_caches_only_valid_keys() -> None:
         check_key("bad key")  # still refused the second time
 
 
+def test_a_secret_cannot_be_a_key() -> None:
+    from nbcreds import KVSecretRefused, Secret
+
+    with pytest.raises(KVSecretRefused, match="cannot be a KV key") as err:
+        check_key(Secret("abcdefgh", "K"))
+    assert "abcdefgh" not in str(err.value)
+
+
 def test_deep_merge() -> None:
     base = {"a": {"x": 1, "y": {"z": 1}}, "b": [1]}
     patch = {"a": {"y": {"w": 2}}, "b": [2], "c": None}

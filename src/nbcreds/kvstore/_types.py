@@ -20,7 +20,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Final
 
-from .._exceptions import KVValueError
+from .._exceptions import KVSecretRefused, KVValueError
+from ..values import Secret
 
 __all__ = [
     "KEY_RULE",
@@ -122,12 +123,16 @@ def check_key(key: object) -> str:
         return key
     if not isinstance(key, str):
         raise KVValueError(f"A KV key must be a string, not {type(key).__name__}: {KEY_RULE}.")
+    if isinstance(key, Secret):  # a key is stored and listed in clear
+        raise KVSecretRefused(
+            f"A Secret ({key.label}) cannot be a KV key: keys are stored and listed in clear."
+        )
     if not _KEY.fullmatch(key):
         shown = key if len(key) <= 60 else key[:57] + "..."
         raise KVValueError(f"Invalid KV key {shown!r}: {KEY_RULE}.")
     if len(_valid_keys) > 50_000:
         _valid_keys.clear()
-    _valid_keys.add(str(key))
+    _valid_keys.add(key)
     return key
 
 
