@@ -32,11 +32,11 @@ import httpx
 CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-client-secret-value"
 CALLERS = 64
-NUMBER = 100_000
+NUMBER = 20_000
 
 
 def per_call_us(
-    candidates: dict[str, tuple[Callable[[], Any], int]], rounds: int = 15
+    candidates: dict[str, tuple[Callable[[], Any], int]], rounds: int = 40
 ) -> dict[str, float]:
     """Microseconds per call of each candidate: the best of ``rounds`` runs, the candidates
     interleaved round by round so that a noisy neighbour slows them all alike."""
@@ -238,7 +238,7 @@ def main() -> None:
         costs = cached_costs(srv)
         authlib_cost = costs["authlib OAuth2Client.ensure_active_token"]
         print(
-            "Cached token, cost per call (best of 15 interleaved rounds; ratio to authlib "
+            "Cached token, cost per call (best of 40 interleaved rounds; ratio to authlib "
             "ensure_active_token)"
         )
         for name, value in costs.items():
