@@ -41,6 +41,8 @@ def mask_message_part(obj: Any, state: Compiled) -> Any:
     """``obj`` with every string and byte string in it masked; containers are
     copied only where something changed (the caller's objects are never mutated)."""
     if isinstance(obj, str):
+        if len(obj) < state.min_length:
+            return obj  # keys like "name", "text": too short to hold a pattern
         return state.sub(str.__str__(obj))
     if isinstance(obj, dict):
         changed = False

@@ -92,8 +92,14 @@ class Compiled:
     matcher: Matcher
     #: every pattern, sorted, to find a trailing piece that could start one
     sorted_patterns: list[str] = field(default_factory=list)
-    first_chars: frozenset[str] = frozenset()
+    #: the first 1-3 characters of every pattern: a cheap filter before bisecting
+    short_prefixes: frozenset[str] = frozenset()
+    #: every character that occurs in a pattern: a suffix holding any other
+    #: character cannot be the start of a pattern
+    pattern_chars: frozenset[str] = frozenset()
     max_length: int = 0
+    #: strings shorter than this cannot contain a pattern
+    min_length: int = 0
     skipped: list[str | None] = field(default_factory=list)
 
     @property
@@ -111,7 +117,7 @@ class Compiled:
         return by_label
 
     def sub(self, text: str) -> str:
-        if self.empty or not text:
+        if len(text) < self.min_length or self.empty:
             return text
         return self.matcher.sub(text, self.replacement())
 
@@ -131,14 +137,22 @@ class Compiled:
         """Index where the longest suffix of ``text`` that is a proper prefix of a
         pattern starts (``len(text)`` if none): that piece must wait for the next
         write before it can be shown."""
+        size = len(text)
         if self.empty or not text:
-            return len(text)
+            return size
+        chars = self.pattern_chars
+        if text[-1] not in chars:
+            return size  # the common case: output ending in a newline
+        # the suffix can only reach back to the last character no pattern holds
+        start = size - 1
+        floor = max(0, size - self.max_length + 1)
+        while start > floor and text[start - 1] in chars:
+            start -= 1
         patterns = self.sorted_patterns
         count = len(patterns)
-        first = self.first_chars
-        begin = max(0, len(text) - self.max_length + 1)
-        for index in range(begin, len(text)):
-            if text[index] not in first:
+        short = self.short_prefixes
+        for index in range(start, size):
+            if text[index : index + 3] not in short:
                 continue
             piece = text[index:]
             at = bisect.bisect_left(patterns, piece)
@@ -146,22 +160,25 @@ class Compiled:
                 if len(patterns[at]) > len(piece):
                     return index
                 at += 1
-        return len(text)
+        return size
 
 
 _log = logging.getLogger("nbcreds.masking")
 _lock = threading.RLock()
 _compiled: Compiled | None = None
+_compiled_config: Any = None  # the Config object _compiled was built for
+_compiled_valid = False  # whether its [masking] table was valid
 _forced_backend: Backend | None = None
 _warned: set[str] = set()
 
 
 def force_backend(backend: Backend | None) -> None:
     """Use ``backend`` for every later compilation (tests and the benchmark)."""
-    global _forced_backend, _compiled
+    global _forced_backend, _compiled, _compiled_config
     with _lock:
         _forced_backend = backend
         _compiled = None
+        _compiled_config = None
 
 
 def _settings_or_default() -> MaskingSettings:
@@ -187,8 +204,10 @@ def _build(version: int, values: dict[str, str | None], conf: MaskingSettings) -
         settings=conf,
         matcher=matcher,
         sorted_patterns=ordered,
-        first_chars=frozenset(p[0] for p in ordered),
+        short_prefixes=frozenset(p[:k] for p in ordered for k in (1, 2, 3)),
+        pattern_chars=frozenset("".join(ordered)),
         max_length=max((len(p) for p in ordered), default=0),
+        min_length=min((len(p) for p in ordered), default=0),
         skipped=skipped,
     )
 
@@ -199,19 +218,48 @@ def compiled(strict: bool = False) -> Compiled:
     ``strict=True`` raises :class:`ConfigError` for an invalid ``[masking]``
     table instead of falling back to the defaults.
     """
-    global _compiled
-    conf = settings() if strict else _settings_or_default()
+    global _compiled, _compiled_config, _compiled_valid
     current = _compiled
-    if current is not None and current.version == registry.version and current.settings == conf:
+    # fast path, taken by every message the kernel sends: same config object
+    # (read without its lock), same registry version
+    if (
+        current is not None
+        and _compiled_config is not None
+        and _context_module()._config is _compiled_config
+        and current.version == registry.version
+        and (_compiled_valid or not strict)
+    ):
         return current
+    from .. import _context
+
+    config = _context.get_config()
+    try:
+        conf, valid = settings(), True
+    except NbcredsError:
+        if strict:
+            raise
+        conf, valid = MaskingSettings(), False  # an invalid file must not switch masking off
     with _lock:
         version, values = registry.snapshot()
         current = _compiled
         if current is None or current.version != version or current.settings != conf:
             current = _build(version, values, conf)
             _compiled = current
+        _compiled_config, _compiled_valid = config, valid
     _warn_short(values, conf.min_length)
     return current
+
+
+def _context_module() -> Any:
+    global _context_cache
+    if _context_cache is None:
+        from .. import _context
+
+        _context_cache = _context
+    return _context_cache
+
+
+_context_cache: Any = None
 
 
 def _warn_short(values: dict[str, str | None], min_length: int) -> None:
@@ -279,9 +327,10 @@ def safe_masked(text: str) -> str:
 
 
 def _reset_for_tests() -> None:
-    global _compiled
+    global _compiled, _compiled_config
     with _lock:
         _compiled = None
+        _compiled_config = None
         _warned.clear()
         _settings_cache.clear()
 

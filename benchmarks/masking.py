@@ -1,0 +1,200 @@
+"""Masking throughput and per-message cost, measured side by side in one run.
+
+    python benchmarks/masking.py [--mb 8] [--repeat 3]
+
+On one 8 MB log-like text (a few registered values sprinkled in):
+
+* the engine (every value with all its variants, one automaton) with 10, 100
+  and 1,000 registered values, for each backend, against
+* one plain ``str.replace`` pass of a single value -- the practical ceiling --
+  and the naive loop of one ``str.replace`` per variant (what most code does);
+
+and the added cost of masking a 1 KB stream message with 100 registered values
+(the stream hold-back check plus the masked ``Session.send``) relative to
+sending it unmasked on a PUB socket, as the kernel's iopub does.
+
+Prints ratios (higher = faster for throughput); no thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import string
+import time
+from collections.abc import Callable
+
+from nbcreds.masking import _egress, _engine, _stream, available_backends, registry, variants
+
+ALPHABET = string.ascii_letters + string.digits + "-_/+=.:@!"
+
+
+def make_values(count: int, rng: random.Random) -> list[str]:
+    return ["".join(rng.choices(ALPHABET, k=rng.randint(20, 48))) for _ in range(count)]
+
+
+def make_log(size: int, values: list[str], rng: random.Random) -> str:
+    """Log-like lines; one line in 2,000 carries one of the first values."""
+    services = ["api", "worker", "scheduler", "auth", "billing"]
+    paths = ["/v1/items", "/v1/users/42", "/healthz", "/v2/orders?page=3", "/login"]
+    lines: list[str] = []
+    total = 0
+    n = 0
+    while total < size:
+        n += 1
+        line = (
+            f"2026-11-27T01:{n // 60 % 60:02d}:{n % 60:02d}.{n % 1000:03d}Z "
+            f"{rng.choice(['INFO', 'DEBUG', 'WARN'])} service={rng.choice(services)} "
+            f"request_id={rng.getrandbits(64):016x} path={rng.choice(paths)} "
+            f"status={rng.choice([200, 200, 200, 404, 500])} duration_ms={rng.randint(1, 900)}"
+        )
+        if n % 2000 == 0:
+            line += f" token={values[n // 2000 % 10]}"
+        lines.append(line)
+        total += len(line) + 1
+    return "\n".join(lines)[:size]
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def side_by_side(
+    a: Callable[[], object], b: Callable[[], object], repeat: int
+) -> tuple[float, float]:
+    """Best times of ``a`` and ``b``, run alternately so that both see the same load."""
+    ta, tb = [], []
+    for _ in range(repeat):
+        ta.append(best(a, 1))
+        tb.append(best(b, 1))
+    return min(ta), min(tb)
+
+
+def naive_loop_time(
+    text: str, patterns: list[str], repeat: int, cap: int = 150
+) -> tuple[float, bool]:
+    """One ``str.replace`` per pattern. Above ``cap`` patterns the passes are timed
+    for the first ``cap`` and scaled (each pass costs the same)."""
+    sample = patterns[:cap]
+
+    def loop() -> None:
+        out = text
+        for pattern in sample:
+            out = out.replace(pattern, "****")
+
+    elapsed = best(loop, max(1, repeat - 1))
+    return elapsed * len(patterns) / len(sample), len(patterns) > cap
+
+
+def throughput(args: argparse.Namespace) -> None:
+    rng = random.Random(20261127)
+    all_values = make_values(1000, rng)
+    text = make_log(args.mb * 1_000_000, all_values, rng)
+    mb = len(text) / 1e6
+    single = best(lambda: text.replace(all_values[0], "****"), args.repeat)
+    print(f"text: {mb:.1f} MB log-like; one str.replace pass: {mb / single:,.0f} MB/s")
+    print("(each engine row is timed alternately with that pass; ratios use the pair)\n")
+    header = (
+        f"{'values':>7} {'patterns':>9} {'backend':>12} {'MB/s':>8} "
+        f"{'vs 1 str.replace':>17} {'naive loop MB/s':>16} {'engine vs naive':>16}"
+    )
+    print(header)
+    print("-" * len(header))
+    for count in (10, 100, 1000):
+        values = all_values[:count]
+        patterns = sorted({form for value in values for form in variants(value)})
+        naive, scaled = naive_loop_time(text, patterns, args.repeat)
+        for backend in available_backends():
+            registry.clear()
+            _engine.force_backend(backend)
+            for value in values:
+                registry.register(value)
+            state = _engine.compiled()
+            single, elapsed = side_by_side(
+                lambda: text.replace(all_values[0], "****"),
+                lambda state=state: state.sub(text),
+                args.repeat,
+            )
+            print(
+                f"{count:>7} {len(patterns):>9} {backend:>12} {mb / elapsed:>8,.0f} "
+                f"{single / elapsed:>16.2f}x {mb / naive:>15,.1f}{'*' if scaled else ' '} "
+                f"{naive / elapsed:>15,.0f}x"
+            )
+    print("\n* naive loop timed on its first 150 str.replace passes and scaled to all patterns")
+
+
+def message_cost(args: argparse.Namespace) -> None:
+    import zmq
+    from jupyter_client.session import Session
+
+    rng = random.Random(7)
+    values = make_values(100, rng)
+    # a 1 KB stream message: whole log lines, ending in a newline like print() output
+    lines = make_log(4096, values, rng).splitlines()
+    body = ""
+    while len(body) + len(lines[0]) + 1 <= 1024:
+        body += lines.pop(0) + "\n"
+    body = body.ljust(1023, "-")[:1023] + "\n"
+    context = zmq.Context.instance()
+    socket = context.socket(zmq.PUB)  # iopub: a PUB socket
+    socket.bind("inproc://nbcreds-bench")
+    session = Session(key=b"benchmark-key", username="bench")
+    plain_send = session.send
+    masked_send = _egress._wrap_send(plain_send)
+    n = args.messages
+
+    def unmasked() -> None:
+        for _ in range(n):
+            plain_send(socket, "stream", {"name": "stdout", "text": body})
+
+    print(
+        f"\n1 KB stream message, 100 registered values: best of {args.batches} alternating "
+        f"batches of {n:,} messages"
+    )
+    header = f"{'backend':>12} {'unmasked us/msg':>16} {'masked us/msg':>14} {'added cost':>11}"
+    print(header)
+    print("-" * len(header))
+    for backend in available_backends():
+        registry.clear()
+        _engine.force_backend(backend)
+        for value in values:
+            registry.register(value)
+        state = _engine.compiled()
+
+        def masked(state: _engine.Compiled = state) -> None:
+            for _ in range(n):
+                text, _held = _stream.split(body, state, mask=False)  # the hold-back check
+                masked_send(socket, "stream", {"name": "stdout", "text": text})
+
+        # many short alternating batches: the best of each side is taken from the
+        # quietest moments of a shared machine
+        base, cost = side_by_side(unmasked, masked, args.batches)
+        print(
+            f"{backend:>12} {base / n * 1e6:>16.1f} {cost / n * 1e6:>14.1f} "
+            f"{(cost - base) / base * 100:>10.1f}%"
+        )
+    socket.close(linger=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=8, help="size of the text in MB")
+    parser.add_argument("--repeat", type=int, default=7, help="timing runs (best is kept)")
+    parser.add_argument("--messages", type=int, default=500, help="messages per timing batch")
+    parser.add_argument("--batches", type=int, default=31, help="alternating batches per side")
+    args = parser.parse_args()
+    try:
+        throughput(args)
+        message_cost(args)
+    finally:
+        _engine.force_backend(None)
+        registry.clear()
+
+
+if __name__ == "__main__":
+    main()
