@@ -1,0 +1,230 @@
+"""The sidebar in a real JupyterLab, driven by Playwright in Debian's headless Chromium.
+
+One journey, like a user's: open a notebook; open the panel from the command
+palette; it says the kernel has not loaded nbcreds and offers to load it; load
+it; bind a secret in a cell and see its name appear; Test a credential against a
+local OAuth server and see success; edit a KV value in the panel and read it
+back from the kernel; switch the namespace from the panel. A screenshot goes to
+``test-artifacts/sidebar.png``; no secret value is ever in the page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from nbcreds.testing.leaks import assert_no_leak
+from nbcreds.testing.oauth import OAuthServer
+
+from .lab_server import LabServer
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Generous bounds for a loaded 2-core CI machine; every wait is on a condition.
+LONG = 180_000
+STEP = 90_000
+
+CLIENT_SECRET = "ui-client-secret: +/=% Zq81"
+API_KEY_VALUE = "ui-api-key-value-5d2c9b7e"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"{CHROMIUM} is missing: install Debian's chromium (scripts/test does)",
+    ),
+]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[tuple[LabServer, OAuthServer]]:
+    pytest.importorskip("jupyterlab")
+    with OAuthServer(token_lifetime=3600) as oauth:
+        oauth.add_client("ui-app", client_secret=CLIENT_SECRET)
+        server = LabServer(
+            tmp_path,
+            env={"UI_CLIENT_SECRET": CLIENT_SECRET, "UI_API_KEY_VALUE": API_KEY_VALUE},
+            log=ARTIFACTS / "sidebar-jupyterlab.log",
+        )
+        (server.root / "nbcreds.toml").write_text(
+            "[credentials.idp]\n"
+            'type = "oauth2_client_credentials"\n'
+            f'token_endpoint = "{oauth.token_endpoint}"\n'
+            'client_id = "ui-app"\n'
+            'client_secret = "env:UI_CLIENT_SECRET"\n'
+        )
+        (server.root / "sidebar.ipynb").write_text(
+            json.dumps(
+                {
+                    "cells": [],
+                    "metadata": {
+                        "kernelspec": {
+                            "name": "python3",
+                            "display_name": "Python 3 (ipykernel)",
+                            "language": "python",
+                        }
+                    },
+                    "nbformat": 4,
+                    "nbformat_minor": 5,
+                }
+            )
+        )
+        with server:
+            yield server, oauth
+
+
+def _warm_up(page: Any) -> None:
+    """Run ``print(40 + 2)`` in the first cell until the kernel takes it.
+
+    The notebook can look idle before its kernel's websocket is connected, and a
+    cell run in that moment is silently dropped; so run in place (Ctrl+Enter)
+    until the prompt shows the kernel got it, within a bound.
+    """
+    cell = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first
+    cell.locator(".cm-content").click()
+    page.keyboard.insert_text("print(40 + 2)")
+    prompt = cell.locator(".jp-InputPrompt")
+    deadline = time.monotonic() + LONG / 1000
+    while time.monotonic() < deadline:
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Control+Enter")
+        try:
+            expect(prompt).not_to_have_text("[ ]:", timeout=15_000)
+            break
+        except AssertionError:
+            continue
+    expect(prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=LONG)
+    expect(cell.locator(".jp-OutputArea")).to_have_text("42", timeout=STEP)
+    # a fresh cell below for the next steps
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    expect(page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")).to_have_count(2)
+
+
+def _run_cell(page: Any, code: str) -> str:
+    """Type ``code`` into the last cell, run it, wait for it to finish; its output text."""
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    cell = cells.nth(cells.count() - 1)  # pinned: running it appends a new last cell
+    cell.locator(".cm-content").click()
+    page.keyboard.insert_text(code)  # no key events: no auto-closed brackets
+    page.keyboard.press("Shift+Enter")
+    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=LONG)
+    return str(cell.locator(".jp-OutputArea").inner_text(timeout=STEP))
+
+
+def _open_palette_command(page: Any, label: str) -> None:
+    page.keyboard.press("Escape")
+    for _ in range(3):
+        page.keyboard.press("Control+Shift+C")
+        try:
+            page.locator(".lm-CommandPalette-input").wait_for(state="visible", timeout=20_000)
+            break
+        except Exception:
+            page.locator(".jp-NotebookPanel").click()
+    palette_input = page.locator(".lm-CommandPalette-input")
+    palette_input.fill(label)
+    page.locator(".lm-CommandPalette-item", has_text=label).first.click(timeout=STEP)
+
+
+def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    server, oauth = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "sidebar.png"
+    screenshot.unlink(missing_ok=True)
+    expect.set_options(timeout=STEP)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.set_default_timeout(STEP)
+            page.goto(server.url("lab/tree/sidebar.ipynb"), timeout=LONG)
+            page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=LONG)
+
+            # A first cell proves the kernel is up (and nbcreds not loaded yet).
+            _warm_up(page)
+
+            # The palette opens the panel; it says plainly that nbcreds is not loaded.
+            _open_palette_command(page, "nbcreds: Show Secrets")
+            panel = page.locator("#nbcreds-sidebar")
+            expect(panel).to_be_visible()
+            status = panel.locator(".nbc-status")
+            expect(status).to_have_attribute("data-status", "not-loaded", timeout=LONG)
+            expect(status).to_contain_text("has not loaded nbcreds")
+
+            # Its button runs %load_ext nbcreds in the kernel.
+            panel.locator(".nbc-load").click()
+            expect(status).to_have_attribute("data-status", "ready", timeout=LONG)
+
+            # A cell binds a secret and a KV value: the panel refreshes by itself.
+            _run_cell(
+                page,
+                "import nbcreds as nc; nc.use_namespace('acme.team'); "
+                "nc.bind_secret('UI_API_KEY', env='UI_API_KEY_VALUE'); "
+                "nc.set_kv('cursor', 41)",
+            )
+            secret_row = panel.locator('.nbc-secret-row[data-name="UI_API_KEY"]')
+            expect(secret_row).to_be_visible(timeout=LONG)
+            expect(secret_row).to_contain_text("acme.team")
+            expect(status).to_contain_text("acme.team")
+
+            # Test a credential against the local OAuth server.
+            cred = panel.locator('.nbc-credential-row[data-name="idp"]')
+            expect(cred).to_contain_text("oauth2_client_credentials")
+            requests_before = oauth.token_requests
+            cred.locator(".nbc-test").click()
+            result = cred.locator(".nbc-test-result")
+            expect(result).to_have_attribute("data-success", "true", timeout=LONG)
+            expect(result).to_contain_text("token")
+            assert oauth.token_requests > requests_before
+
+            # Edit a KV value in the panel, read it back from the kernel.
+            kv_row = panel.locator('.nbc-kv-row[data-key="cursor"]')
+            expect(kv_row).to_contain_text("NUMBER")
+            kv_row.locator(".nbc-kv-edit").click()
+            text = panel.locator(".nbc-kv-editor .nbc-kv-text")
+            expect(text).to_have_value("41")
+            text.fill("42")
+            panel.locator(".nbc-kv-editor .nbc-kv-save").click()
+            expect(panel.locator(".nbc-kv-editor")).to_be_hidden()
+            expect(panel.locator(".nbc-message")).to_contain_text("saved cursor")
+            assert _run_cell(page, "print(nc.kv('cursor') + 1)").strip() == "43"
+
+            page.screenshot(path=str(screenshot), full_page=True)
+
+            # Switch the namespace from the panel; the kernel follows.
+            panel.locator(".nbc-namespace-select").select_option("acme")
+            expect(status).to_contain_text(re.compile(r"^acme:"))
+            assert _run_cell(page, "print(nc.current_namespace())").strip() == "acme"
+
+            assert_no_leak(page.content(), [API_KEY_VALUE, CLIENT_SECRET])
+        except Exception:
+            if not screenshot.exists():
+                page.screenshot(path=str(ARTIFACTS / "sidebar-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+    assert screenshot.stat().st_size > 10_000
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
