@@ -397,3 +397,47 @@ def test_configured_value_escaped_twice_with_ascii_escapes_is_found(
     assert_no_leak(out + err, [db_password])
     assert run_cli("scrub", str(path))[0] == 0
     assert_no_leak(path.read_text(), [db_password])
+
+
+def test_progress_is_drawn_on_a_terminal_and_not_in_a_pipe(isolated_nbcreds: Path) -> None:
+    """The real command, stderr on a pseudo-terminal, then on a pipe."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    for i in range(25):
+        (isolated_nbcreds / f"f{i:02}.txt").write_text(f"line {i}\n")
+    nbcreds_bin = str(Path(sys.executable).parent / "nbcreds")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [nbcreds_bin, "scan", "--no-config", "."],
+            stderr=slave,
+            stdout=subprocess.PIPE,
+            cwd=isolated_nbcreds,
+            timeout=60,
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"scanned 25/25 files" in b"".join(chunks)
+    piped = subprocess.run(
+        [nbcreds_bin, "scan", "--no-config", "."],
+        capture_output=True,
+        cwd=isolated_nbcreds,
+        timeout=60,
+        text=True,
+    )
+    assert piped.returncode == 0
+    assert "scanned 25/25" not in piped.stderr

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._rules import RuleSet
+from ._rules import ALL_MARKERS, RuleSet
 from ._values import ConfiguredValue, ValueMatcher
 
 __all__ = ["Detector", "Hit", "merge_spans"]
@@ -147,7 +147,7 @@ class Detector:
     def find(self, text: str, *, binary: bool = False) -> list[Hit]:
         """Every hit in ``text``. With ``binary`` the text is a base64 payload (an
         image output): it is decoded as a whole and a hit inside covers all of it."""
-        hits = self._direct(text)
+        hits, markers = self._direct(text)
         if binary:
             if self.rules is not None:
                 data = b64decode_run("".join(text.split()))
@@ -157,10 +157,12 @@ class Detector:
                             Hit(0, len(text), m.rule.kind, m.rule.id, "base64", m.rule.priority)
                         )
             return hits
-        return hits + self._layers(text, 0)
+        return hits + self._layers(text, 0, markers)
 
-    def _direct(self, text: str, values: bool = True) -> list[Hit]:
+    def _direct(self, text: str, values: bool = True) -> tuple[list[Hit], frozenset[str]]:
+        """Hits in ``text`` itself, and the markers saying which decodings to try."""
         hits: list[Hit] = []
+        markers = ALL_MARKERS
         if values and self.values is not None:
             for start, end, name, encoding in self.values.find(text):
                 hits.append(
@@ -175,20 +177,21 @@ class Detector:
                     )
                 )
         if self.rules is not None:
-            for m in self.rules.find(text):
+            rules, markers = self.rules.scan(text.encode("utf-8", "surrogatepass"))
+            for m in self.rules.match(text, rules):
                 hits.append(Hit(m.start, m.end, m.rule.kind, m.rule.id, "raw", m.rule.priority))
-        return hits
+        return hits, markers
 
-    def _layers(self, text: str, depth: int) -> list[Hit]:
+    def _layers(self, text: str, depth: int, markers: frozenset[str]) -> list[Hit]:
         if depth >= MAX_DEPTH:
             return []
         hits: list[Hit] = []
         decoded: list[tuple[str, _Decoded]] = []
-        if "\\" in text:
+        if "json-escape" in markers:
             d = _unescape(text, _JSON_ESCAPE, _json_char)
             if d is not None:
                 decoded.append(("JSON-escaped", d))
-        if "%" in text:
+        if "percent" in markers:
             d = _unescape(text, _PERCENT, _percent_char)
             if d is not None:
                 decoded.append(("URL-encoded", d))
@@ -196,7 +199,7 @@ class Detector:
             for hit in self._inner(d.text, depth):
                 start, end = d.span(hit.start, hit.end)
                 hits.append(_wrap(hit, start, end, name))
-        if self.rules is not None:
+        if self.rules is not None and "base64" in markers:
             # configured values need no base64 decoding: their variants include base64
             for m in _B64_RUN.finditer(text):
                 data = b64decode_run(m.group())
@@ -209,8 +212,8 @@ class Detector:
 
     def _inner(self, text: str, depth: int, values: bool = True) -> list[Hit]:
         """Hits in a decoded text: its own direct hits, then its decodings."""
-        hits = self._direct(text, values=values)
-        return hits + self._layers(text, depth + 1)
+        hits, markers = self._direct(text, values=values)
+        return hits + self._layers(text, depth + 1, markers)
 
 
 def _wrap(hit: Hit, start: int, end: int, layer: str) -> Hit:

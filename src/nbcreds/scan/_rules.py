@@ -142,6 +142,16 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+#: Cheap facts about a text, found in the same Hyperscan pass as the rules, that
+#: tell the detector which decodings are worth trying.
+MARKERS: dict[str, bytes] = {
+    "base64": rb"[A-Za-z0-9+/]{20}",
+    "json-escape": rb"\\(?:u[0-9a-fA-F]{4}|[\"\\/bfnrt])",
+    "percent": rb"%[0-9A-Fa-f]{2}",
+}
+ALL_MARKERS = frozenset(MARKERS)
+
+
 @dataclass(frozen=True)
 class ShapeMatch:
     start: int
@@ -174,39 +184,52 @@ class RuleSet:
         import hyperscan
 
         db = hyperscan.Database()
-        flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(self.rules)
+        expressions = [r.prefilter for r in self.rules] + list(MARKERS.values())
+        flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions)
         for i, rule in enumerate(self.rules):
-            if rule.regex.flags & re.IGNORECASE or rule.id == "generic-assignment":
+            if rule.regex.flags & re.IGNORECASE:
                 flags[i] |= hyperscan.HS_FLAG_CASELESS
         db.compile(
-            expressions=[r.prefilter for r in self.rules],
-            ids=list(range(len(self.rules))),
-            elements=len(self.rules),
+            expressions=expressions,
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
             flags=flags,
         )
         return db
 
-    def candidates(self, data: bytes) -> list[Rule]:
-        """Rules that may match ``data`` (all of them without Hyperscan)."""
+    def scan(self, data: bytes) -> tuple[list[Rule], frozenset[str]]:
+        """The rules that may match ``data`` and the markers present in it (all of
+        them without Hyperscan)."""
         if self._db is None:
-            return list(self.rules)
+            return list(self.rules), ALL_MARKERS
         hit: set[int] = set()
 
         def on_match(rule_id: int, _from: int, _to: int, _flags: int, _ctx: object) -> None:
             hit.add(rule_id)
 
         self._db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
-        return [self.rules[i] for i in sorted(hit)]
+        n = len(self.rules)
+        names = list(MARKERS)
+        rules = [self.rules[i] for i in sorted(hit) if i < n]
+        return rules, frozenset(names[i - n] for i in hit if i >= n)
 
-    def find(self, text: str, data: bytes | None = None) -> list[ShapeMatch]:
-        """Validated matches in ``text``; ``data`` is its bytes when the caller has them."""
-        if data is None:
-            data = text.encode("utf-8", "surrogatepass")
+    def candidates(self, data: bytes) -> list[Rule]:
+        """Rules that may match ``data`` (all of them without Hyperscan)."""
+        return self.scan(data)[0]
+
+    def match(self, text: str, rules: Sequence[Rule]) -> list[ShapeMatch]:
+        """Validated matches of ``rules`` in ``text``."""
         found: list[ShapeMatch] = []
-        for rule in self.candidates(data):
+        for rule in rules:
             for m in rule.regex.finditer(text):
                 value = m.group(rule.group)
                 if rule.validate is not None and not rule.validate(value):
                     continue
                 found.append(ShapeMatch(m.start(rule.group), m.end(rule.group), rule))
         return found
+
+    def find(self, text: str, data: bytes | None = None) -> list[ShapeMatch]:
+        """Validated matches in ``text``; ``data`` is its bytes when the caller has them."""
+        if data is None:
+            data = text.encode("utf-8", "surrogatepass")
+        return self.match(text, self.candidates(data))
