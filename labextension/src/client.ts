@@ -246,6 +246,11 @@ export class NbcredsClient {
       this._comm = null;
       this._rejectAll(new RequestError('Restarted', 'the kernel restarted'));
       this._setStatus('not-loaded');
+      this._restarted = status !== 'dead';
+    } else if (status === 'idle' && this._restarted) {
+      // A kernel that loads nbcreds at startup (IPython config) is ready again.
+      this._restarted = false;
+      void this.connect();
     }
   }
 
@@ -269,6 +274,7 @@ export class NbcredsClient {
   private _state: IState | null = null;
   private _stateTime = 0;
   private _watch = true;
+  private _restarted = false;
   private _disposed = false;
   private _statusChanged = new Signal<this, ConnectionStatus>(this);
   private _stateChanged = new Signal<this, IState>(this);

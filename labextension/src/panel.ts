@@ -312,13 +312,13 @@ export class NbcredsPanel extends Widget {
           { class: 'nbc-row' },
           el('span', { class: 'nbc-name' }, c.name),
           el('span', { class: 'nbc-type' }, c.type),
-          test
+          el('span', { class: 'nbc-actions' }, test)
         ),
         el(
           'div',
           { class: 'nbc-row nbc-meta' },
-          el('span', { class: 'nbc-cred-status', 'data-deadline-kind': 'status' }),
-          el('span', { class: 'nbc-expiry', 'data-deadline-kind': 'credential' }),
+          el('span', { class: 'nbc-cred-status' }),
+          el('span', { class: 'nbc-expiry' }),
           el('span', {}, levelLabel(c.level, c.inherited))
         ),
         resultNode
@@ -335,27 +335,45 @@ export class NbcredsPanel extends Widget {
 
   private _renderKv(state: IState): HTMLElement {
     const client = this._client!;
+    if (state.namespace === null) {
+      return this._section(
+        'KV store',
+        'nbc-kv',
+        state,
+        'kv',
+        el('p', { class: 'nbc-empty' }, 'KV state belongs to a namespace: choose one above.')
+      );
+    }
     const rows = state.kv.map(k =>
       el(
-        'tr',
+        'div',
         { class: 'nbc-kv-row', 'data-key': k.key },
-        el('td', { class: 'nbc-name' }, k.key),
-        el('td', {}, k.type),
-        el('td', { class: 'nbc-expiry', 'data-deadline-kind': 'kv' }),
         el(
-          'td',
-          { class: 'nbc-actions' },
-          button('Edit', 'nbc-kv-edit', () => void this._openEditor(k.key), `Edit ${k.key}`),
-          button('Delete', 'nbc-kv-delete', async () => {
-            const answer = await showDialog({
-              title: 'Delete KV key',
-              body: `Delete ${k.key} from namespace ${state.namespace ?? 'tenant'}?`,
-              buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
-            });
-            if (answer.button.accept) {
-              await this._run(() => client.request('kv_delete', { key: k.key }));
-            }
-          }, `Delete ${k.key}`)
+          'div',
+          { class: 'nbc-row' },
+          el('span', { class: 'nbc-name' }, k.key),
+          el('span', { class: 'nbc-type' }, k.type),
+          el(
+            'span',
+            { class: 'nbc-actions' },
+            button('Edit', 'nbc-kv-edit', () => void this._openEditor(k.key), `Edit ${k.key}`),
+            button('Delete', 'nbc-kv-delete', async () => {
+              const answer = await showDialog({
+                title: 'Delete KV key',
+                body: `Delete ${k.key} from namespace ${state.namespace ?? 'tenant'}?`,
+                buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+              });
+              if (answer.button.accept) {
+                await this._run(() => client.request('kv_delete', { key: k.key }));
+              }
+            }, `Delete ${k.key}`)
+          )
+        ),
+        el(
+          'div',
+          { class: 'nbc-row nbc-meta' },
+          el('span', { class: 'nbc-expiry' }),
+          el('span', {}, k.revision === null ? '' : `revision ${k.revision}`)
         )
       )
     );
@@ -365,9 +383,7 @@ export class NbcredsPanel extends Widget {
       'nbc-kv',
       state,
       'kv',
-      rows.length
-        ? el('table', { class: 'nbc-table' }, el('tr', {}, el('th', {}, 'key'), el('th', {}, 'type'), el('th', {}, 'expiry'), el('th', {})), ...rows)
-        : el('p', { class: 'nbc-empty' }, 'No KV key in this namespace.'),
+      ...(rows.length ? rows : [el('p', { class: 'nbc-empty' }, 'No KV key in this namespace.')]),
       el('div', { class: 'nbc-row' }, add)
     );
   }

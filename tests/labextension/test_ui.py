@@ -4,7 +4,8 @@ One journey, like a user's: open a notebook; open the panel from the command
 palette; it says the kernel has not loaded nbcreds and offers to load it; load
 it; bind a secret in a cell and see its name appear; Test a credential against a
 local OAuth server and see success; edit a KV value in the panel and read it
-back from the kernel; switch the namespace from the panel. A screenshot goes to
+back from the kernel; add a key and delete it from the panel; switch the
+namespace from the panel. A screenshot goes to
 ``test-artifacts/sidebar.png``; no secret value is ever in the page.
 """
 
@@ -182,7 +183,7 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
                 page,
                 "import nbcreds as nc; nc.use_namespace('acme.team'); "
                 "nc.bind_secret('UI_API_KEY', env='UI_API_KEY_VALUE'); "
-                "nc.set_kv('cursor', 41)",
+                "nc.set_kv('cursor', 41);",
             )
             secret_row = panel.locator('.nbc-secret-row[data-name="UI_API_KEY"]')
             expect(secret_row).to_be_visible(timeout=LONG)
@@ -198,6 +199,14 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
             expect(result).to_have_attribute("data-success", "true", timeout=LONG)
             expect(result).to_contain_text("token")
             assert oauth.token_requests > requests_before
+            expect(cred.locator(".nbc-cred-status")).to_have_text("not fetched")
+
+            # Once the notebook uses the credential, its status and time to expiry show.
+            _run_cell(page, "tok = nc.credential('idp')")
+            expect(cred.locator(".nbc-cred-status")).to_have_attribute(
+                "data-status", "valid", timeout=LONG
+            )
+            expect(cred.locator(".nbc-expiry")).to_contain_text(re.compile(r"expires in \d+m"))
 
             # Edit a KV value in the panel, read it back from the kernel.
             kv_row = panel.locator('.nbc-kv-row[data-key="cursor"]')
@@ -211,7 +220,23 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
             expect(panel.locator(".nbc-message")).to_contain_text("saved cursor")
             assert _run_cell(page, "print(nc.kv('cursor') + 1)").strip() == "43"
 
+            # A new key typed in the panel, read by the kernel, then deleted (confirmed).
+            panel.locator(".nbc-kv-new").click()
+            editor = panel.locator(".nbc-kv-editor")
+            editor.locator(".nbc-kv-key").fill("report")
+            editor.locator(".nbc-kv-type").select_option("JSON")
+            editor.locator(".nbc-kv-text").fill('{"pages": [1, 2]}')
+            editor.locator(".nbc-kv-save").click()
+            report_row = panel.locator('.nbc-kv-row[data-key="report"]')
+            expect(report_row).to_contain_text("JSON")
+            assert _run_cell(page, "print(nc.kv('report')['pages'][1])").strip() == "2"
+
             page.screenshot(path=str(screenshot), full_page=True)
+
+            report_row.locator(".nbc-kv-delete").click()
+            page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-warn").click()
+            expect(report_row).to_have_count(0)
+            assert _run_cell(page, "print(nc.kv('report', default='gone'))").strip() == "gone"
 
             # Switch the namespace from the panel; the kernel follows.
             panel.locator(".nbc-namespace-select").select_option("acme")
