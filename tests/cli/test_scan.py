@@ -441,3 +441,26 @@ def test_progress_is_drawn_on_a_terminal_and_not_in_a_pipe(isolated_nbcreds: Pat
     )
     assert piped.returncode == 0
     assert "scanned 25/25" not in piped.stderr
+
+
+def test_scrub_of_an_invalid_notebook_writes_quietly(
+    tokens: dict[str, str],
+    write_notebook: Callable[..., Path],
+    run_cli: Callable[..., tuple[int, str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A notebook that was already invalid is still scrubbed, and nothing logs its content."""
+    cell = new_code_cell("x")
+    cell.outputs = [new_output("stream", name="stdout", text=tokens["slack-token"] + "\n")]
+    path = write_notebook([cell])
+    doc = json.loads(path.read_text())
+    del doc["cells"][0]["metadata"]  # required by the schema
+    doc["cells"][0]["note"] = "unexpected " + tokens["github-token"]
+    path.write_text(json.dumps(doc))
+    code, out, err = run_cli("scrub", str(path))
+    assert code == 0, err
+    assert "masked 2 finding(s)" in out
+    saved = path.read_text()
+    assert_no_leak(saved + out + err + caplog.text, tokens.values())
+    assert "invalid" not in caplog.text.lower()
+    assert json.loads(saved)["cells"][0]["outputs"][0]["text"] == "****\n"

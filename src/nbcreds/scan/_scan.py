@@ -10,6 +10,7 @@ then ``os.replace``); a notebook that was valid before is checked with
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import tempfile
@@ -240,10 +241,24 @@ def _write_notebook(path: Path, nb: Any, valid_before: bool) -> str:
             f"{path}: the scrubbed notebook would not be valid; nothing was written. "
             "Remove the outputs holding secrets by hand (Clear All Outputs)"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        node = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
-        text = nbformat.writes(node, version=nbformat.NO_CONVERT)  # type: ignore[no-untyped-call]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            node = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
+            if nb.get("nbformat") == 4:
+                # the v4 writer itself: nbformat.writes would log a validation error of
+                # an already invalid notebook, quoting its content
+                from nbformat.v4.nbjson import writes
+
+                text = writes(node)  # type: ignore[no-untyped-call]
+            else:
+                text = nbformat.writes(  # type: ignore[no-untyped-call]
+                    node, version=nbformat.NO_CONVERT
+                )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        # a notebook too malformed for nbformat's writer (a cell without metadata):
+        # keep its shape, in nbformat's layout
+        text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
     return str(text) if text.endswith("\n") else f"{text}\n"
 
 
