@@ -5,7 +5,7 @@ machine, and the best round of each is kept (the machine is shared and noisy;
 the best round is the least disturbed one). All three SQLite contenders use
 WAL with ``synchronous=NORMAL`` (diskcache's defaults) in autocommit.
 
-    python benchmarks/kv.py            # ~20-40 s
+    python benchmarks/kv.py            # about a minute
     python benchmarks/kv.py --ops 5000 --rounds 3
 """
 
@@ -181,8 +181,8 @@ def postgres_round_trips(ops: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ops", type=int, default=20_000, help="operations per SQLite round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ops", type=int, default=5_000, help="operations per SQLite round")
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--pg-ops", type=int, default=1_000)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="nbcreds-bench-"))

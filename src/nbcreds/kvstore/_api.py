@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import _context
 from .. import masking as _masking
+from .. import namespaces as _namespaces
 from .._exceptions import KVConflict, KVNotFound, KVSecretRefused, KVValueError
 from .._exceptions import NamespaceError as _NamespaceError
 from ..config import Config, is_reference, parse_reference
@@ -141,8 +142,23 @@ def _store() -> KVBackend:
 # --- checks ----------------------------------------------------------------------------------
 
 
+_valid_namespaces: set[str] = set()
+
+
 def _namespace(namespace: str | None) -> str:
-    ns = _resolve_namespace(namespace)
+    """The namespace a KV call works in. Hot path: the selected namespace is read
+    without the lock (``use_namespace`` writes both fields under it, and either
+    value read is a valid selection), and explicit names are validated once."""
+    if namespace is None:
+        ns = _namespaces._current if _namespaces._explicit else _namespaces.current_namespace()
+    elif namespace.__class__ is str and namespace in _valid_namespaces:
+        return namespace
+    else:
+        ns = _resolve_namespace(namespace)
+        if ns is not None:
+            if len(_valid_namespaces) > 10_000:
+                _valid_namespaces.clear()
+            _valid_namespaces.add(ns)
     if ns is None:
         raise _NamespaceError(
             "KV state always belongs to one namespace, and none is selected: call "
