@@ -19,12 +19,16 @@ Prints ratios (higher = faster for throughput); no thresholds.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import string
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from nbcreds.masking import _egress, _engine, _stream, available_backends, registry, variants
+from nbcreds.masking._variants import fragments
 
 ALPHABET = string.ascii_letters + string.digits + "-_/+=.:@!"
 
@@ -100,32 +104,36 @@ def throughput(args: argparse.Namespace) -> None:
     print(f"text: {mb:.1f} MB log-like; one str.replace pass: {mb / single:,.0f} MB/s")
     print("(each engine row is timed alternately with that pass; ratios use the pair)\n")
     header = (
-        f"{'values':>7} {'patterns':>9} {'backend':>12} {'MB/s':>8} "
+        f"{'values':>11} {'patterns':>9} {'backend':>12} {'MB/s':>8} "
         f"{'vs 1 str.replace':>17} {'naive loop MB/s':>16} {'engine vs naive':>16}"
     )
     print(header)
     print("-" * len(header))
-    for count in (10, 100, 1000):
+    rows: list[tuple[int, int]] = [(10, 0), (100, 0), (1000, 0), (1000, 16)]
+    for count, fragment_length in rows:
         values = all_values[:count]
-        patterns = sorted({form for value in values for form in variants(value)})
+        settings = _engine.MaskingSettings(fragment_length=fragment_length)
+        patterns = sorted(
+            {form for value in values for form in variants(value)}
+            | {form for value in values for form in fragments(value, fragment_length)}
+        )
         naive, scaled = naive_loop_time(text, patterns, args.repeat)
+        label = f"{count}+frag{fragment_length}" if fragment_length else str(count)
         for backend in available_backends():
-            registry.clear()
             _engine.force_backend(backend)
-            for value in values:
-                registry.register(value)
-            state = _engine.compiled()
+            state = _engine._build(0, dict.fromkeys(values), settings)
             single, elapsed = side_by_side(
                 lambda: text.replace(all_values[0], "****"),
                 lambda state=state: state.sub(text),
                 args.repeat,
             )
             print(
-                f"{count:>7} {len(patterns):>9} {backend:>12} {mb / elapsed:>8,.0f} "
+                f"{label:>11} {len(patterns):>9} {backend:>12} {mb / elapsed:>8,.0f} "
                 f"{single / elapsed:>16.2f}x {mb / naive:>15,.1f}{'*' if scaled else ' '} "
                 f"{naive / elapsed:>15,.0f}x"
             )
     print("\n* naive loop timed on its first 150 str.replace passes and scaled to all patterns")
+    print("1000+frag16: with [masking] fragment_length = 16 (opt-in slice masking)")
 
 
 def message_cost(args: argparse.Namespace) -> None:
@@ -188,6 +196,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=500, help="messages per timing batch")
     parser.add_argument("--batches", type=int, default=31, help="alternating batches per side")
     args = parser.parse_args()
+    # the default [masking] settings, whatever nbcreds.toml the working directory has
+    with tempfile.TemporaryDirectory() as empty:
+        config = Path(empty, "nbcreds.toml")
+        config.write_text("")
+        os.environ["NBCREDS_CONFIG"] = str(config)
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     try:
         throughput(args)
         message_cost(args)

@@ -133,3 +133,20 @@ def test_root_handlers_get_the_filter(shell: InteractiveShell) -> None:
         root.removeHandler(handler)
     assert handler.filters == []
     assert buffer.getvalue().strip() == "v=****"
+
+
+def test_load_ext_installs_masking_and_unload_ext_removes_it(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stdout = sys.stdout
+    shell.run_cell("%load_ext nbcreds")
+    assert _egress.installed(shell)
+    nbcreds.mask(VALUE)
+    shell.user_ns["v"] = VALUE
+    shell.run_cell("print(v)")
+    shell.run_cell("%unload_ext nbcreds")
+    assert not _egress.installed(shell)
+    assert sys.stdout is stdout
+    shell.run_cell("print('after', v)")
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["****", f"after {VALUE}"]

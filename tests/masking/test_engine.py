@@ -39,7 +39,7 @@ def test_every_encoding_is_masked() -> None:
     basic = base64.b64encode(f"alice:{VALUE}".encode()).decode()
     text = (
         f"raw {VALUE} url {quote(VALUE, safe='')} basic {basic} "
-        f"json {{\"p\": \"{VALUE}\"}} html {VALUE.replace('&', '&amp;')}"
+        f'json {{"p": "{VALUE}"}} html {VALUE.replace("&", "&amp;")}'
     )
     out = masked(text)
     assert_no_leak(out, [VALUE])
@@ -131,3 +131,15 @@ def test_hold_from_finds_the_longest_prefix_suffix() -> None:
     # its last character can start one of its base64 variants
     assert state.hold_from("xx abcdefgh") < len("xx abcdefgh")
     assert state.hold_from("nothing") == len("nothing")
+
+
+def test_fragments_mask_slices_when_enabled(write_config: Callable[[str], Path]) -> None:
+    token = "ghp_0123456789abcdefghijKLMNOPQRSTuv"
+    nbcreds.mask(token)
+    assert masked(f"head={token[:20]}") == f"head={token[:20]}"  # off by default
+    write_config("[masking]\nfragment_length = 12\n")
+    assert masked(f"head={token[:20]} tail={token[-15:]}") == "head=**** tail=****"
+    assert masked(f"short={token[:11]}") == f"short={token[:11]}"
+    write_config("[masking]\nfragment_length = 4\n")
+    with pytest.raises(ConfigError, match="fragment_length"):
+        masked(token)

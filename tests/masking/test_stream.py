@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import nbcreds
-from nbcreds.masking import _engine, _stream
+from nbcreds.masking import _engine, _stream, registry
 from nbcreds.testing.leaks import assert_no_leak
 
 VALUE = "split-secret-VALUE-99"
@@ -100,3 +104,44 @@ def test_threads_writing_concurrently_never_leak() -> None:
     hold.release()
     assert_no_leak("".join(out), [VALUE])
     assert "".join(out).count("****") == 80
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    value=st.text(st.sampled_from("ab\nc=é/"), min_size=6, max_size=12),
+    before=st.text(st.sampled_from("ab\n xé"), max_size=6),
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=6),
+)
+def test_any_chunking_never_leaks(value: str, before: str, cuts: list[int]) -> None:
+    registry.clear()
+    nbcreds.mask(value)
+    text = f"{before}{value}{before}"
+    out, hold = _collector()
+    points = sorted({c for c in cuts if c < len(text)} | {0, len(text)})
+    for start, end in itertools.pairwise(points):
+        hold.write(text[start:end])
+    hold.release()
+    assert_no_leak("".join(out), [value])
+    assert "****" in "".join(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    patterns=st.lists(st.text(st.sampled_from("abc\n"), min_size=6, max_size=9), min_size=1),
+    text=st.text(st.sampled_from("abc\n"), max_size=20),
+)
+def test_hold_from_matches_brute_force(patterns: list[str], text: str) -> None:
+    registry.clear()
+    for pattern in patterns:
+        registry.register(pattern)
+    state = _engine.compiled()
+    forms = state.sorted_patterns
+    expected = next(
+        (
+            i
+            for i in range(len(text))
+            if any(p.startswith(text[i:]) and len(p) > len(text) - i for p in forms)
+        ),
+        len(text),
+    )
+    assert state.hold_from(text) == expected

@@ -73,3 +73,11 @@ def test_every_derived_form_is_long_enough_and_unique(value: str) -> None:
     assert forms[0] == value
     assert len(forms) == len(set(forms))
     assert all(len(form) >= 4 for form in forms[1:])
+
+
+def test_fragments_are_every_window() -> None:
+    from nbcreds.masking._variants import fragments
+
+    assert fragments("abcdefghij", 8) == ["abcdefgh", "bcdefghi", "cdefghij"]
+    assert fragments("abcdefgh", 8) == []
+    assert fragments("abcdefghij", 0) == []

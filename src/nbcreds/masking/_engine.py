@@ -8,6 +8,7 @@ the stream hold-back, the logging filter, the CLI, the KV store). Settings::
     min_length = 6        # shorter values are not masked (one warning each)
     replacement = "****"  # never reveals the value's length
     label = false         # true: "[NAME]" instead of the replacement
+    fragment_length = 0   # > 0 (at least 8): also mask every slice this long
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._exceptions import ConfigError, NbcredsError
+from .._exceptions import NbcredsError
 from ._matcher import Backend, Matcher, Span
 from ._registry import registry
-from ._variants import variants
+from ._variants import FRAGMENT_MIN_LENGTH, fragments, variants
 
 __all__ = [
     "Compiled",
@@ -48,6 +49,7 @@ class MaskingSettings:
     min_length: int = DEFAULT_MIN_LENGTH
     replacement: str = DEFAULT_REPLACEMENT
     label: bool = False
+    fragment_length: int = 0
 
 
 def settings() -> MaskingSettings:
@@ -59,10 +61,11 @@ def settings() -> MaskingSettings:
     if cached is not None and cached[0] is config:
         return cached[1]
     table = config.table("masking")
-    unknown = set(table) - {"min_length", "replacement", "label"}
+    known = {"min_length", "replacement", "label", "fragment_length"}
+    unknown = set(table) - known
     if unknown:
         raise config.error(
-            f"unknown key(s) {', '.join(sorted(unknown))}; known: min_length, replacement, label",
+            f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}",
             "masking",
         )
     min_length = table.get("min_length", DEFAULT_MIN_LENGTH)
@@ -74,7 +77,18 @@ def settings() -> MaskingSettings:
     label = table.get("label", False)
     if not isinstance(label, bool):
         raise config.error("must be true or false", "masking", "label")
-    result = MaskingSettings(min_length, replacement, label)
+    fragment_length = table.get("fragment_length", 0)
+    if (
+        isinstance(fragment_length, bool)
+        or not isinstance(fragment_length, int)
+        or (fragment_length != 0 and fragment_length < FRAGMENT_MIN_LENGTH)
+    ):
+        raise config.error(
+            f"must be 0 (off) or an integer of at least {FRAGMENT_MIN_LENGTH}",
+            "masking",
+            "fragment_length",
+        )
+    result = MaskingSettings(min_length, replacement, label, fragment_length)
     _settings_cache.clear()
     _settings_cache[id(config)] = (config, result)
     return result
@@ -94,9 +108,10 @@ class Compiled:
     sorted_patterns: list[str] = field(default_factory=list)
     #: the first 1-3 characters of every pattern: a cheap filter before bisecting
     short_prefixes: frozenset[str] = frozenset()
-    #: every character that occurs in a pattern: a suffix holding any other
-    #: character cannot be the start of a pattern
-    pattern_chars: frozenset[str] = frozenset()
+    #: for each character c, the lengths L (longest first) such that some pattern
+    #: longer than L has c at position L-1: the only suffix lengths worth checking
+    #: for a text ending in c
+    suffix_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     max_length: int = 0
     #: strings shorter than this cannot contain a pattern
     min_length: int = 0
@@ -140,24 +155,22 @@ class Compiled:
         size = len(text)
         if self.empty or not text:
             return size
-        chars = self.pattern_chars
-        if text[-1] not in chars:
+        lengths = self.suffix_lengths.get(text[-1])
+        if not lengths:
             return size  # the common case: output ending in a newline
-        # the suffix can only reach back to the last character no pattern holds
-        start = size - 1
-        floor = max(0, size - self.max_length + 1)
-        while start > floor and text[start - 1] in chars:
-            start -= 1
         patterns = self.sorted_patterns
         count = len(patterns)
         short = self.short_prefixes
-        for index in range(start, size):
+        for length in lengths:
+            if length > size:
+                continue
+            index = size - length
             if text[index : index + 3] not in short:
                 continue
             piece = text[index:]
             at = bisect.bisect_left(patterns, piece)
             while at < count and patterns[at].startswith(piece):
-                if len(patterns[at]) > len(piece):
+                if len(patterns[at]) > length:
                     return index
                 at += 1
         return size
@@ -197,6 +210,8 @@ def _build(version: int, values: dict[str, str | None], conf: MaskingSettings) -
             skipped.append(label)
             continue
         patterns.extend((form, label) for form in variants(value))
+        if conf.fragment_length:
+            patterns.extend((form, label) for form in fragments(value, conf.fragment_length))
     matcher = Matcher(patterns, backend=_forced_backend)
     ordered = sorted(matcher.patterns)
     return Compiled(
@@ -205,11 +220,19 @@ def _build(version: int, values: dict[str, str | None], conf: MaskingSettings) -
         matcher=matcher,
         sorted_patterns=ordered,
         short_prefixes=frozenset(p[:k] for p in ordered for k in (1, 2, 3)),
-        pattern_chars=frozenset("".join(ordered)),
+        suffix_lengths=_suffix_lengths(ordered),
         max_length=max((len(p) for p in ordered), default=0),
         min_length=min((len(p) for p in ordered), default=0),
         skipped=skipped,
     )
+
+
+def _suffix_lengths(patterns: list[str]) -> dict[str, tuple[int, ...]]:
+    found: dict[str, set[int]] = {}
+    for pattern in patterns:
+        for position, char in enumerate(pattern[:-1]):
+            found.setdefault(char, set()).add(position + 1)
+    return {char: tuple(sorted(lengths, reverse=True)) for char, lengths in found.items()}
 
 
 def compiled(strict: bool = False) -> Compiled:
@@ -333,7 +356,3 @@ def _reset_for_tests() -> None:
         _compiled_config = None
         _warned.clear()
         _settings_cache.clear()
-
-
-# referenced for mypy's benefit: ConfigError is what ``strict`` raises
-_ = ConfigError

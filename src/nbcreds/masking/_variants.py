@@ -14,11 +14,14 @@ import html
 import json
 from urllib.parse import quote, quote_plus
 
-__all__ = ["LINE_MIN_LENGTH", "variants"]
+__all__ = ["FRAGMENT_MIN_LENGTH", "LINE_MIN_LENGTH", "fragments", "variants"]
 
 #: Lines of a multi-line value shorter than this are not masked on their own
 #: (a PEM key's short last line or ``-----END...`` is not worth blanking).
 LINE_MIN_LENGTH = 8
+
+#: The shortest fragment length ``[masking] fragment_length`` accepts.
+FRAGMENT_MIN_LENGTH = 8
 
 #: A derived form (a base64 fragment, ...) shorter than this is dropped: it would
 #: blank unrelated text far more often than it would hide anything.
@@ -104,3 +107,17 @@ def variants(value: str) -> list[str]:
         key=lambda form: (-len(form), form),
     )
     return [plain, *derived]
+
+
+def fragments(value: str, length: int) -> list[str]:
+    """Every ``length``-character window of ``value`` (none if it is not longer).
+
+    Masking every window masks any slice of the value at least ``length`` long --
+    ``print(token[:20])`` included -- which a mask of the whole value alone
+    would miss. Opt-in (``[masking] fragment_length``): it multiplies the
+    patterns by the values' length.
+    """
+    plain = str.__str__(value)
+    if length <= 0 or len(plain) <= length:
+        return []
+    return list(dict.fromkeys(plain[i : i + length] for i in range(len(plain) - length + 1)))
