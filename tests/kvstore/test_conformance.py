@@ -451,6 +451,8 @@ def test_a_secret_in_the_description_is_refused(ns: str) -> None:
         nbcreds.set_kv("k", 1, description="see descr-secret-value-77")
     with pytest.raises(KVSecretRefused):
         nbcreds.put_kv("k", {"a": 1}, description="descr-secret-value-77")
+    with pytest.raises(KVSecretRefused):  # a Secret nobody registered is refused too
+        nbcreds.set_kv("k", 1, description=Secret("unregistered-xyz-123", "U"))
     assert nbcreds.kv_keys() == []
 
 

@@ -237,6 +237,8 @@ def _check_description(key: str, ns: str, description: object) -> str | None:
         return None
     if not isinstance(description, str):
         raise KVValueError(f"A description must be a string, not {type(description).__name__}.")
+    if isinstance(description, Secret):
+        raise _refused(key, ns, "has a Secret as its description")
     if "\x00" in description:
         raise _unstorable(key, "a NUL character in its description")
     _refuse_secrets(key, ns, description, "STRING", description)  # stored in clear too
