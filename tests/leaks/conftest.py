@@ -150,6 +150,8 @@ async def _execute(
     client = NotebookClient(
         nb,
         kernel_name=kernel_name,
+        # not quiet: the kernel copies every stream write to its console (stream.echo)
+        extra_arguments=["--IPKernelApp.quiet=False"],
         timeout=60,
         allow_errors=False,
         record_timing=False,

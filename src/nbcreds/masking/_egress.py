@@ -157,6 +157,8 @@ class MaskedStream:
 
 @dataclass
 class _Installed:
+    #: the shell itself: holding it keeps its id from being reused by another shell
+    shell: Any = None
     undo: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -290,6 +292,23 @@ def _install_console_echo(stream: Any, record: _Installed) -> None:
     record.undo.append(echo.detach)
 
 
+def _install_echo_proxy(stream: Any, record: _Installed) -> None:
+    """A kernel started with ``quiet=False`` copies every write to ``stream.echo``
+    (the terminal) before buffering it: mask that copy too."""
+    echo = getattr(stream, "echo", None)
+    if echo is None or isinstance(echo, MaskedStream):
+        return
+    proxy = MaskedStream(echo)
+    stream.echo = proxy
+
+    def undo() -> None:
+        proxy._nbcreds_hold.close()
+        if stream.echo is proxy:
+            stream.echo = echo
+
+    record.undo.append(undo)
+
+
 def _install_streams(record: _Installed) -> None:
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
@@ -300,6 +319,7 @@ def _install_streams(record: _Installed) -> None:
             _patch_attr(stream, "_flush_buffers", hold.wrap, record)
             record.undo.append(hold.close)
             _install_console_echo(stream, record)
+            _install_echo_proxy(stream, record)
             continue
         proxy = MaskedStream(stream)
         setattr(sys, name, proxy)
@@ -334,7 +354,7 @@ def install(ipython: Any) -> None:
     with _lock:
         if id(ipython) in _installed:
             return
-        record = _Installed()
+        record = _Installed(shell=ipython)
         sessions = _sessions(ipython)
         for session in sessions:
             _patch_attr(session, "send", _wrap_send, record)
