@@ -323,9 +323,11 @@ os.environ["LEGACY_DB_PASSWORD"] = secrets.token_urlsafe(18)  # e.g. set by your
 %secret bind PG_USER --vault databases/pg-prod#username
 %secret list
 """),
-    code(
-        '%secret LEGACY_PW\n%secret PG_USER\nprint(f"{PG_USER}:{LEGACY_PW}")  # every field read is masked'
-    ),
+    code("""
+%secret LEGACY_PW
+%secret PG_USER
+print(f"{PG_USER}:{LEGACY_PW}")  # every field read is masked
+"""),
     md("## Clean up"),
     code("""
 import shutil
@@ -336,10 +338,379 @@ shutil.rmtree(demo, ignore_errors=True)
 """),
 ]
 
-NOTEBOOKS: dict[str, list[Cell]] = {
-    "quickstart": QUICKSTART,
-    "secrets-and-vault": SECRETS_AND_VAULT,
-}
+# ---------------------------------------------------------------------------- credentials
+
+CREDENTIAL_TYPES: list[Cell] = [
+    md("""
+# Credentials: tokens minted and refreshed for you
+
+A **credential** is a definition in `nbcreds.toml` -- no secret in it, only
+references -- from which nbcreds mints short-lived access tokens, caches them
+in memory (never on disk) and refreshes them before they expire. The four
+types of Kestra's credentials:
+
+| type | the client proves itself with |
+|---|---|
+| `oauth2_client_credentials` | a client secret (`client_secret_basic` or `_post`) |
+| `oauth2_private_key_jwt` | a JWT signed with its private key (RFC 7523 §2.2) |
+| `oauth2_jwt_bearer` | a signed JWT *is* the grant, for a subject (RFC 7523 §2.1) |
+| `github_app` | an App JWT exchanged for an installation token |
+
+Here a local OAuth2 server (authlib) and a GitHub-API-shaped server, both from
+`nbcreds.testing`, stand in for the real ones.
+"""),
+    code("%load_ext nbcreds"),
+    md("""
+## Setup: servers, keys and secrets
+
+Each client's secret material is bound as a *session* secret (memory only) at
+the `company` level; in real work it would come from Vault or the environment.
+"""),
+    code('''
+import secrets
+import tempfile
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+import nbcreds as nc
+from nbcreds.testing.oauth import GitHubAppServer, OAuthServer
+
+
+def new_key_pair() -> tuple[str, str]:
+    """A fresh RSA key: (private PEM, public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+oauth = OAuthServer().start()
+github = GitHubAppServer().start()
+
+value = secrets.token_urlsafe(24)  # 1. client credentials
+oauth.add_client("reports-etl", client_secret=value)
+nc.bind_secret("ETL_CLIENT_SECRET", value, namespace="company")
+
+private, public = new_key_pair()  # 2. private_key_jwt
+oauth.add_client("reports-signer", public_key=public)
+nc.bind_secret("SIGNER_KEY", private, namespace="company")
+
+private, public = new_key_pair()  # 3. JWT bearer grant, acting for a subject
+oauth.add_client("svc-issuer", public_key=public, subjects=["alice@example.test"])
+nc.bind_secret("BEARER_KEY", private, namespace="company")
+
+private, public = new_key_pair()  # 4. GitHub App 4242, installed as installation 7
+github.add_app(4242, public, installations=[7])
+nc.bind_secret("GH_APP_KEY", private, namespace="company")
+
+# a client the server does not know, to show a failing test
+nc.bind_secret("WRONG_SECRET", secrets.token_urlsafe(24), namespace="company")
+del value, private
+
+demo = Path(tempfile.mkdtemp(prefix="nbcreds-credentials-"))
+(demo / "nbcreds.toml").write_text(f"""
+namespace = "company.reports"
+
+[kv]
+path = "kv.sqlite3"
+
+[namespaces."company".credentials.etl]
+type = "oauth2_client_credentials"
+token_endpoint = "{oauth.token_endpoint}"
+client_id = "reports-etl"
+client_secret = "secret:ETL_CLIENT_SECRET"
+token_caching = {{ refresh_before_expiry = "PT5M" }}
+
+[namespaces."company".credentials.gh]
+type = "github_app"
+app_id = "4242"
+installation_id = 7
+private_key = "secret:GH_APP_KEY"
+api_url = "{github.api_url}"
+
+[namespaces."company".credentials.broken]
+type = "oauth2_client_credentials"
+token_endpoint = "{oauth.token_endpoint}"
+client_id = "nobody"
+client_secret = "secret:WRONG_SECRET"
+
+[namespaces."company.reports".credentials.signer]
+type = "oauth2_private_key_jwt"
+token_endpoint = "{oauth.token_endpoint}"
+client_id = "reports-signer"
+private_key = "secret:SIGNER_KEY"
+key_id = "signer-1"
+
+[namespaces."company.reports".credentials.delegated]
+type = "oauth2_jwt_bearer"
+token_endpoint = "{oauth.token_endpoint}"
+issuer = "svc-issuer"
+subject = "alice@example.test"
+private_key = "secret:BEARER_KEY"
+""")
+config = nc.load_config(demo / "nbcreds.toml")
+# keep the (random) ports out of the cells below
+revision = nc.set_kv("oauth_base", oauth.url)
+revision = nc.set_kv("github_api", github.api_url)
+'''),
+    md("""
+## List and test
+
+`%credential list` shows the credentials visible from the current namespace,
+with the level each is defined at and whether a token is cached.
+`%credential test` mints a fresh token, like Kestra's *Test* button, and
+reports success or the server's error -- never a token or a secret.
+"""),
+    code("%credential list"),
+    code("""
+for name in ["etl", "signer", "delegated", "gh", "broken"]:
+    result = nc.test_credential(name)
+    print("✓" if result.success else "✗", result.message)
+"""),
+    md("""
+## Use a token
+
+`%credential NAME` binds the access token (a `Secret`) to a variable that is
+kept fresh before each cell. `nc.auth(NAME)` is an `httpx.Auth` that adds the
+Bearer header, refreshes when due and retries once on a 401.
+"""),
+    code("%credential etl --as token\ntoken"),
+    code("""
+with httpx.Client(auth=nc.auth("delegated")) as client:
+    response = client.get(oauth.resource_url)
+response.status_code, response.json()["owner"]
+"""),
+    code("""
+%%http --auth gh
+GET {{ kv('github_api') }}/installation/repositories
+Accept: application/vnd.github+json
+"""),
+    code("%credential info signer"),
+    md("""
+## Kept fresh
+
+A token bound with `%credential` is replaced before a cell runs when it is
+due for refresh (here `refresh_before_expiry = "PT5M"`) or was dropped.
+`%credential invalidate` drops the cached token; the next cell already sees a
+new one.
+"""),
+    code("before = token\n%credential invalidate etl"),
+    code("token is before, oauth.issued(token)"),
+    md("""
+Tokens never reach a disk: a `Secret` refuses to be pickled.
+"""),
+    code("""
+# NBVAL_RAISES_EXCEPTION
+import pickle
+
+pickle.dumps(token)
+"""),
+    md("## Clean up"),
+    code("""
+import shutil
+
+oauth.stop()
+github.stop()
+config = nc.load_config(None)
+shutil.rmtree(demo, ignore_errors=True)
+"""),
+]
+
+# ------------------------------------------------------------------------------- kv-state
+
+KV_STATE: list[Cell] = [
+    md("""
+# KV state: a cursor-driven incremental load
+
+Kestra's *Pattern 3: Secret plus KV Store*: the API key comes from a
+**secret**, the last processed cursor lives in the **KV store**. Each run
+loads only what is new since the previous run -- whether that run was in this
+notebook, another one, or a scheduled job -- and moves the cursor forward.
+
+KV is for runtime state, not for secrets: a value containing a secret is
+refused. Entries belong to exactly one namespace and carry a type, a revision
+and an optional expiry (TTL).
+"""),
+    code("%load_ext nbcreds"),
+    md("""
+## A source system for the demo
+
+A small events API on `127.0.0.1` that wants an `X-Api-Key` header and pages
+through events after a cursor (`GET /events?after=ID&limit=N`). The key is
+random and reaches nbcreds as an environment secret.
+"""),
+    code('''
+import base64
+import json
+import os
+import secrets
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+import nbcreds as nc
+from nbcreds.kvstore import kv_item
+
+source_key = secrets.token_urlsafe(24)
+# Kestra's convention: SECRET_<NAME> holds the base64 of the value
+encoded = base64.b64encode(source_key.encode()).decode()
+os.environ["SECRET_SOURCE_API_KEY"] = encoded
+del encoded
+events = [{"id": i, "kind": "order", "amount": 10 * i} for i in range(1, 8)]
+
+
+class EventsAPI(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.headers.get("X-Api-Key") != source_key:
+            return self.reply(401, {"error": "invalid api key"})
+        query = parse_qs(urlsplit(self.path).query)
+        after = int(query.get("after", ["0"])[0])
+        limit = int(query.get("limit", ["3"])[0])
+        newer = [e for e in events if e["id"] > after]
+        return self.reply(200, {"events": newer[:limit], "has_more": len(newer) > limit})
+
+    def reply(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+source = ThreadingHTTPServer(("127.0.0.1", 0), EventsAPI)
+threading.Thread(target=source.serve_forever, daemon=True).start()
+
+demo = Path(tempfile.mkdtemp(prefix="nbcreds-kv-"))
+(demo / "nbcreds.toml").write_text("""
+namespace = "company.sales.ingest"
+
+[kv]
+path = "kv.sqlite3"     # in real work: shared SQLite, or backend = "postgres" for a team
+""")
+config = nc.load_config(demo / "nbcreds.toml")
+revision = nc.set_kv("orders.api", f"http://127.0.0.1:{source.server_port}")
+'''),
+    md("""
+## The incremental load
+
+`kv_item` reads the cursor together with its revision; the final write uses
+`if_revision`, so if another run moved the cursor meanwhile, this one fails
+with `KVConflict` instead of silently going backwards.
+"""),
+    code("""
+warehouse: list[dict] = []  # stands in for your database table
+
+
+def run_incremental_load(page_size: int = 3) -> str:
+    item = kv_item("orders.cursor", default=0)
+    cursor = item.value
+    headers = {"X-Api-Key": nc.secret("SOURCE_API_KEY")}
+    loaded = 0
+    with httpx.Client(base_url=nc.kv("orders.api"), headers=headers) as client:
+        while True:
+            page = client.get("/events", params={"after": cursor, "limit": page_size})
+            batch = page.raise_for_status().json()
+            warehouse.extend(batch["events"])
+            loaded += len(batch["events"])
+            if batch["events"]:
+                cursor = batch["events"][-1]["id"]
+            if not batch["has_more"]:
+                break
+    if cursor != item.value:
+        nc.set_kv("orders.cursor", cursor, if_revision=item.revision)
+    nc.put_kv("orders.last_run", {"loaded": loaded, "cursor": cursor})
+    return f"loaded {loaded} events, cursor {item.value} -> {cursor}"
+
+
+run_incremental_load()
+"""),
+    code("%kv list orders."),
+    md("Nothing new at the source: the next run loads nothing."),
+    code("run_incremental_load()"),
+    md("New events arrive; the next run loads exactly those."),
+    code("""
+events += [{"id": i, "kind": "refund", "amount": -5 * i} for i in range(8, 11)]
+run_incremental_load()
+"""),
+    code("""
+%kv get orders.last_run
+"""),
+    code("len(warehouse), sorted({e['id'] for e in warehouse}) == list(range(1, 11))"),
+    md("""
+## Peek at the source with `%%http`
+
+The same pattern in a request: the key from a secret, the cursor from KV.
+"""),
+    code("""
+%%http
+GET {{ kv('orders.api') }}/events?after={{ kv('orders.cursor') }}
+X-Api-Key: {{ secret('SOURCE_API_KEY') }}
+"""),
+    md("""
+## Two runs at once
+
+A run that read revision N cannot overwrite a cursor another run has moved
+since.
+"""),
+    code("""
+stale = kv_item("orders.cursor")
+nc.set_kv("orders.cursor", stale.value, if_revision=stale.revision)  # another run wins
+try:
+    nc.set_kv("orders.cursor", 999, if_revision=stale.revision)
+except nc.KVConflict as exc:
+    print("KVConflict:", exc)
+nc.kv("orders.cursor")
+"""),
+    md("""
+A short-lived lock with a TTL: `--no-overwrite` refuses a key that exists, and
+the TTL frees the lock even if a run dies holding it.
+"""),
+    code("%kv set orders.lock run-42 --ttl PT10M --no-overwrite"),
+    code("""
+# NBVAL_RAISES_EXCEPTION
+%kv set orders.lock run-43 --ttl PT10M --no-overwrite
+"""),
+    md("And KV is not a place for secrets:"),
+    code("""
+# NBVAL_RAISES_EXCEPTION
+nc.set_kv("orders.api_key", nc.secret("SOURCE_API_KEY"))
+"""),
+    md("## Clean up"),
+    code("""
+import shutil
+
+source.shutdown()
+config = nc.load_config(None)
+shutil.rmtree(demo, ignore_errors=True)
+"""),
+]
+
+# notebook name -> cells
+NOTEBOOKS: dict[str, list[Cell]] = dict(
+    [
+        ("quickstart", QUICKSTART),
+        ("secrets-and-vault", SECRETS_AND_VAULT),
+        ("credentials", CREDENTIAL_TYPES),
+        ("kv-state", KV_STATE),
+    ]
+)
 
 
 # ---------------------------------------------------------------------------------- build
