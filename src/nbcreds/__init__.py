@@ -44,6 +44,7 @@ from .secrets import SecretListing, list_secrets, secret
 from .values import Secret
 
 if TYPE_CHECKING:
+    from ._config_write import save_credential
     from .credentials import (
         CredentialInfo,
         CredentialListing,
@@ -66,7 +67,6 @@ if TYPE_CHECKING:
         put_kv,
         set_kv,
     )
-    from ._config_write import save_credential
     from .masking import masked
 
 __version__ = "0.1.0"
