@@ -73,15 +73,15 @@ def test_shell_replies_are_masked(run_notebook: Any, leak_secrets: LeakSecrets) 
     run = run_notebook("messages")
     replies = run.extra_replies
     expressions = replies["user_expressions"]["content"]["user_expressions"]
-    assert {k: v["data"]["text/plain"] for k, v in expressions.items()} == {
-        "p": "'****'",
-        "k": "'****'",
-        "t": "'****'",
-    }
+    shown = {k: v["data"]["text/plain"] for k, v in expressions.items()}
+    ok = shown == {"p": "'****'", "k": "'****'", "t": "'****'"}
+    assert ok, "user_expressions not masked as expected"
     assert replies["inspect"]["content"]["found"]
-    assert "****" in dump(replies["inspect"]["content"]["data"])
+    ok = "****" in dump(replies["inspect"]["content"]["data"])
+    assert ok, "inspect_reply carries no mask"
     matches = replies["complete"]["content"]["matches"]
-    assert any("****" in m for m in matches)
+    ok = any("****" in m for m in matches)
+    assert ok, "complete_reply carries no masked dict key"
     pager = [
         m
         for m in run.messages
@@ -90,7 +90,8 @@ def test_shell_replies_are_masked(run_notebook: Any, leak_secrets: LeakSecrets) 
         and m["content"].get("payload")
     ]
     assert pager
-    assert "****" in dump(pager)
+    ok = "****" in dump(pager)
+    assert ok, "the ? pager payload carries no mask"
 
 
 def test_widget_state_is_masked(run_notebook: Any) -> None:
@@ -101,16 +102,18 @@ def test_widget_state_is_masked(run_notebook: Any) -> None:
         for m in comm
         if isinstance(m["content"].get("data"), dict)
     ]
-    assert "****" in values
-    assert "changed ****" in values
+    ok = "****" in values and "changed ****" in values
+    assert ok, "widget state values are not the masked ones"
 
 
 def test_errors_are_masked_in_every_traceback_line(run_notebook: Any) -> None:
     run = run_notebook("messages")
     errors = [m for m in run.messages if m["msg_type"] == "error"]
     assert len(errors) == 3
-    assert errors[0]["content"]["evalue"] == "login failed for ****"
-    assert any("****" in line for e in errors for line in e["content"]["traceback"])
+    ok = errors[0]["content"]["evalue"] == "login failed for ****"
+    assert ok, "the first error's evalue is not the masked one"
+    ok = any("****" in line for e in errors for line in e["content"]["traceback"])
+    assert ok, "no traceback line carries the mask"
 
 
 @pytest.mark.parametrize("name", ["messages", "streams"])
@@ -122,11 +125,13 @@ def test_kernel_console_output_is_masked(
     when not quiet, every stream write."""
     run = run_notebook(name)
     console, marker, after = run.kernel_output.partition(b"nbcreds-canary-marker")
-    assert console.count(b"****") > 10  # prints (and fd output) were echoed there, masked
+    masks = console.count(b"****")
+    assert masks > 10  # prints (and fd output) were echoed there, masked
     no_leak(console, leak_secrets.values())
     if name == "streams":
         assert marker
-        assert leak_secrets.password.encode() in after  # unmasked after %unload_ext
+        unmasked = leak_secrets.password.encode() in after
+        assert unmasked, "after %unload_ext the console should show the value"
 
 
 def test_canary_unload_really_removes_masking(run_notebook: Any, leak_secrets: LeakSecrets) -> None:
