@@ -130,6 +130,26 @@ export class NbcredsClient {
     return result;
   }
 
+  /**
+   * Ask for the state; calls made while one request is in flight coalesce into
+   * one more request after it (a burst of cells costs two round trips, not N).
+   */
+  async refresh(): Promise<void> {
+    if (this._refreshing) {
+      this._refreshAgain = true;
+      return;
+    }
+    this._refreshing = true;
+    try {
+      do {
+        this._refreshAgain = false;
+        await this.request('state', {});
+      } while (this._refreshAgain && this._status === 'ready');
+    } finally {
+      this._refreshing = false;
+    }
+  }
+
   setWatch(enabled: boolean): void {
     this._watch = enabled;
     if (this._status === 'ready') {
@@ -204,10 +224,10 @@ export class NbcredsClient {
       return;
     }
     if (msg.kind === 'event') {
-      this._setState(msg.state);
       if (this._status !== 'ready') {
         this._afterReady();
       }
+      this.refresh().catch(err => this._problem.emit((err as Error).message));
       return;
     }
     const pending = typeof msg.id === 'number' ? this._pending.get(msg.id) : undefined;
@@ -275,6 +295,8 @@ export class NbcredsClient {
   private _stateTime = 0;
   private _watch = true;
   private _restarted = false;
+  private _refreshing = false;
+  private _refreshAgain = false;
   private _disposed = false;
   private _statusChanged = new Signal<this, ConnectionStatus>(this);
   private _stateChanged = new Signal<this, IState>(this);

@@ -84,7 +84,7 @@ export class NbcredsPanel extends Widget {
       return;
     }
     if (client.status === 'ready') {
-      await this._run(() => client.request('state', {}));
+      await this._run(() => client.refresh());
     } else {
       await client.connect();
     }

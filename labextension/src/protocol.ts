@@ -115,7 +115,10 @@ export interface IError {
 export type Message =
   | { kind: 'reply'; id: number | string | null; op: string; ok: true; result: unknown }
   | { kind: 'reply'; id: number | string | null; op: string; ok: false; error: IError }
-  | { kind: 'event'; event: 'state' | 'loaded'; state: IState };
+  | { kind: 'event'; event: KernelEvent };
+
+/** Kernel notices (no payload): nbcreds was loaded; a cell ran and may have changed things. */
+export type KernelEvent = 'loaded' | 'changed';
 
 /** Thrown for a message that breaks the protocol (the panel shows it, never crashes). */
 export class ProtocolError extends Error {
@@ -199,8 +202,8 @@ export function decodeMessage(x: unknown): Message {
     `the kernel speaks protocol v${String(m.v)}, this panel v${PROTOCOL_VERSION}: install matching nbcreds versions`
   );
   if ('event' in m) {
-    expect(m.event === 'state' || m.event === 'loaded', `unknown event ${String(m.event)}`);
-    return { kind: 'event', event: m.event as 'state' | 'loaded', state: decodeState(m.result) };
+    expect(m.event === 'loaded' || m.event === 'changed', `unknown event ${String(m.event)}`);
+    return { kind: 'event', event: m.event as KernelEvent };
   }
   expect(
     m.id === null || typeof m.id === 'number' || typeof m.id === 'string',

@@ -16,7 +16,7 @@ Protocol, version 1 (every message is a JSON object)::
     reply    {"v": 1, "id": <same>, "op": <op>, "ok": true,  "result": {...}}
              {"v": 1, "id": <same>, "op": <op>, "ok": false,
               "error": {"type": "<ExceptionName>", "message": "..."}}
-    event    {"v": 1, "event": "state" | "loaded", "result": <state>}
+    event    {"v": 1, "event": "loaded" | "changed"}   (kernel -> panel, no payload)
 
     ops      state                                   -> state
              use_namespace   namespace: str | null   -> state
@@ -26,6 +26,7 @@ Protocol, version 1 (every message is a JSON object)::
              kv_delete       key: str                -> state
              watch           enabled: bool           -> {watching}
 
+Events are notices without payload: a panel that gets one asks for ``state``.
 ``state`` is ``{"version", "namespace", "namespaces", "secrets", "credentials",
 "kv", "errors"}``; each list holds names and metadata only. No reply ever
 carries a secret or token value; a KV value (state, not a secret) is still
@@ -396,7 +397,7 @@ class _Channel:
     def send(self, data: dict[str, Any]) -> None:
         self.comm.send(data)
 
-    def push_state(self, event: str = "state") -> None:
+    def notify(self, event: str = "changed") -> None:
         self.send(event_message(event))
 
 
@@ -405,11 +406,13 @@ _shell: Any = None
 
 
 def event_message(event: str) -> dict[str, Any]:
-    """A kernel-initiated message carrying the current state."""
-    masked: dict[str, Any] = _mask_tree(
-        {"v": PROTOCOL_VERSION, "event": event, "result": build_state()}
-    )
-    return masked
+    """A kernel-initiated notice; the panel then asks for the state.
+
+    Deliberately empty: building the state may reach Vault or a database, and
+    that must never happen inside ``%load_ext`` or delay a cell's reply. The
+    panel's ``state`` request is answered after the cell, on the shell channel.
+    """
+    return {"v": PROTOCOL_VERSION, "event": event}
 
 
 def _open_target(comm: Any, open_msg: Mapping[str, Any]) -> None:
@@ -422,11 +425,11 @@ def _open_target(comm: Any, open_msg: Mapping[str, Any]) -> None:
 
 
 def _post_run_cell(*_args: Any) -> None:
-    """After each cell, refresh the panels that asked for it (a cell may set a secret)."""
+    """After each cell, tell watching panels to refresh (a cell may have set a secret)."""
     for channel in list(_channels.values()):
         if channel.watching:
             try:
-                channel.push_state()
+                channel.notify("changed")
             except Exception:  # a closed comm must not break cell execution
                 _channels.pop(channel.comm.comm_id, None)
 

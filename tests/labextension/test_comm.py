@@ -326,11 +326,8 @@ def test_open_data_is_the_first_request_and_watch_pushes_after_cells() -> None:
         assert fake.sent[0]["ok"] is True
         fake.on_msg_cb({"content": {"data": req("watch", rid=8, enabled=True)}})
         assert ok(fake.sent[1]) == {"watching": True}
-        nc.set_kv("after_cell", 1)
         comm._post_run_cell()
-        event = fake.sent[2]
-        assert event["event"] == "state"
-        assert any(r["key"] == "after_cell" for r in event["result"]["kv"])
+        assert fake.sent[2] == {"v": 1, "event": "changed"}
         fake.on_msg_cb({"content": {"data": req("watch", rid=9, enabled=False)}})
         comm._post_run_cell()
         assert len(fake.sent) == 4

@@ -97,7 +97,7 @@ def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None
     opens = [m for m in msgs if m["msg_type"] == "comm_open"]
     assert len(opens) == 1
     assert opens[0]["content"]["target_name"] == "nbcreds.comm"
-    assert opens[0]["content"]["data"]["event"] == "loaded"
+    assert opens[0]["content"]["data"] == {"v": 1, "event": "loaded"}
 
     # The panel's own comm: the open data is a state request, answered at once.
     comm_id, msgs = _comm_open(kc, {"v": 1, "id": 1, "op": "state"})
@@ -123,7 +123,8 @@ def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None
     assert reply["ok"] is False
     assert reply["error"]["type"] == "BadRequest"
 
-    # Watching: a cell that binds a secret refreshes the panel by itself.
+    # Watching: after a cell, the panel is told to refresh; its state request
+    # then sees what the cell did.
     _comm_send(kc, comm_id, {"v": 1, "id": 4, "op": "watch", "enabled": True})
     out = _execute(kc, f"nc.bind_secret('SECOND', {SECRET_VALUE + '2'!r})")
     pushed = [
@@ -131,9 +132,10 @@ def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None
         for m in out
         if m["msg_type"] == "comm_msg" and m["content"].get("comm_id") == comm_id
     ]
-    assert pushed
-    assert pushed[-1]["event"] == "state"
-    assert {s["name"] for s in pushed[-1]["result"]["secrets"]} == {"KERNEL_SECRET", "SECOND"}
+    assert pushed == [{"v": 1, "event": "changed"}]
+    msgs = _comm_send(kc, comm_id, {"v": 1, "id": 5, "op": "state"})
+    state = next(m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg")["result"]
+    assert {s["name"] for s in state["secrets"]} == {"KERNEL_SECRET", "SECOND"}
 
     # %unload_ext closes the panel's comm; nothing on the wire held a value.
     out = _execute(kc, "%unload_ext nbcreds")

@@ -47,10 +47,9 @@ describe('decodeMessage', () => {
     expect(msg).toEqual({ kind: 'reply', id: 4, op: 'kv_get', ok: false, error: { type: 'KVNotFound', message: 'no key x' } });
   });
 
-  it('decodes a kernel event carrying the state', () => {
-    const msg = decodeMessage({ v: 1, event: 'loaded', result: state });
-    expect(msg.kind).toBe('event');
-    expect(msg.kind === 'event' && msg.state.secrets[0].name).toBe('DB_PASSWORD');
+  it('decodes the kernel notices, which carry no payload', () => {
+    expect(decodeMessage({ v: 1, event: 'loaded' })).toEqual({ kind: 'event', event: 'loaded' });
+    expect(decodeMessage({ v: 1, event: 'changed' })).toEqual({ kind: 'event', event: 'changed' });
   });
 
   it('passes non-state results through as objects', () => {
@@ -61,18 +60,19 @@ describe('decodeMessage', () => {
   it.each([
     ['not an object', 'hello'],
     ['a different protocol version', { v: 2, id: 1, op: 'state', ok: true, result: state }],
-    ['an unknown event', { v: 1, event: 'boom', result: state }],
+    ['an unknown event', { v: 1, event: 'boom' }],
     ['a reply without ok', { v: 1, id: 1, op: 'state', result: state }],
     ['an error without a message', { v: 1, id: 1, op: 'state', ok: false, error: { type: 'X' } }],
     ['a state with a malformed secret row', { v: 1, id: 1, op: 'state', ok: true, result: { ...state, secrets: [{ name: 1 }] } }],
     ['a state whose namespaces are not strings', { v: 1, id: 1, op: 'state', ok: true, result: { ...state, namespaces: [1] } }],
-    ['a credential with a non-numeric expiry', { v: 1, event: 'state', result: { ...state, credentials: [{ ...state.credentials[0], expires_in: 'soon' }] } }]
+    ['a credential with a non-numeric expiry', { v: 1, id: 1, op: 'state', ok: true, result: { ...state, credentials: [{ ...state.credentials[0], expires_in: 'soon' }] } }],
+    ['a kv_set reply whose state is malformed', { v: 1, id: 1, op: 'kv_set', ok: true, result: { ...state, kv: 'x' } }]
   ])('rejects %s', (_what, message) => {
     expect(() => decodeMessage(message)).toThrow(ProtocolError);
   });
 
   it('names the version mismatch so the user knows what to do', () => {
-    expect(() => decodeMessage({ v: 2, event: 'state', result: state })).toThrow(/install matching nbcreds versions/);
+    expect(() => decodeMessage({ v: 2, event: 'changed' })).toThrow(/install matching nbcreds versions/);
   });
 });
 
