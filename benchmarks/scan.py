@@ -19,6 +19,10 @@ filters (``SecretsCollection.scan_file``), and prints throughput and recall
 side by side with ratios. A planted item counts as found by nbcreds when a
 finding has its notebook and output; by detect-secrets when a finding is in its
 notebook on one of the lines the item occupies in the saved file.
+
+Nearly all the run time is detect-secrets' (about 0.1-0.2 MB/s here, so 5-6
+CPU minutes on the default 50 MB corpus); ``--mb 10`` gives the same picture in
+about a minute.
 """
 
 from __future__ import annotations

@@ -464,3 +464,17 @@ def test_scrub_of_an_invalid_notebook_writes_quietly(
     assert_no_leak(saved + out + err + caplog.text, tokens.values())
     assert "invalid" not in caplog.text.lower()
     assert json.loads(saved)["cells"][0]["outputs"][0]["text"] == "****\n"
+
+
+def test_broken_config_is_an_error_naming_the_file(
+    isolated_nbcreds: Path, run_cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    (isolated_nbcreds / "nbcreds.toml").write_text("[secrets\n")
+    (isolated_nbcreds / "a.txt").write_text("hello\n")
+    code, out, err = run_cli("scan", "a.txt")
+    assert code == 2
+    assert out == ""
+    assert "nbcreds: error: invalid TOML" in err
+    assert "nbcreds.toml" in err
+    code, _, _ = run_cli("scan", "--no-config", "a.txt")
+    assert code == 0
