@@ -233,3 +233,16 @@ def test_refresh_failure_is_one_line_on_stderr(
     assert "nbcreds: could not refresh `tok` (credential 'api')" in out
     assert "Traceback" not in out
     assert_no_leak(out, all_values())
+
+
+def test_credential_names_complete(ip: InteractiveShell, api: dict[str, Any]) -> None:
+    from IPython.core.completer import provisionalcompleter
+
+    def complete(text: str) -> list[str]:
+        with provisionalcompleter():
+            return sorted({c.text for c in ip.Completer.completions(text, len(text))})
+
+    assert complete("%credential ") == ["api", "get", "info", "invalidate", "list", "test"]
+    assert complete("%credential test a") == ["api"]
+    assert complete("%credential -n team.a info e") == ["eager"]
+    assert complete("%%http --auth ") == ["api"]

@@ -258,3 +258,34 @@ def test_completion_uses_namespace_option_for_names(ip: InteractiveShell) -> Non
 def test_completion_leaves_other_code_alone(ip: InteractiveShell) -> None:
     ip.user_ns["secret_thing"] = 1
     assert "secret_thing" in completions(ip, "secret_t")
+
+
+# ------------------------------------------------------------------------- %load_ext nbcreds
+
+
+def test_load_ext_registers_magics_and_masking_and_unload_undoes_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    InteractiveShell.clear_instance()
+    shell = InteractiveShell.instance()
+    try:
+        hooks = len(shell.events.callbacks["pre_run_cell"])
+        shell.run_line_magic("load_ext", "nbcreds")
+        assert "secret" in shell.magics_manager.magics["line"]
+        assert len(shell.events.callbacks["pre_run_cell"]) > hooks
+        value = "zz-" + secrets.token_hex(12)
+        nc.mask(value, "demo")
+        capsys.readouterr()
+        shell.run_cell(f"print({value!r})\n{value!r}")
+        out = capsys.readouterr().out
+        assert "****" in out
+        assert_no_leak(out, [value])
+        shell.run_line_magic("unload_ext", "nbcreds")
+        assert "secret" not in shell.magics_manager.magics["line"]
+        assert "http" not in shell.magics_manager.magics["cell"]
+        assert len(shell.events.callbacks["pre_run_cell"]) == hooks
+        shell.run_line_magic("load_ext", "nbcreds")  # and again, cleanly
+        assert "kv" in shell.magics_manager.magics["line"]
+    finally:
+        shell.run_line_magic("unload_ext", "nbcreds")
+        InteractiveShell.clear_instance()
