@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from nbcreds.scan import RULES, Detector, RuleSet, shannon_entropy
+from nbcreds.scan import RULES, Detector, Hit, RuleSet, shannon_entropy
 
 BACKENDS = ["hyperscan", "regex"]
 
@@ -112,3 +112,19 @@ def test_backends_agree_on_a_mixed_text(tokens: dict[str, str]) -> None:
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="backend"):
         RuleSet(backend="nope")
+
+
+def test_overlapping_hits_keep_the_most_specific() -> None:
+    from nbcreds.scan._detector import report_hits
+
+    def hit(start: int, end: int, priority: int, rule: str) -> Hit:
+        return Hit(start, end, rule, rule, "raw", priority)
+
+    hits = [
+        hit(0, 50, 2, "generic"),  # overlaps the configured one: dropped
+        hit(10, 20, 0, "configured"),
+        hit(18, 30, 1, "shape-a"),  # overlaps the configured one: dropped
+        hit(60, 70, 1, "shape-b"),
+        hit(70, 80, 2, "generic-2"),  # touches shape-b, does not overlap: kept
+    ]
+    assert [h.rule for h in report_hits(hits)] == ["configured", "shape-b", "generic-2"]

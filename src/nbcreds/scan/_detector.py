@@ -224,9 +224,14 @@ def _wrap(hit: Hit, start: int, end: int, layer: str) -> Hit:
 def report_hits(hits: Sequence[Hit]) -> list[Hit]:
     """One hit per place: of overlapping hits keep the most specific (a named
     configured secret, then a token shape, then a keyword assignment)."""
+    starts: list[int] = []  # the kept hits are disjoint: sorted by start, so by end too
     kept: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (h.priority, h.start, -(h.end - h.start))):
-        if any(hit.start < k.end and k.start < hit.end for k in kept):
-            continue
-        kept.append(hit)
-    return sorted(kept, key=lambda h: (h.start, h.end))
+        i = bisect.bisect_right(starts, hit.start)
+        if i > 0 and kept[i - 1].end > hit.start:
+            continue  # overlaps the kept hit starting at or before it
+        if i < len(kept) and kept[i].start < hit.end:
+            continue  # overlaps the next kept hit
+        starts.insert(i, hit.start)
+        kept.insert(i, hit)
+    return kept

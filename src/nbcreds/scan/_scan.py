@@ -71,10 +71,6 @@ class FileResult:
     replaced: int = 0
 
 
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
 class Scanner:
     """Scan or scrub files for configured values and token shapes."""
 
@@ -102,11 +98,21 @@ class Scanner:
 
     def _findings(self, path: Path, fld: Field, hits: Sequence[Hit]) -> list[Finding]:
         out = []
-        for hit in report_hits(hits):
-            line = _line_of(fld.text, hit.start) if not fld.binary else None
+        line, pos = 1, 0
+        for hit in report_hits(hits):  # sorted by start: count the newlines once
+            line += fld.text.count("\n", pos, hit.start)
+            pos = hit.start
             location = fld.location or f"line {line}"
             out.append(
-                Finding(str(path), location, hit.kind, hit.rule, hit.encoding, line, hit.label)
+                Finding(
+                    str(path),
+                    location,
+                    hit.kind,
+                    hit.rule,
+                    hit.encoding,
+                    None if fld.binary else line,
+                    hit.label,
+                )
             )
         return out
 
