@@ -134,7 +134,11 @@ export class NbcredsPanel extends Widget {
       client.stateChanged.connect(() => this._render(), this);
       client.problem.connect((_, message) => this._notify(message, true), this);
       this._client = client;
-      void client.connect();
+      // Probe only when seen: a hidden panel must not poke every kernel opened.
+      // (A kernel that loads nbcreds announces itself to the client anyway.)
+      if (this.isVisible) {
+        void client.connect();
+      }
     }
     this._render();
   }
