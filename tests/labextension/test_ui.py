@@ -1,12 +1,14 @@
 """The sidebar in a real JupyterLab, driven by Playwright in Debian's headless Chromium.
 
 One journey, like a user's: open a notebook; open the panel from the command
-palette; it says the kernel has not loaded nbcreds and offers to load it; load
-it; bind a secret in a cell and see its name appear; Test a credential against a
-local OAuth server and see success; edit a KV value in the panel and read it
-back from the kernel; add a key and delete it from the panel; switch the
-namespace from the panel. A screenshot goes to
-``test-artifacts/sidebar.png``; no secret value is ever in the page.
+palette; it says the kernel has not loaded nbcreds and offers to load it;
+``%load_ext nbcreds`` in a cell brings it alive; bind a secret in a cell and
+see its name appear; Test a credential against a local OAuth server and see
+success; use it and see its status and time to expiry; edit a KV value in the
+panel and read it back from the kernel; add a key and delete it from the panel;
+``%unload_ext`` and load again with the panel's button; switch the namespace
+from the panel. A screenshot goes to ``test-artifacts/sidebar.png``; no secret
+value is ever in the page.
 """
 
 from __future__ import annotations
@@ -174,8 +176,10 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
             expect(status).to_have_attribute("data-status", "not-loaded", timeout=LONG)
             expect(status).to_contain_text("has not loaded nbcreds")
 
-            # Its button runs %load_ext nbcreds in the kernel.
-            panel.locator(".nbc-load").click()
+            expect(panel.locator(".nbc-load")).to_be_visible()
+
+            # %load_ext in a cell: the kernel announces itself, the panel comes alive.
+            _run_cell(page, "%load_ext nbcreds")
             expect(status).to_have_attribute("data-status", "ready", timeout=LONG)
 
             # A cell binds a secret and a KV value: the panel refreshes by itself.
@@ -237,6 +241,13 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
             page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-warn").click()
             expect(report_row).to_have_count(0)
             assert _run_cell(page, "print(nc.kv('report', default='gone'))").strip() == "gone"
+
+            # %unload_ext closes the channel; the panel's button loads nbcreds again.
+            _run_cell(page, "%unload_ext nbcreds")
+            expect(status).to_have_attribute("data-status", "not-loaded", timeout=LONG)
+            panel.locator(".nbc-load").click()
+            expect(status).to_have_attribute("data-status", "ready", timeout=LONG)
+            expect(secret_row).to_be_visible(timeout=LONG)
 
             # Switch the namespace from the panel; the kernel follows.
             panel.locator(".nbc-namespace-select").select_option("acme")
