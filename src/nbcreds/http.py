@@ -206,16 +206,26 @@ def render_request(req: HttpRequest, *, namespace: str | None = None) -> HttpReq
                 "secret(), credential(), kv() and plain expressions are allowed."
             ) from None
         except UndefinedError as exc:
+            # "'name' is undefined" quotes the template; a missing attribute or key
+            # quotes the key looked up, which may be an expanded value: don't repeat it
+            message = exc.message or ""
+            if not re.fullmatch(r"'[A-Za-z_][A-Za-z0-9_]*' is undefined", message):
+                message = "an attribute or key used in the template does not exist"
             raise HttpRequestError(
-                f"template error in the {where}: {exc.message}. The functions available are "
+                f"template error in the {where}: {message}. The functions available are "
                 "secret('NAME', field=None), credential('name') and kv('key', default)."
             ) from None
         except TemplateError as exc:
             raise HttpRequestError(f"template error in the {where}: {exc.message}") from None
-        except (TypeError, ValueError) as exc:
-            # e.g. secret() called with a wrong argument; the message names arguments only
+        except Exception as exc:
+            # A call with wrong arguments names the arguments: safe to quote. Anything
+            # else (int() of a value, a division...) may quote a value: name the type only.
+            detail = str(exc) if isinstance(exc, TypeError) and "argument" in str(exc) else ""
             raise HttpRequestError(
-                f"template error in the {where}: {type(exc).__name__} ({exc})"
+                f"template error in the {where}: {type(exc).__name__}"
+                + (f" ({detail})" if detail else "")
+                + ". Expressions look like {{ secret('NAME') }}, {{ credential('name') }}, "
+                "{{ kv('key') }}."
             ) from None
 
     url = render(req.url, "URL").strip()
@@ -305,7 +315,7 @@ def _describe_failure(exc: httpx.RequestError, req: HttpRequest, timeout: float)
     if isinstance(exc, httpx.TooManyRedirects):
         return f"{req.method} {host}: too many redirects."
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return f"{req.method}: the URL must start with http:// or https://."
+        return f"{req.method}: the URL needs a host and http:// or https:// (http://host/path)."
     if "ssl" in text or "tls" in text or "certificate" in text:
         return f"{req.method} {host}: TLS error."
     return f"{req.method} {host}: the request failed ({type(exc).__name__})."

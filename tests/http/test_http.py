@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import nbcreds as nc
+from nbcreds import Secret
 from nbcreds._exceptions import HttpRequestError, SecretNotFound
 from nbcreds.http import (
     HttpRequest,
@@ -26,10 +27,11 @@ from nbcreds.testing.leaks import assert_no_leak
 
 
 @pytest.fixture
-def api_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+def api_secret(monkeypatch: pytest.MonkeyPatch) -> Secret:
+    """A random env secret API_KEY; a Secret, so a failing test's report masks it."""
     value = "key-" + secrets.token_urlsafe(20)
     monkeypatch.setenv("SECRET_API_KEY", base64.b64encode(value.encode()).decode())
-    return value
+    return Secret(value, "API_KEY")
 
 
 def shown(result: HttpResult) -> str:
@@ -133,12 +135,26 @@ def test_render_leaves_text_without_templates_untouched() -> None:
         ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "sandbox forbids"),
         ("{{ nope('x') }}", "'nope' is undefined"),
         ("{{ secret('X' }}", "template error in the URL"),
-        ("{{ secret() }}", "template error in the URL: TypeError"),
+        ("{{ secret() }}", r"template error in the URL: TypeError \(.*argument"),
+        ("{{ 1 / 0 }}", "template error in the URL: ZeroDivisionError. Expressions"),
     ],
 )
 def test_render_errors_are_http_request_errors(template: str, message: str) -> None:
     with pytest.raises(HttpRequestError, match=message):
         render_request(HttpRequest("GET", "https://h/" + template))
+
+
+def test_render_error_never_quotes_an_expanded_value(api_secret: str) -> None:
+    for template in (
+        "{{ {}[secret('API_KEY')] }}",  # jinja would name the missing key
+        "{{ {}.get(secret('API_KEY')).x }}",
+        "{{ secret('API_KEY') / 2 }}",
+        "{{ secret('API_KEY').nope() }}",
+    ):
+        with pytest.raises(HttpRequestError) as info:
+            render_request(HttpRequest("GET", "https://h/" + template))
+        assert str(info.value).startswith("template error in the URL: ")
+        assert_no_leak(str(info.value), [api_secret])
 
 
 def test_render_missing_secret_raises_secret_not_found() -> None:
@@ -265,6 +281,8 @@ def test_tls_failure_is_one_line() -> None:
 def test_url_must_be_http_after_expansion() -> None:
     with pytest.raises(HttpRequestError, match="must start with http:// or https://"):
         send(HttpRequest("GET", "ftp://h/x"))
+    with pytest.raises(HttpRequestError, match="needs a host"):
+        send(HttpRequest("GET", "http:///x"))
 
 
 def test_auth_object_is_applied(api_url: str) -> None:

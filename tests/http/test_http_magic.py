@@ -20,10 +20,11 @@ from nbcreds.testing.leaks import assert_no_leak
 
 
 @pytest.fixture
-def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
+def api_key(monkeypatch: pytest.MonkeyPatch) -> nc.Secret:
+    """A random env secret API_KEY; a Secret, so a failing test's report masks it."""
     value = "key-" + secrets.token_urlsafe(20)
     monkeypatch.setenv("SECRET_API_KEY", base64.b64encode(value.encode()).decode())
-    return value
+    return nc.Secret(value, "API_KEY")
 
 
 def test_get_displays_status_headers_and_json(ip: InteractiveShell, api_url: str) -> None:

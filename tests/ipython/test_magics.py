@@ -17,11 +17,12 @@ from nbcreds.testing.leaks import assert_no_leak
 
 
 @pytest.fixture
-def env_secret(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A random value exposed as the env secret API_TOKEN (Kestra's base64 convention)."""
+def env_secret(monkeypatch: pytest.MonkeyPatch) -> nc.Secret:
+    """A random value exposed as the env secret API_TOKEN (Kestra's base64 convention);
+    a Secret, so a failing test's report masks it."""
     value = "tok-" + secrets.token_urlsafe(18)
     monkeypatch.setenv("SECRET_API_TOKEN", base64.b64encode(value.encode()).decode())
-    return value
+    return nc.Secret(value, "API_TOKEN")
 
 
 def completions(ip: InteractiveShell, text: str) -> list[str]:
@@ -173,6 +174,22 @@ def test_secret_bind_prompt_uses_getpass(
     assert ip.user_ns["t"].reveal() == typed
     assert "memory only" in out
     assert_no_leak(out, [typed])
+
+
+def test_secret_prompt_without_stdin_is_a_usage_error(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from IPython.core.error import StdinNotImplementedError
+
+    def no_stdin(prompt: str = "") -> str:
+        raise StdinNotImplementedError(
+            "getpass was called, but this frontend does not support input requests."
+        )
+
+    monkeypatch.setattr("getpass.getpass", no_stdin)
+    with pytest.raises(UsageError, match="cannot prompt for input"):
+        ip.run_line_magic("secret", "bind TYPED --prompt")
+    assert "TYPED" not in [row.name for row in nc.list_secrets()]
 
 
 @pytest.mark.parametrize(

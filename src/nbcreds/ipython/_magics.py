@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import (
     Magics,
     cell_magic,
@@ -486,7 +486,13 @@ def secret_bind(
     chosen = sum([env is not None, vault is not None, bool(prompt)])
     if chosen != 1:
         raise UsageError("bind needs exactly one of --env VAR, --vault PATH[#FIELD] or --prompt.")
-    return nc.bind_secret(name, env=env, vault=vault, prompt=prompt, namespace=namespace)
+    try:
+        return nc.bind_secret(name, env=env, vault=vault, prompt=prompt, namespace=namespace)
+    except (StdinNotImplementedError, EOFError):
+        raise UsageError(
+            "this frontend cannot prompt for input; bind the secret with --env VAR or "
+            "--vault PATH, or type it into the dashboard (%nbcreds)."
+        ) from None
 
 
 def secret_to_variable(
