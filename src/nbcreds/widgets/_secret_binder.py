@@ -33,43 +33,20 @@ def bind_at(
     env: str | None = None,
     vault: str | None = None,
 ) -> str:
-    """:func:`nbcreds.bind_secret` at ``level`` (``None``: the tenant level).
-
-    ``bind_secret(namespace=None)`` means the *current* namespace, so while a
-    namespace is selected the facade cannot bind at the tenant level; a
-    credential defined there resolves its ``secret:`` references from the
-    tenant level, so the form must be able to bind there. That one case goes
-    to the session source directly, the way ``bind_secret`` does.
-    """
-    if level is not None or nc.current_namespace() is None:
-        return nc.bind_secret(name, value, env=env, vault=vault, namespace=level)
-    if sum(x is not None for x in (value, env, vault)) != 1:
-        raise nc.SecretError("bind_secret needs exactly one of value, env= or vault=.")
-    from .. import _context
-    from ..config import parse_reference
-    from ..masking import registry
-    from ..secrets._resolver import resolve_reference
-
-    session = _context.session_source()
-    if value is not None:
-        registry.register(value, name)
-        session.set(None, name, value)
-        return f"{name} bound in the session at tenant (memory only)"
-    ref = parse_reference(f"env:{env}" if env is not None else f"vault:{vault}")
-    session.bind(None, name, lambda: resolve_reference(ref, None), origin=ref.scheme)
-    return f"{name} bound to {ref} at tenant"
+    """:func:`nbcreds.bind_secret` at ``level`` (``None``: the tenant level, even while
+    a namespace is selected: a credential defined there resolves its ``secret:``
+    references from the tenant level, so the form must be able to bind there)."""
+    if level is None:
+        return nc.bind_secret(name, value, env=env, vault=vault, tenant=True)
+    return nc.bind_secret(name, value, env=env, vault=vault, namespace=level)
 
 
 def _source(row: Any) -> str:
     """``session`` rows say what they are bound to: a typed value, an env var, a Vault path."""
-    if row.source != "session":
-        return str(row.source)
-    from .. import _context
-
-    origin = _context.session_source().origin(row.level, row.name)
-    if origin in (None, "session"):
+    source = str(row.source)
+    if source == "session":
         return "session (typed value)"
-    return f"session \u2192 {origin}"
+    return source.replace(" -> ", " \u2192 ")
 
 
 class SecretBinder(Panel):
