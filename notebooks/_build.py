@@ -76,7 +76,6 @@ import nbcreds as nc
 from nbcreds.testing.oauth import OAuthServer
 
 
-
 def set_env_secret(name: str, value: str) -> None:
     """Kestra's convention: the variable SECRET_<NAME> holds the base64 of the value."""
     os.environ["SECRET_" + name] = base64.b64encode(value.encode()).decode()

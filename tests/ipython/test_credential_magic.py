@@ -233,6 +233,25 @@ def test_refresh_failure_is_one_line_on_stderr(
     assert "nbcreds: could not refresh `tok` (credential 'api')" in out
     assert "Traceback" not in out
     assert_no_leak(out, all_values())
+    oauth.fail_next(1, 400, body={"error": "invalid_client", "error_description": "revoked"})
+    _, out = cell("y = 3")
+    assert "could not refresh" not in out  # the same failure is not repeated
+    _, out = cell("y = 4")  # the server answers again: re-bound
+    assert ip.user_ns["tok"] is not first
+    assert oauth.issued(ip.user_ns["tok"])
+
+
+def test_binding_ends_when_the_credential_disappears(
+    ip: InteractiveShell, cell: Any, oauth: Any, api: dict[str, Any], write_config: Any
+) -> None:
+    cell("%credential api --as tok")
+    first = ip.user_ns["tok"]
+    write_config("")  # no credentials any more
+    _, out = cell("pass")
+    assert "`tok` is no longer kept fresh: Cannot find credential 'api'" in out
+    _, out = cell("pass")
+    assert "no longer kept fresh" not in out
+    assert ip.user_ns["tok"] is first
 
 
 def test_credential_names_complete(ip: InteractiveShell, api: dict[str, Any]) -> None:

@@ -38,7 +38,7 @@ from IPython.core.magic_arguments import magic_arguments as _ipy_magic_arguments
 from IPython.core.magic_arguments import parse_argstring as _ipy_parse_argstring
 from traitlets import Bool, Float
 
-from .._exceptions import NbcredsError
+from .._exceptions import CredentialNotFound, NbcredsError
 from ._display import Message, Table
 
 __all__ = ["NbcredsMagics", "register", "unregister"]
@@ -91,6 +91,7 @@ class _Binding:
     credential: str
     namespace: str | None
     value: object
+    last_error: str | None = None  # shown once, not before every cell
 
 
 @magics_class
@@ -282,7 +283,8 @@ class NbcredsMagics(Magics):
         """``pre_run_cell`` hook: re-bind variables whose credential's token is due.
 
         A variable the user reassigned (or deleted) is left alone and forgotten.
-        A failure is one line on stderr naming the variable and credential.
+        A failure is one line on stderr naming the variable and credential, shown
+        once per distinct failure; a credential no longer defined ends the binding.
         """
         if not self.keep_fresh or not self.bindings:
             return
@@ -298,15 +300,26 @@ class NbcredsMagics(Magics):
                 if not _due(info):
                     continue
                 token = nc.credential(binding.credential, namespace=binding.namespace)
-            except NbcredsError as exc:
+            except CredentialNotFound as exc:
+                del self.bindings[var]
                 print(
-                    f"nbcreds: could not refresh `{var}` (credential '{binding.credential}'): "
-                    f"{exc}",
+                    f"nbcreds: `{var}` is no longer kept fresh: {exc}; it keeps its last token.",
                     file=sys.stderr,
                 )
                 continue
+            except NbcredsError as exc:
+                message = str(exc)
+                if message != binding.last_error:  # once per distinct failure
+                    binding.last_error = message
+                    print(
+                        f"nbcreds: could not refresh `{var}` (credential "
+                        f"'{binding.credential}'): {message}",
+                        file=sys.stderr,
+                    )
+                continue
             user_ns[var] = token
             binding.value = token
+            binding.last_error = None
 
     # ------------------------------------------------------------------------- %kv
     @magic_arguments()
