@@ -33,8 +33,13 @@ EXPECTED = {
     "kv-state": 2,
 }
 PRESENT = [name for name in EXPECTED if (NOTEBOOKS / f"{name}.ipynb").is_file()]
+# secrets-and-vault starts a real OpenBao dev server
+PARAMS = [
+    pytest.param(name, marks=pytest.mark.vault) if name == "secrets-and-vault" else name
+    for name in PRESENT
+]
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 
 def _build_module() -> ModuleType:
@@ -59,6 +64,7 @@ def _env(tmp: Path) -> dict[str, str]:
 
 def test_every_notebook_is_built_by_the_generator() -> None:
     build = _build_module()
+    assert list(EXPECTED) == PRESENT  # every example notebook is there
     assert sorted(build.NOTEBOOKS) == sorted(PRESENT)
     for name in PRESENT:
         saved = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
@@ -66,7 +72,7 @@ def test_every_notebook_is_built_by_the_generator() -> None:
         assert sources == [source for _, source in build.NOTEBOOKS[name]], name
 
 
-@pytest.mark.parametrize("name", PRESENT)
+@pytest.mark.parametrize("name", PARAMS)
 def test_saved_outputs_match_a_fresh_run_under_nbval(name: str, tmp_path: Path) -> None:
     ini = tmp_path / "pytest.ini"
     ini.write_text("[pytest]\n")
@@ -99,7 +105,7 @@ def test_saved_outputs_match_a_fresh_run_under_nbval(name: str, tmp_path: Path) 
     assert " passed" in proc.stdout
 
 
-@pytest.mark.parametrize("name", PRESENT)
+@pytest.mark.parametrize("name", PARAMS)
 def test_fresh_run_outputs_contain_no_secret(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
