@@ -371,7 +371,20 @@ def handle(request: Any, channel: _Channel | None = None) -> dict[str, Any]:
     except Exception as exc:  # a reply, not a traceback in the kernel log
         reply["ok"] = False
         reply["error"] = _error(exc)
-    masked: dict[str, Any] = _mask_tree(reply)
+    try:
+        masked: dict[str, Any] = _mask_tree(reply)
+    except Exception as exc:  # fail closed: an unmaskable reply is never sent
+        return {
+            "v": PROTOCOL_VERSION,
+            "id": rid if isinstance(rid, str | int) else None,
+            "op": op if isinstance(op, str) else None,
+            "ok": False,
+            "error": {
+                "type": type(exc).__name__,
+                "message": "the reply could not be masked, so it was not sent; "
+                "check the [masking] table of nbcreds.toml",
+            },
+        }
     return masked
 
 

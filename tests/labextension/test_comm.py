@@ -132,6 +132,21 @@ def test_a_failing_section_is_reported_without_hiding_the_others(
     assert [row["name"] for row in state["secrets"]] == ["VISIBLE"]
 
 
+def test_a_reply_that_cannot_be_masked_is_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    nc.bind_secret("VISIBLE", SESSION_SECRET)
+
+    def broken(text: str) -> str:
+        raise nc.ConfigError("bad [masking] table")
+
+    monkeypatch.setattr(comm, "_mask_text", broken)
+    reply = comm.handle(req("state", rid=3))
+    assert reply["ok"] is False
+    assert reply["id"] == 3
+    assert reply["error"]["type"] == "ConfigError"
+    assert "result" not in reply
+    assert "VISIBLE" not in wire(reply)
+
+
 # ------------------------------------------------------------------ credentials
 
 
