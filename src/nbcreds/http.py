@@ -509,7 +509,8 @@ class HttpResult:
         else:
             shown = "<p><i>(empty body)</i></p>"
         style = (
-            "<style>.nbcreds-json ul{list-style:none;margin:0 0 0 1.2em;padding:0}"
+            "<style>.nbcreds-json{font-family:var(--jp-code-font-family,monospace)}"
+            ".nbcreds-json ul{list-style:none;margin:0 0 0 1.2em;padding:0}"
             ".nbcreds-json summary{cursor:pointer}.nbcreds-json .k{color:#0550ae}</style>"
         )
         return _masker()(f"<div class='nbcreds-http'>{style}{head}{headers}{shown}</div>")
@@ -523,7 +524,11 @@ def _json_html(value: Any, depth: int) -> str:
         items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
         if not items:
             return "{}" if is_dict else "[]"
-        summary = f"{{…}} {len(items)} keys" if is_dict else f"[…] {len(items)} items"
+        if is_dict:  # a closed node still says what is inside
+            names = ", ".join(str(k) for k, _ in items[:4]) + (", …" if len(items) > 4 else "")
+            summary = f"{{…}} {len(items)} keys: {esc(names)}"
+        else:
+            summary = f"[…] {len(items)} items"
         parts = []
         for key, item in items[:MAX_ITEMS]:
             label = f"<span class='k'>{esc(json.dumps(key))}</span>: " if is_dict else ""
