@@ -64,7 +64,8 @@ def test_every_string_in_content_metadata_and_buffers_is_masked(session: Session
         "traceback": [f"line {VALUE}"],
     }
     session.send(wire, "display_data", content, metadata={"note": VALUE}, buffers=[VALUE.encode()])
-    msg = session.msg("comm_msg", {"data": {"state": {"value": VALUE}}})
+    secret = nbcreds.Secret(VALUE, "PW")
+    msg = session.msg("comm_msg", {"data": {"state": {"value": VALUE}, secret: [secret]}})
     session.send(wire, msg)
     raw = b"".join(b"".join(f) for f in wire.frames)
     assert_no_leak(raw, [VALUE])
@@ -74,6 +75,7 @@ def test_every_string_in_content_metadata_and_buffers_is_masked(session: Session
     assert first["metadata"] == {"note": "****"}
     assert first["buffers"][0].tobytes() == b"****"
     assert second["content"]["data"]["state"]["value"] == "****"
+    assert second["content"]["data"]["****"] == ["****"]
     assert content["data"]["text/html"] == f"<b>{VALUE}</b>"  # the caller's dict is untouched
 
 

@@ -39,23 +39,41 @@ __all__ = ["MaskedStream", "install", "installed", "mask_message_part", "uninsta
 
 def mask_message_part(obj: Any, state: Compiled) -> Any:
     """``obj`` with every string and byte string in it masked; containers are
-    copied only where something changed (the caller's objects are never mutated)."""
-    if isinstance(obj, str):
+    copied only where something changed (the caller's objects are never mutated,
+    and nothing is allocated for the common message that holds no secret)."""
+    if type(obj) is str:
         if len(obj) < state.min_length:
             return obj  # keys like "name", "text": too short to hold a pattern
+        return state.sub(obj)
+    if isinstance(obj, str):  # a subclass (Secret): mask its plain value
         return state.sub(str.__str__(obj))
     if isinstance(obj, dict):
-        changed = False
-        out: dict[Any, Any] = {}
-        for key, value in obj.items():
-            new_key = mask_message_part(key, state) if isinstance(key, str) else key
-            new_value = mask_message_part(value, state)
-            changed = changed or new_key is not key or new_value is not value
-            out[new_key] = new_value
-        return out if changed else obj
+        out: dict[Any, Any] | None = None
+        shortest = state.min_length
+        for position, (key, value) in enumerate(obj.items()):
+            # strings inline: a message is mostly short keys and a few texts
+            if not isinstance(key, str) or len(key) < shortest:
+                new_key = key
+            else:
+                new_key = state.sub(str.__str__(key))
+            if type(value) is str:
+                new_value = value if len(value) < shortest else state.sub(value)
+            else:
+                new_value = mask_message_part(value, state)
+            if out is None and (new_key is not key or new_value is not value):
+                out = dict(list(obj.items())[:position])
+            if out is not None:
+                out[new_key] = new_value
+        return obj if out is None else out
     if isinstance(obj, (list, tuple)):
-        items = [mask_message_part(item, state) for item in obj]
-        if all(new is old for new, old in zip(items, obj, strict=True)):
+        items: list[Any] | None = None
+        for position, item in enumerate(obj):
+            new = mask_message_part(item, state)
+            if items is None and new is not item:
+                items = list(obj[:position])
+            if items is not None:
+                items.append(new)
+        if items is None:
             return obj
         return items if isinstance(obj, list) else tuple(items)
     if isinstance(obj, (bytes, bytearray, memoryview)):

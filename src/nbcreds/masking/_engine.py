@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 DEFAULT_MIN_LENGTH = 6
+_NOTHING = 1 << 62  # the min_length of an empty compiled state: no text is long enough
 DEFAULT_REPLACEMENT = "****"
 WITHHELD = "[nbcreds: output withheld because masking failed]"
 
@@ -113,13 +114,10 @@ class Compiled:
     #: for a text ending in c
     suffix_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     max_length: int = 0
-    #: strings shorter than this cannot contain a pattern
+    #: strings shorter than this cannot contain a pattern (huge when there is none)
     min_length: int = 0
     skipped: list[str | None] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not self.sorted_patterns
+    empty: bool = True
 
     def replacement(self) -> str | Callable[[str | None], str]:
         if not self.settings.label:
@@ -132,8 +130,8 @@ class Compiled:
         return by_label
 
     def sub(self, text: str) -> str:
-        if len(text) < self.min_length or self.empty:
-            return text
+        if len(text) < self.min_length:
+            return text  # also every text when nothing is registered
         return self.matcher.sub(text, self.replacement())
 
     def sub_spans(self, text: str, spans: list[Span]) -> str:
@@ -222,7 +220,8 @@ def _build(version: int, values: dict[str, str | None], conf: MaskingSettings) -
         short_prefixes=frozenset(p[:k] for p in ordered for k in (1, 2, 3)),
         suffix_lengths=_suffix_lengths(ordered),
         max_length=max((len(p) for p in ordered), default=0),
-        min_length=min((len(p) for p in ordered), default=0),
+        min_length=min((len(p) for p in ordered), default=_NOTHING),
+        empty=not ordered,
         skipped=skipped,
     )
 

@@ -232,6 +232,9 @@ class Matcher:
     def sub(self, text: str, replacement: Replacement) -> str:
         """``text`` with every span replaced by ``replacement`` (a string, or a
         function of the span's label returning one)."""
+        # the common case, inlined: ASCII, no match, nothing allocated
+        if text.isascii() and (not self.patterns or not self._scan(text.encode("ascii"))):
+            return text
         raw = self._raw(text)
         if not raw:
             return text
