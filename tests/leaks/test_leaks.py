@@ -94,6 +94,21 @@ def test_shell_replies_are_masked(run_notebook: Any, leak_secrets: LeakSecrets) 
     assert ok, "the ? pager payload carries no mask"
 
 
+def test_a_piece_held_back_at_the_end_of_a_cell_goes_out_with_that_cell(
+    run_notebook: Any, leak_secrets: LeakSecrets
+) -> None:
+    run = run_notebook("streams")
+    [(index, _)] = _tagged(run, "tail")
+    msg_id = run.cell_msg_ids[index]
+    texts = [
+        m["content"]["text"]
+        for m in run.messages
+        if m["msg_type"] == "stream" and m["parent_header"].get("msg_id") == msg_id
+    ]
+    ok = "".join(texts) == "tail:" + leak_secrets.password[:5]
+    assert ok, "the held fragment did not come out with its own cell"
+
+
 def test_widget_state_is_masked(run_notebook: Any) -> None:
     run = run_notebook("messages")
     comm = [m for m in run.messages if m["msg_type"] in ("comm_open", "comm_msg")]
