@@ -150,3 +150,18 @@ def test_load_ext_installs_masking_and_unload_ext_removes_it(
     shell.run_cell("print('after', v)")
     out = capsys.readouterr().out
     assert out.splitlines() == ["****", f"after {VALUE}"]
+
+
+def test_writes_do_not_stick_to_the_loading_cells_output_record(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """IPython 9 swaps ``sys.stdout.write`` during each cell to record outputs; the
+    proxy installed in the %load_ext cell must not keep writing into that cell's record."""
+    shell.run_cell("%load_ext nbcreds", store_history=True)
+    load_count = shell.execution_count - 1
+    shell.run_cell("print('later output')", store_history=True)
+    recorded = shell.history_manager.outputs.get(load_count, [])
+    text = "".join("".join(o.bundle.get("stream", [])) for o in recorded)
+    assert "later output" not in text
+    shell.run_cell("%unload_ext nbcreds")
+    assert "later output" in capsys.readouterr().out

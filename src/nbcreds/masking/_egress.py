@@ -152,7 +152,13 @@ class MaskedStream:
 
     def __init__(self, wrapped: Any) -> None:
         self._nbcreds_wrapped = wrapped
-        self._nbcreds_hold = HoldBack(wrapped.write)
+        self._nbcreds_hold = HoldBack(self._write_through)
+
+    def _write_through(self, text: str) -> None:
+        # looked up at each write: IPython swaps ``write`` on the stream for every
+        # cell (to record outputs) and a bound method kept from one cell would
+        # keep feeding that cell's record
+        self._nbcreds_wrapped.write(text)
 
     def write(self, text: str) -> int:
         return self._nbcreds_hold.write(text)
