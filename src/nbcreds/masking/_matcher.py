@@ -196,11 +196,17 @@ class Matcher:
 
     def _raw_bytes(self, data: bytes) -> list[tuple[int, int, int]]:
         """Every occurrence of every pattern as (pattern index, start, end) byte offsets."""
+        return self._extend(data, self._scan(data))
+
+    def _extend(
+        self, data: bytes, scanned: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """Root occurrences -> occurrences of every pattern (roots and their extensions)."""
         found: list[tuple[int, int, int]] = []
         roots = self._roots
         extensions = self._extensions
         encoded = self._encoded
-        for root, start, end in self._scan(data):
+        for root, start, end in scanned:
             index = roots[root]
             found.append((index, start, end))
             for longer in extensions.get(index, ()):
@@ -232,12 +238,16 @@ class Matcher:
     def sub(self, text: str, replacement: Replacement) -> str:
         """``text`` with every span replaced by ``replacement`` (a string, or a
         function of the span's label returning one)."""
-        # the common case, inlined: ASCII, no match, nothing allocated
-        if text.isascii() and (not self.patterns or not self._scan(text.encode("ascii"))):
+        if not self.patterns or not text:
             return text
-        raw = self._raw(text)
-        if not raw:
-            return text
+        if text.isascii():  # the common case, inlined: one scan, nothing else if no match
+            data = text.encode("ascii")
+            scanned = self._scan(data)
+            if not scanned:
+                return text
+            raw = self._extend(data, scanned)
+        else:
+            raw = self._raw(text)
         return str(_replace(text, merge_spans(raw, self.labels), replacement, ""))
 
     def sub_bytes(self, data: bytes, replacement: bytes | Callable[[str | None], bytes]) -> bytes:
