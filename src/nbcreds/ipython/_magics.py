@@ -23,7 +23,7 @@ import keyword
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import (
@@ -40,6 +40,9 @@ from traitlets import Bool, Float
 
 from .._exceptions import CredentialNotFound, NbcredsError
 from ._display import Message, Table
+
+if TYPE_CHECKING:
+    from ..credentials import CredentialInfo, CredentialListing
 
 __all__ = ["NbcredsMagics", "register", "unregister"]
 
@@ -474,7 +477,8 @@ class NbcredsMagics(Magics):
 
 
 # ---------------------------------------------------------------------------------------------
-# Plain functions behind the magics (testable without IPython).
+# Plain functions behind the magics: each does one subcommand through the facade and
+# is tested by calling it directly as well as through the magic.
 
 
 def secret_list(namespace: str | None) -> Table:
@@ -519,7 +523,7 @@ def secret_to_variable(
     return f"{var} = <Secret {value.label} ****>{source}"
 
 
-def _due(info: Any) -> bool:
+def _due(info: CredentialInfo) -> bool:
     """A bound token needs replacing when it is due for refresh or was dropped.
 
     With caching off there is no token to watch (every ``credential()`` mints),
@@ -543,7 +547,7 @@ def credential_list(namespace: str | None) -> Table:
     )
 
 
-def _cache_state(row: Any) -> str:
+def _cache_state(row: CredentialListing) -> str:
     """'cached, expires in 54 min' / 'not cached'."""
     if not row.cached:
         return "not cached"
