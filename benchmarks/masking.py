@@ -161,7 +161,9 @@ def message_cost(args: argparse.Namespace) -> None:
 
     def unmasked() -> None:
         for _ in range(n):
-            plain_send(socket, "stream", {"name": "stdout", "text": body})
+            # what ipykernel's OutStream._flush does for each stream message
+            msg = session.msg("stream", {"name": "stdout", "text": body})
+            plain_send(socket, msg, ident=b"stream.stdout")
 
     print(
         f"\n1 KB stream message, 100 registered values: best of {args.batches} alternating "
@@ -180,7 +182,8 @@ def message_cost(args: argparse.Namespace) -> None:
         def masked(state: _engine.Compiled = state) -> None:
             for _ in range(n):
                 text, _held = _stream.split(body, state, mask=False)  # the hold-back check
-                masked_send(socket, "stream", {"name": "stdout", "text": text})
+                msg = session.msg("stream", {"name": "stdout", "text": text})
+                masked_send(socket, msg, ident=b"stream.stdout")
 
         # many short alternating batches: the best of each side is taken from the
         # quietest moments of a shared machine

@@ -99,11 +99,17 @@ _SEND_POSITIONS = {"content": 0, "buffers": 3, "metadata": 6}
 
 
 def _masked_msg(msg: dict[str, Any], state: Compiled) -> dict[str, Any]:
-    out = dict(msg)
+    """``msg`` with its content, metadata and buffers masked (a copy if any changed)."""
+    out: dict[str, Any] | None = None
     for key in ("content", "metadata", "buffers"):
-        if key in out and out[key] is not None:
-            out[key] = _mask_safely(out[key], state)
-    return out
+        part = msg.get(key)
+        if part:  # None, {} and [] hold nothing
+            masked = _mask_safely(part, state)
+            if masked is not part:
+                if out is None:
+                    out = dict(msg)
+                out[key] = masked
+    return msg if out is None else out
 
 
 def _wrap_send(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,9 +125,10 @@ def _wrap_send(original: Callable[..., Any]) -> Callable[..., Any]:
                 if position < len(positional) and positional[position] is not None:
                     positional[position] = _mask_safely(positional[position], state)
             args = tuple(positional)
-        for name in _SEND_POSITIONS:
-            if kwargs.get(name) is not None:
-                kwargs[name] = _mask_safely(kwargs[name], state)
+        if kwargs:
+            for name in _SEND_POSITIONS:
+                if kwargs.get(name) is not None:
+                    kwargs[name] = _mask_safely(kwargs[name], state)
         _in_send.active = True
         try:
             return original(stream, msg_or_type, *args, **kwargs)
