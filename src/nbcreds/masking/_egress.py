@@ -10,12 +10,15 @@ masked too), and ``serialize`` masks whatever reaches it without going through
 MIME type, traceback line and widget state value.
 
 The kernel's ``sys.stdout`` / ``sys.stderr`` (``OutStream``) get the stream
-hold-back on their ``write`` -- which ipykernel also uses for output captured
-from file descriptors 1 and 2 (subprocesses, C code) -- so a value written in
-pieces is whole when masked. Without a kernel (terminal IPython, a plain
-``InteractiveShell``), ``sys.stdout`` / ``sys.stderr`` are replaced by masking
-proxies and the display publisher is wrapped. Logging records are masked in
-every case. :func:`uninstall` undoes each of these exactly.
+hold-back in their flush (``_flush_buffers``), where every write ends up --
+``print``, threads, and the output ipykernel captures from file descriptors 1
+and 2 (subprocesses, C code) -- so a value written in pieces is whole when
+masked. (Not on ``write``: IPython 9 swaps ``write`` at every cell.) The copies
+ipykernel writes to its own console (fd echo, ``echo`` when not quiet) are
+masked too. Without a kernel (terminal IPython, a plain ``InteractiveShell``),
+``sys.stdout`` / ``sys.stderr`` are replaced by masking proxies and the display
+publisher is wrapped. Logging records are masked in every case.
+:func:`uninstall` undoes each of these exactly.
 """
 
 from __future__ import annotations
