@@ -247,7 +247,7 @@ def compiled(strict: bool = False) -> Compiled:
     if (
         current is not None
         and _compiled_config is not None
-        and _context_module()._config is _compiled_config
+        and getattr(_context_module(), "_config", None) is _compiled_config
         and current.version == registry.version
         and (_compiled_valid or not strict)
     ):
