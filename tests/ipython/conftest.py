@@ -1,9 +1,15 @@
-"""A real IPython shell with nbcreds' magics, and a helper running cells in it."""
+"""A real IPython shell with nbcreds' magics, a helper running cells in it, a small
+JSON API on 127.0.0.1 for %%http and the local OAuth server for credentials."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
@@ -65,3 +71,80 @@ def oauth(_oauth_server: Any) -> Iterator[Any]:
     yield _oauth_server
     engine.reset()
     _oauth_server.reset()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes: /echo (JSON of the request), /cookie, /text, /binary, /slow, /status/NNN."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _send(
+        self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        path = urlsplit(self.path).path
+        if path.startswith("/echo"):
+            data = {
+                "method": self.command,
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": body,
+            }
+            self._send(200, json.dumps(data).encode(), "application/json")
+        elif path == "/cookie":
+            self._send(
+                200,
+                b'{"ok": true}',
+                "application/json",
+                {"Set-Cookie": "sid=cookie-value-123; Path=/; HttpOnly", "X-Plain": "visible"},
+            )
+        elif path == "/text":
+            self._send(200, b"plain text body", "text/plain; charset=utf-8")
+        elif path == "/binary":
+            self._send(200, bytes(range(256)), "application/octet-stream")
+        elif path == "/slow":
+            time.sleep(2)
+            self._send(200, b"{}", "application/json")
+        elif path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1])
+            self._send(code, json.dumps({"error": "nope"}).encode(), "application/json")
+        elif path == "/nested":
+            data = {"items": [{"id": i, "tags": ["a", "b"]} for i in range(3)], "n": 3}
+            self._send(200, json.dumps(data).encode(), "application/json")
+        else:
+            self._send(404, b'{"error": "not found"}', "application/json")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Never print a request (it may carry a test secret); a client hanging up
+        on /slow is expected."""
+
+
+@pytest.fixture(scope="session")
+def api_url() -> Iterator[str]:
+    """Base URL of a small JSON API on 127.0.0.1 (a free port)."""
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -39,6 +39,7 @@ from IPython.core.magic_arguments import parse_argstring as _ipy_parse_argstring
 from traitlets import Bool, Float
 
 from .._exceptions import CredentialNotFound, NbcredsError
+from ..namespaces import display as level_name
 from ._display import Message, Table
 
 if TYPE_CHECKING:
@@ -75,10 +76,6 @@ def _variable(name: str, what: str) -> str:
             f"(e.g. %{what} {name} --as my_var)."
         )
     return name
-
-
-def _level(level: str | None) -> str:
-    return "tenant" if level is None else level
 
 
 def _one(words: list[str], usage: str) -> str:
@@ -158,7 +155,7 @@ class NbcredsMagics(Magics):
         if args.name:
             nc.use_namespace(args.name)
         current = nc.current_namespace()
-        print(f"namespace: {_level(current) if current else 'tenant level'}")
+        print(f"namespace: {current if current else 'tenant level'}")
         return None
 
     # --------------------------------------------------------------------- %secret
@@ -488,10 +485,10 @@ def secret_list(namespace: str | None) -> Table:
 
     ns = resolve(namespace)
     rows = [
-        [row.name, row.source, _level(row.level) + (" (inherited)" if row.inherited else "")]
+        [row.name, row.source, level_name(row.level) + (" (inherited)" if row.inherited else "")]
         for row in nc.list_secrets(ns)
     ]
-    title = f"Secrets visible from {_level(ns)}"
+    title = f"Secrets visible from {level_name(ns)}"
     return Table(["name", "source", "level"], rows, title=title, empty="(no secrets found)")
 
 
@@ -539,9 +536,9 @@ def credential_list(namespace: str | None) -> Table:
     ns = resolve(namespace)
     rows = []
     for row in nc.list_credentials(ns):
-        level = _level(row.level) + (" (inherited)" if row.inherited else "")
+        level = level_name(row.level) + (" (inherited)" if row.inherited else "")
         rows.append([row.name, row.type, level, _cache_state(row)])
-    title = f"Credentials visible from {_level(ns)}"
+    title = f"Credentials visible from {level_name(ns)}"
     return Table(
         ["name", "type", "level", "token"], rows, title=title, empty="(no credentials defined)"
     )
@@ -642,7 +639,7 @@ def kv_set(
     revision = nc.set_kv(
         key, value, namespace=ns, ttl=ttl, type=type_, overwrite=overwrite, description=description
     )
-    text = f"{key} set in {_level(ns)}, revision {revision}"
+    text = f"{key} set in {level_name(ns)}, revision {revision}"
     return text + (f", expires after {ttl}" if ttl else ", never expires")
 
 
@@ -653,8 +650,8 @@ def kv_delete(key: str, namespace: str | None) -> str:
     ns = resolve(namespace)
     deleted = nc.delete_kv(key, namespace=ns)
     if deleted is False:
-        return f"{key}: no such key in {_level(ns)}"
-    return f"{key} deleted from {_level(ns)}"
+        return f"{key}: no such key in {level_name(ns)}"
+    return f"{key} deleted from {level_name(ns)}"
 
 
 def kv_list(prefix: str | None, namespace: str | None) -> Table:
@@ -668,7 +665,7 @@ def kv_list(prefix: str | None, namespace: str | None) -> Table:
         rows.append(
             [entry.key, kind, entry.revision, _show(entry.expires) if entry.expires else "never"]
         )
-    title = f"KV keys in {_level(ns)}" + (f" starting with '{prefix}'" if prefix else "")
+    title = f"KV keys in {level_name(ns)}" + (f" starting with '{prefix}'" if prefix else "")
     return Table(["key", "type", "revision", "expires"], rows, title=title, empty="(no keys)")
 
 
