@@ -53,3 +53,21 @@ def test_all_is_explicit_and_resolvable() -> None:
 
     for name in nbcreds.__all__:
         assert getattr(nbcreds, name) is not None, name
+
+
+def test_load_ext_does_not_import_heavy_modules() -> None:
+    loaded = _modules_after(
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'nbcreds')\n"
+        "assert 'secret' in ip.magics_manager.magics['line']\n"
+        "ip.run_cell('x = 1')\n"
+        "ip.run_line_magic('unload_ext', 'nbcreds')"
+    )
+    offenders = sorted(
+        m
+        for m in ["hvac", "cryptography", "jwt", "jinja2", "ipywidgets", "psycopg", "authlib"]
+        if m in loaded
+    )
+    assert offenders == []
+    assert "nbcreds.ipython._magics" in loaded
