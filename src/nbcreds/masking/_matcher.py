@@ -67,15 +67,29 @@ def merge_spans(raw: Iterable[tuple[int, int, int]], labels: Sequence[str | None
     return merged
 
 
+#: Unchanged text between matches is copied in slices of at most this many
+#: characters: large slices are allocated (and page-faulted) fresh from the OS
+#: each time, small ones reuse the allocator's memory -- several times faster on
+#: multi-MB texts with few matches.
+_SLICE = 1 << 16
+
+
 def _replace(text: Any, spans: Sequence[Span], replacement: Any, joiner: Any) -> Any:
     if not spans:
         return text
     parts = []
     pos = 0
     for start, end, label in spans:
+        while start - pos > _SLICE:
+            parts.append(text[pos : pos + _SLICE])
+            pos += _SLICE
         parts.append(text[pos:start])
         parts.append(replacement(label) if callable(replacement) else replacement)
         pos = end
+    size = len(text)
+    while size - pos > _SLICE:
+        parts.append(text[pos : pos + _SLICE])
+        pos += _SLICE
     parts.append(text[pos:])
     return joiner.join(parts)
 
@@ -246,6 +260,9 @@ class Matcher:
             if not scanned:
                 return text
             raw = self._extend(data, scanned)
+            # free the encoded copy before building the result: the allocator can
+            # reuse its memory instead of mapping (and faulting in) fresh pages
+            del data, scanned
         else:
             raw = self._raw(text)
         return str(_replace(text, merge_spans(raw, self.labels), replacement, ""))
