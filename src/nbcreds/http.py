@@ -22,7 +22,7 @@ value.
 The result shows the status, time, response headers (credentials masked) and a
 pretty, collapsible JSON body; it is passed through the masker
 (:func:`nbcreds.masking.masked`) before it is displayed, so a server echoing
-a token back does not put it on screen.
+a token back does not put it on screen, even outside a kernel with egress masking.
 
 This module has no IPython dependency: the ``%%http`` magic is a thin layer
 over :func:`request`.
@@ -34,7 +34,6 @@ import html
 import json
 import re
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -385,7 +384,7 @@ def request(
     if isinstance(auth, str):
         import nbcreds as nc
 
-        auth = nc.auth(auth, namespace=namespace) if namespace is not None else nc.auth(auth)
+        auth = nc.auth(auth, namespace=namespace)
     return send(
         expanded,
         auth=auth,
@@ -394,15 +393,6 @@ def request(
         transport=transport,
         shown=template,
     )
-
-
-def _masker() -> Callable[[str], str]:
-    """The masking engine's ``masked`` when available, else the identity."""
-    try:
-        from .masking import masked
-    except ImportError:  # the engine is optional at this layer; the kernel egress still masks
-        return lambda text: text
-    return masked
 
 
 class HttpResult:
@@ -472,7 +462,9 @@ class HttpResult:
             if len(shown) > MAX_TEXT_CHARS:
                 shown = shown[:MAX_TEXT_CHARS] + f"\n... ({len(shown) - MAX_TEXT_CHARS} more)"
             lines.append(shown)
-        return _masker()("\n".join(lines))
+        from .masking import masked
+
+        return masked("\n".join(lines))
 
     def __repr__(self) -> str:
         return self.text()
@@ -489,13 +481,14 @@ class HttpResult:
             f" &middot; {self.elapsed_ms:.0f} ms &middot; <code>{esc(self.request.method)} "
             f"{esc(self.request.url)}</code></div>"
         )
+        shown_headers = self.headers()
         rows = "".join(
             f"<tr><td style='text-align:left'><b>{esc(k)}</b></td>"
             f"<td style='text-align:left'>{esc(v)}</td></tr>"
-            for k, v in self.headers()
+            for k, v in shown_headers
         )
         headers = (
-            f"<details><summary>Headers ({len(self.headers())})</summary>"
+            f"<details><summary>Headers ({len(shown_headers)})</summary>"
             f"<table>{rows}</table></details>"
         )
         kind, body = self._body_kind()
@@ -513,7 +506,9 @@ class HttpResult:
             ".nbcreds-json ul{list-style:none;margin:0 0 0 1.2em;padding:0}"
             ".nbcreds-json summary{cursor:pointer}.nbcreds-json .k{color:#0550ae}</style>"
         )
-        return _masker()(f"<div class='nbcreds-http'>{style}{head}{headers}{shown}</div>")
+        from .masking import masked
+
+        return masked(f"<div class='nbcreds-http'>{style}{head}{headers}{shown}</div>")
 
 
 def _json_html(value: Any, depth: int) -> str:
