@@ -576,10 +576,10 @@ def credential_test(name: str, namespace: str | None) -> Message:
 def credential_info_table(name: str, namespace: str | None) -> Table:
     import nbcreds as nc
 
-    info = nc.credential_info(name, namespace=namespace)
-    fields = getattr(info, "as_dict", None)
-    data: dict[str, Any] = fields() if callable(fields) else dict(vars(info))
-    rows = [[key, _show(value)] for key, value in data.items() if not key.startswith("_")]
+    import dataclasses
+
+    info = nc.credential_info(name, namespace=namespace)  # holds no token
+    rows = [[key, _show(value)] for key, value in dataclasses.asdict(info).items()]
     return Table(["field", "value"], rows, title=f"Credential {name}")
 
 
