@@ -574,9 +574,9 @@ def credential_test(name: str, namespace: str | None) -> Message:
 
 
 def credential_info_table(name: str, namespace: str | None) -> Table:
-    import nbcreds as nc
-
     import dataclasses
+
+    import nbcreds as nc
 
     info = nc.credential_info(name, namespace=namespace)  # holds no token
     rows = [[key, _show(value)] for key, value in dataclasses.asdict(info).items()]
