@@ -116,3 +116,10 @@ def test_backends_agree_on_spans_and_labels(patterns: list[str], text: str) -> N
     labelled = [(p, f"L{i}") for i, p in enumerate(patterns)]
     spans = [Matcher(labelled, backend=b).spans(text) for b in BACKENDS]  # type: ignore[arg-type]
     assert all(s == spans[0] for s in spans)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_padding_literals_never_match(backend: str) -> None:
+    m = Matcher([("real-secret", None)], backend=backend)  # type: ignore[arg-type]
+    data = b"\xffnbcreds-pad-0001\xfe real-secret"
+    assert m.spans(data) == [(19, 30, None)]

@@ -164,7 +164,13 @@ class Matcher:
         # Pure literals: the start of a match is its end minus the pattern's byte
         # length, so no start-of-match tracking (HS_FLAG_SOM_LEFTMOST) is needed --
         # it would only slow the scan down and cap the pattern length.
-        roots = self._root_bytes
+        # Hyperscan picks its literal engine by the number of patterns; on this
+        # kind of text a few dozen patterns scan several times slower than 64 or
+        # more. Small sets are padded with literals that cannot occur in UTF-8
+        # (they start with 0xFF); their matches, if any in raw bytes, are ignored.
+        roots = self._root_bytes + [
+            b"\xffnbcreds-pad-%04d\xfe" % i for i in range(_HS_MIN_PATTERNS - len(self._root_bytes))
+        ]
         if any(b"\0" in p for p in roots):
             # the literal API takes C strings: a NUL byte needs the regex compiler,
             # with every byte escaped so each expression is still a plain literal
@@ -206,7 +212,8 @@ class Matcher:
     def _on_match(
         self, index: int, _start: int, end: int, _flags: int, found: list[tuple[int, int, int]]
     ) -> None:
-        found.append((index, end - len(self._root_bytes[index]), end))
+        if index < len(self._root_bytes):  # not a padding literal
+            found.append((index, end - len(self._root_bytes[index]), end))
 
     def _raw_bytes(self, data: bytes) -> list[tuple[int, int, int]]:
         """Every occurrence of every pattern as (pattern index, start, end) byte offsets."""
@@ -294,6 +301,9 @@ def _to_char_offsets(
         chars[offset] = prev_char
     return [(index, chars[start], chars[end]) for index, start, end in found]
 
+
+#: Hyperscan databases are padded to at least this many literals (see above).
+_HS_MIN_PATTERNS = 64
 
 #: Above this many bytes of root patterns, the Aho-Corasick fallback uses an NFA.
 _DFA_MAX_BYTES = 400_000
