@@ -119,7 +119,11 @@ class Compiled:
     skipped: list[str | None] = field(default_factory=list)
     empty: bool = True
 
+    def __post_init__(self) -> None:
+        self._replacement = self.replacement()
+
     def replacement(self) -> str | Callable[[str | None], str]:
+        """The fixed replacement, or (``label = true``) a function of the label."""
         if not self.settings.label:
             return self.settings.replacement
         default = self.settings.replacement
@@ -132,15 +136,15 @@ class Compiled:
     def sub(self, text: str) -> str:
         if len(text) < self.min_length:
             return text  # also every text when nothing is registered
-        return self.matcher.sub(text, self.replacement())
+        return self.matcher.sub(text, self._replacement)
 
     def sub_spans(self, text: str, spans: list[Span]) -> str:
-        return Matcher.replace_spans(text, spans, self.replacement())
+        return Matcher.replace_spans(text, spans, self._replacement)
 
     def sub_bytes(self, data: bytes) -> bytes:
         if self.empty or not data:
             return data
-        replacement = self.replacement()
+        replacement = self._replacement
         if callable(replacement):
             fn = replacement
             return self.matcher.sub_bytes(data, lambda label: fn(label).encode("utf-8"))
