@@ -232,16 +232,25 @@ def test_nbcreds_magic_rejects_arguments(ip: InteractiveShell) -> None:
         ip.run_line_magic("nbcreds", "extra")
 
 
-def test_nbcreds_dashboard_or_clear_usage_error(ip: InteractiveShell) -> None:
+def test_nbcreds_shows_the_dashboard(ip: InteractiveShell) -> None:
+    from nbcreds.widgets import Dashboard
+
+    shown = ip.run_line_magic("nbcreds", "")
     try:
-        import nbcreds.widgets as widgets
-    except ImportError:
-        widgets = None  # type: ignore[assignment]
-    if widgets is not None and hasattr(widgets, "dashboard"):
-        assert ip.run_line_magic("nbcreds", "") is not None
-    else:
-        with pytest.raises(UsageError, match="%secret list"):
-            ip.run_line_magic("nbcreds", "")
+        assert isinstance(shown, Dashboard)
+    finally:
+        shown.close()
+
+
+def test_nbcreds_without_widgets_is_a_clear_usage_error(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nbcreds.widgets", None)  # import fails
+    monkeypatch.delattr(nc, "widgets", raising=False)
+    with pytest.raises(UsageError, match="dashboard is not available.*%secret list"):
+        ip.run_line_magic("nbcreds", "")
 
 
 # ------------------------------------------------------------------------------- completion
