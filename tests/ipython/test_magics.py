@@ -249,7 +249,7 @@ def test_nbcreds_without_widgets_is_a_clear_usage_error(
 
     monkeypatch.setitem(sys.modules, "nbcreds.widgets", None)  # import fails
     monkeypatch.delattr(nc, "widgets", raising=False)
-    with pytest.raises(UsageError, match="dashboard is not available.*%secret list"):
+    with pytest.raises(UsageError, match=r"dashboard is not available.*%secret list"):
         ip.run_line_magic("nbcreds", "")
 
 
