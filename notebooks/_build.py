@@ -171,11 +171,16 @@ Authorization: Bearer {{ credential('demo_api') }}
 """),
     code('resp.status_code, resp.json()["owner"]'),
     md("""
-## 6. Clean up
+## 6. Clean up, and where to go next
 
 The token lives in memory only; the demo's config and KV file are in a
 temporary directory. `nbcreds scan notebooks/` checks saved notebooks for
 secrets (also as a pre-commit hook).
+
+Next: `%secret?`, `%credential?`, `%kv?` and `%%http?` show each magic's full
+help, and Tab completes namespaces, secret and credential names and KV keys.
+`secrets-and-vault.ipynb`, `credentials.ipynb` and `kv-state.ipynb` go deeper;
+`docs/magics.md` is the reference.
 """),
     code("""
 import shutil
