@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         # ipc transport: the kernel's sockets are files in the scratch dir, not TCP ports
         manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(scratch) / "k"))
         client = NotebookClient(
-            nb, km=manager, timeout=args.timeout, kernel_name="python3",
+            nb,
+            km=manager,
+            timeout=args.timeout,
+            kernel_name="python3",
             resources={"metadata": {"path": str(source.parent)}},
         )
         print(f"== executing {args.notebook} (headless)", file=sys.stderr)
