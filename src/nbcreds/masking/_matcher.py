@@ -203,7 +203,10 @@ class Matcher:
     def _scan(self, data: bytes) -> list[tuple[int, int, int]]:
         """Occurrences of the root patterns as (root number, start, end) byte offsets."""
         if self.backend == "ahocorasick":
-            return list(self._ac.find_matches_as_indexes(data, overlapping=True))
+            matches: list[tuple[int, int, int]] = self._ac.find_matches_as_indexes(
+                data, overlapping=True
+            )
+            return matches
         found: list[tuple[int, int, int]] = []
         with self._lock:  # one scratch space per database: scans must not overlap
             self._hs_db.scan(data, match_event_handler=self._on_match, context=found)
