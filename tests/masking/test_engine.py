@@ -143,3 +143,10 @@ def test_fragments_mask_slices_when_enabled(write_config: Callable[[str], Path])
     write_config("[masking]\nfragment_length = 4\n")
     with pytest.raises(ConfigError, match="fragment_length"):
         masked(token)
+
+
+def test_masked_bytes() -> None:
+    from nbcreds.masking import masked_bytes
+
+    nbcreds.mask(VALUE)
+    assert masked_bytes(f"é {VALUE} é".encode()) == "é **** é".encode()
