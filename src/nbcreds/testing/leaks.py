@@ -25,6 +25,9 @@ def encodings(value: str) -> dict[str, str]:
         "url": quote(value, safe=""),
         "url-plus": quote_plus(value),
         "html": html.escape(value),
+        # Python string-literal escaping, as IPython's dict-key completion writes it
+        "py-escaped": value.replace("\\", "\\\\").replace("'", "\\'").replace('"', '\\"'),
+        "repr": repr(value)[1:-1],
     }
     for shift in range(3):
         # the value inside a longer base64 blob: drop the characters that depend
