@@ -48,7 +48,7 @@ def test_bind_token_to_variable_without_showing_it(
     assert result.success
     token = ip.user_ns["token"]
     assert oauth.issued(token)
-    assert "token = <Secret api ****>" in out
+    assert "token = <Secret api ****>  (expires in 60 min; kept fresh before each cell)" in out
     assert_no_leak(out, [token.reveal(), api["client_secret"], *all_values()])
 
 

@@ -23,6 +23,7 @@ import keyword
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import StdinNotImplementedError, UsageError
@@ -277,7 +278,8 @@ class NbcredsMagics(Magics):
         token = nc.credential(name, namespace=ns)
         self.user_ns[var] = token
         self.bindings[var] = _Binding(name, ns, token)
-        return f"{var} = <Secret {name} ****>  (kept fresh before each cell)"
+        expires = _expiry(nc.credential_info(name, namespace=ns).expires_at)
+        return f"{var} = <Secret {name} ****>  ({expires}; kept fresh before each cell)"
 
     def refresh_bindings(self, *_: Any) -> None:
         """``pre_run_cell`` hook: re-bind variables whose credential's token is due.
@@ -546,13 +548,14 @@ def credential_list(namespace: str | None) -> Table:
 
 def _cache_state(row: CredentialListing) -> str:
     """'cached, expires in 54 min' / 'not cached'."""
-    if not row.cached:
-        return "not cached"
-    if row.expires_at is None:
-        return "cached, no expiry"
-    from datetime import UTC, datetime
+    return f"cached, {_expiry(row.expires_at)}" if row.cached else "not cached"
 
-    return f"cached, expires in {_duration((row.expires_at - datetime.now(UTC)).total_seconds())}"
+
+def _expiry(expires_at: datetime | None) -> str:
+    """'expires in 54 min' / 'no expiry given'."""
+    if expires_at is None:
+        return "no expiry given"
+    return f"expires in {_duration((expires_at - datetime.now(UTC)).total_seconds())}"
 
 
 def _duration(seconds: float) -> str:
