@@ -21,14 +21,15 @@ expired) starts at revision 1; each write adds 1.
 
 from __future__ import annotations
 
+import datetime as _dt
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from .._exceptions import KVValueError
-from ._types import KVEntry
+from ._types import KVEntry, KVType
 
-__all__ = ["KVBackend", "not_a_json_object"]
+__all__ = ["KVBackend", "make_entry", "not_a_json_object"]
 
 
 class KVBackend(ABC):
@@ -116,4 +117,33 @@ def not_a_json_object(namespace: str, key: str, kind: str) -> KVValueError:
     return KVValueError(
         f"put_kv merges into a JSON object, but the key '{key}' in the namespace '{namespace}' "
         f"holds {what}; replace it with set_kv instead."
+    )
+
+
+def make_entry(
+    to_datetime: Callable[[Any], _dt.datetime],
+    key: str,
+    namespace: str,
+    kind: str,
+    revision: int,
+    description: str | None,
+    created: Any,
+    updated: Any,
+    expires: Any,
+) -> KVEntry:
+    """A :class:`KVEntry` from a row's columns, in the order both backends select them.
+
+    ``to_datetime`` turns the backend's stored time (SQLite: epoch seconds,
+    PostgreSQL: ``timestamptz``) into an aware UTC ``datetime``; ``expires``
+    ``None`` stays ``None`` (the key never expires).
+    """
+    return KVEntry(
+        key=key,
+        namespace=namespace,
+        type=KVType(kind),
+        revision=int(revision),
+        description=description,
+        created=to_datetime(created),
+        updated=to_datetime(updated),
+        expires=None if expires is None else to_datetime(expires),
     )

@@ -23,15 +23,14 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
-import threading
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import KVBackendError
 from ..masking import registry
-from ._base import KVBackend, not_a_json_object
-from ._types import MAX_EXPIRY, KVEntry, KVType
+from ._base import KVBackend, make_entry, not_a_json_object
+from ._connections import ConnectionPerThread
+from ._types import MAX_EXPIRY, KVEntry
 
 if TYPE_CHECKING:
     import psycopg
@@ -181,20 +180,8 @@ _PURGE = """DELETE FROM nbcreds_kv
 WHERE (ns = %(ns)s OR (%(recursive)s AND starts_with(ns, %(ns)s || '.')))
   AND (NOT %(expired_only)s OR expires <= now())"""
 
-_stores: weakref.WeakSet[PostgresBackend] = weakref.WeakSet()
 
-
-def _after_fork() -> None:
-    # a libpq connection must never be shared with a forked child
-    for store in list(_stores):
-        store._local = threading.local()
-        store._connections = []
-
-
-os.register_at_fork(after_in_child=_after_fork)
-
-
-class PostgresBackend(KVBackend):
+class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend):
     """KV in a PostgreSQL database (tables ``nbcreds_kv`` and ``nbcreds_kv_schema``)."""
 
     name = "postgres"
@@ -220,11 +207,7 @@ class PostgresBackend(KVBackend):
         self.host, self.port = host, port
         self.location = f"{host}:{port}" + (f"/{dbname}" if dbname else "")
         self.connect_timeout = connect_timeout
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[psycopg.Connection[Any]] = []
-        self._ready = False
-        _stores.add(self)
+        super().__init__()
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.location}>"
@@ -269,10 +252,7 @@ class PostgresBackend(KVBackend):
         except BaseException:
             conn.close()
             raise
-        with self._lock:
-            self._connections.append(conn)
-        self._local.conn = conn
-        return conn
+        return self._keep(conn)
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         """Bring the schema to :data:`SCHEMA_VERSION` (advisory lock: one migrator at a time)."""
@@ -334,10 +314,7 @@ class PostgresBackend(KVBackend):
     def connection(self) -> psycopg.Connection[Any]:
         """This thread's connection (opened on first use): for diagnostics such as
         counting round trips with :func:`nbcreds.testing.postgres.round_trips`."""
-        try:
-            return self._local.conn  # type: ignore[no-any-return]
-        except AttributeError:
-            return self._connect()
+        return self._conn()
 
     def _drop(self, conn: psycopg.Connection[Any]) -> None:
         with self._lock:
@@ -346,13 +323,6 @@ class PostgresBackend(KVBackend):
         if getattr(self._local, "conn", None) is conn:
             del self._local.conn
         with contextlib.suppress(Exception):  # already broken; nothing to report
-            conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-            self._local = threading.local()
-        for conn in connections:
             conn.close()
 
     # --- operations ------------------------------------------------------------------------
@@ -374,7 +344,8 @@ class PostgresBackend(KVBackend):
         if not rows:
             return None
         kind, text, ns, revision, description, created, updated, expires = rows[0]
-        return text, _entry(key, ns, kind, revision, description, created, updated, expires)
+        entry = make_entry(_utc, key, ns, kind, revision, description, created, updated, expires)
+        return text, entry
 
     def set(
         self,
@@ -444,7 +415,7 @@ class PostgresBackend(KVBackend):
 
     def entries(self, namespace: str, prefix: str | None) -> list[KVEntry]:
         rows = self._run(_ENTRIES, {"ns": namespace, "prefix": prefix or None})
-        return [_entry(row[0], namespace, *row[1:]) for row in rows]
+        return [make_entry(_utc, row[0], namespace, *row[1:]) for row in rows]
 
     def purge(self, namespace: str, *, expired_only: bool, recursive: bool) -> int:
         rows = self._run(
@@ -455,25 +426,3 @@ class PostgresBackend(KVBackend):
 
 def _utc(value: _dt.datetime) -> _dt.datetime:
     return value.astimezone(_dt.UTC)
-
-
-def _entry(
-    key: str,
-    ns: str,
-    kind: str,
-    revision: int,
-    description: str | None,
-    created: _dt.datetime,
-    updated: _dt.datetime,
-    expires: _dt.datetime | None,
-) -> KVEntry:
-    return KVEntry(
-        key=key,
-        namespace=ns,
-        type=KVType(kind),
-        revision=int(revision),
-        description=description,
-        created=_utc(created),
-        updated=_utc(updated),
-        expires=None if expires is None else _utc(expires),
-    )

@@ -21,17 +21,15 @@ Times are stored as epoch seconds (UTC). The schema is versioned in
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from time import time as _now
 from typing import Any
 
 from .._exceptions import KVBackendError
-from ._base import KVBackend, not_a_json_object
+from ._base import KVBackend, make_entry, not_a_json_object
+from ._connections import ConnectionPerThread
 from ._types import MAX_EXPIRY_EPOCH, KVEntry, KVType, deep_merge, epoch_to_datetime
 
 __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
@@ -86,20 +84,8 @@ _ROW = (
 )
 _LIVE = "(expires IS NULL OR expires > ?)"
 
-_stores: weakref.WeakSet[SqliteBackend] = weakref.WeakSet()
 
-
-def _after_fork() -> None:
-    # a connection must never cross a fork: the child opens its own
-    for store in list(_stores):
-        store._local = threading.local()
-        store._connections = []
-
-
-os.register_at_fork(after_in_child=_after_fork)
-
-
-class SqliteBackend(KVBackend):
+class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
     """KV in one SQLite file (created with its directory on first use)."""
 
     name = "sqlite"
@@ -108,11 +94,7 @@ class SqliteBackend(KVBackend):
         self.path = Path(path)
         self.location = str(self.path)
         self.timeout = float(timeout)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
-        self._ready = False
-        _stores.add(self)
+        super().__init__()
 
     # --- connections ---------------------------------------------------------------------
 
@@ -145,16 +127,7 @@ class SqliteBackend(KVBackend):
             if conn is not None:
                 conn.close()
             raise
-        with self._lock:
-            self._connections.append(conn)
-        self._local.conn = conn
-        return conn
-
-    def _conn(self) -> sqlite3.Connection:
-        try:
-            return self._local.conn  # type: ignore[no-any-return]
-        except AttributeError:
-            return self._connect()
+        return self._keep(conn)
 
     def _setup(self, conn: sqlite3.Connection) -> None:
         """WAL mode (persistent in the file) and the schema, once per process."""
@@ -228,13 +201,6 @@ class SqliteBackend(KVBackend):
             message = f"The KV database {self.path} failed: {text}."
         return KVBackendError(message)
 
-    def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-            self._local = threading.local()
-        for conn in connections:
-            conn.close()
-
     # --- reads ---------------------------------------------------------------------------
 
     def get(self, namespace: str, key: str) -> Sequence[Any] | None:
@@ -289,7 +255,9 @@ class SqliteBackend(KVBackend):
         if not rows:
             return None
         ns, kind, text, revision, description, created, updated, expires = rows[0]
-        return text, _entry(key, ns, kind, revision, description, created, updated, expires)
+        return text, make_entry(
+            epoch_to_datetime, key, ns, kind, revision, description, created, updated, expires
+        )
 
     def keys(self, namespace: str, prefix: str | None) -> list[str]:
         sql = f"SELECT key FROM nbcreds_kv WHERE ns = ? AND {_LIVE}"  # noqa: S608
@@ -316,7 +284,7 @@ class SqliteBackend(KVBackend):
             rows = self._conn().execute(sql + " ORDER BY key", params).fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc) from None
-        return [_entry(row[0], namespace, *row[1:]) for row in rows]
+        return [make_entry(epoch_to_datetime, row[0], namespace, *row[1:]) for row in rows]
 
     # --- writes --------------------------------------------------------------------------
 
@@ -463,25 +431,3 @@ class SqliteBackend(KVBackend):
             return self._conn().execute(sql, params).rowcount
         except sqlite3.Error as exc:
             raise self._error(exc) from None
-
-
-def _entry(
-    key: str,
-    ns: str,
-    kind: str,
-    revision: int,
-    description: str | None,
-    created: float,
-    updated: float,
-    expires: float | None,
-) -> KVEntry:
-    return KVEntry(
-        key=key,
-        namespace=ns,
-        type=KVType(kind),
-        revision=int(revision),
-        description=description,
-        created=epoch_to_datetime(created),
-        updated=epoch_to_datetime(updated),
-        expires=None if expires is None else epoch_to_datetime(expires),
-    )
