@@ -259,31 +259,25 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
             epoch_to_datetime, key, ns, kind, revision, description, created, updated, expires
         )
 
-    def keys(self, namespace: str, prefix: str | None) -> list[str]:
-        sql = f"SELECT key FROM nbcreds_kv WHERE ns = ? AND {_LIVE}"  # noqa: S608
+    def _listing(self, columns: str, namespace: str, prefix: str | None) -> list[Any]:
+        """``columns`` of the namespace's live keys starting with ``prefix``, sorted by key."""
+        sql = f"SELECT {columns} FROM nbcreds_kv WHERE ns = ? AND {_LIVE}"  # noqa: S608
         params: tuple[Any, ...] = (namespace, _now())
         if prefix:
             sql += " AND substr(key, 1, ?) = ?"
             params += (len(prefix), prefix)
         try:
-            rows = self._conn().execute(sql + " ORDER BY key", params).fetchall()
+            return self._conn().execute(sql + " ORDER BY key", params).fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc) from None
-        return [row[0] for row in rows]
+
+    def keys(self, namespace: str, prefix: str | None) -> list[str]:
+        return [row[0] for row in self._listing("key", namespace, prefix)]
 
     def entries(self, namespace: str, prefix: str | None) -> list[KVEntry]:
-        sql = (
-            "SELECT key, type, revision, description, created, updated, expires "  # noqa: S608
-            f"FROM nbcreds_kv WHERE ns = ? AND {_LIVE}"
+        rows = self._listing(
+            "key, type, revision, description, created, updated, expires", namespace, prefix
         )
-        params: tuple[Any, ...] = (namespace, _now())
-        if prefix:
-            sql += " AND substr(key, 1, ?) = ?"
-            params += (len(prefix), prefix)
-        try:
-            rows = self._conn().execute(sql + " ORDER BY key", params).fetchall()
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
         return [make_entry(epoch_to_datetime, row[0], namespace, *row[1:]) for row in rows]
 
     # --- writes --------------------------------------------------------------------------
