@@ -21,6 +21,7 @@ from ._engine import Minted, TokenHttp, TokenRequest
 if TYPE_CHECKING:
     import httpx
 
+    from ..config import Reference
     from ._definition import Definition
 
 __all__ = [
@@ -78,21 +79,11 @@ def resolve_secret(definition: Definition, key: str, data: Any = None) -> str:
     entry holds never depends on who asked). The value is registered with the
     masker before it is used.
     """
-    from ..secrets._resolver import resolve_reference, select_field
+    from ..secrets._resolver import select_field
 
     ref_text = definition.reference(key)
     assert ref_text is not None
-    ref = parse_reference(ref_text)
-    try:
-        resolved = resolve_reference(ref, definition.level)
-    except SecretError as exc:
-        raise definition.error(key, f"refers to {ref}, which cannot be read: {exc}") from None
-    if resolved is None:
-        raise definition.error(
-            key,
-            f"refers to {ref}, which is not set. Set it (e.g. nbcreds.bind_secret("
-            f"'{ref.target}', ...) or a SECRET_{ref.target.upper()} variable) and retry.",
-        )
+    ref, resolved = _resolve(definition, key, ref_text, hint=True)
     if isinstance(resolved, dict):
         for value in resolved.values():
             if isinstance(value, str):
@@ -112,7 +103,19 @@ def resolve_text(definition: Definition, key: str, *, required: bool = False) ->
     text = definition.text(key, required=required)
     if text is None or not is_reference(text):
         return text
-    from ..secrets._resolver import resolve_reference, select_field
+    from ..secrets._resolver import select_field
+
+    ref, resolved = _resolve(definition, key, text, hint=False)
+    return select_field(resolved, ref.field, ref.target)
+
+
+def _resolve(definition: Definition, key: str, text: str, *, hint: bool) -> tuple[Reference, Any]:
+    """The reference ``text`` in ``key`` parsed and resolved at the credential's level.
+
+    An unreadable or unset reference is an error naming ``key`` and the reference;
+    ``hint`` adds how to set it.
+    """
+    from ..secrets._resolver import resolve_reference
 
     ref = parse_reference(text)
     try:
@@ -120,8 +123,14 @@ def resolve_text(definition: Definition, key: str, *, required: bool = False) ->
     except SecretError as exc:
         raise definition.error(key, f"refers to {ref}, which cannot be read: {exc}") from None
     if resolved is None:
-        raise definition.error(key, f"refers to {ref}, which is not set.")
-    return select_field(resolved, ref.field, ref.target)
+        how = (
+            f" Set it (e.g. nbcreds.bind_secret('{ref.target}', ...) or a "
+            f"SECRET_{ref.target.upper()} variable) and retry."
+            if hint
+            else ""
+        )
+        raise definition.error(key, f"refers to {ref}, which is not set.{how}")
+    return ref, resolved
 
 
 def load_private_key(definition: Definition, key: str, pem: str) -> Any:
