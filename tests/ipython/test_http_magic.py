@@ -59,7 +59,7 @@ def test_secret_template_and_echo_never_shown(
     )
     assert result.success
     assert ip.user_ns["resp"].json()["headers"]["X-Custom"] == api_key
-    assert_no_leak(out, [api_key])
+    assert_no_leak(out, [api_key.reveal()])
 
 
 def test_kv_template_in_namespace(ip: InteractiveShell, cell: Any, api_url: str) -> None:

@@ -119,7 +119,7 @@ def test_secret_binds_variable_and_never_shows_value(
     assert result.success
     assert ip.user_ns["API_TOKEN"].reveal() == env_secret
     assert "<Secret API_TOKEN ****>" in out
-    assert_no_leak(out, [env_secret])
+    assert_no_leak(out, [env_secret.reveal()])
 
 
 def test_secret_as_var_and_get_form(ip: InteractiveShell, cell: Any, env_secret: str) -> None:
@@ -143,7 +143,7 @@ def test_secret_list_shows_source_and_inherited_level_never_values(
     _, out = cell("%secret list")
     assert "API_TOKEN" in out
     assert "LOCAL_PW" in out
-    assert_no_leak(out, [env_secret, *values])
+    assert_no_leak(out, [env_secret.reveal(), *values])
 
 
 def test_secret_list_other_namespace(ip: InteractiveShell) -> None:
