@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import nbcreds
 from nbcreds import _context, namespaces
 from nbcreds.masking import registry
+
+# Property tests: no per-example deadline (the machines are shared and noisy, and
+# timing is never what a test asserts); CI replays the same examples every run.
+settings.register_profile("nbcreds", deadline=None)
+settings.register_profile("nbcreds-ci", deadline=None, derandomize=True, database=None)
+settings.load_profile("nbcreds-ci" if os.environ.get("CI") else "nbcreds")
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +29,6 @@ def isolated_nbcreds(
     home = tmp_path_factory.mktemp("home")
     work = home / "work"
     work.mkdir()
-    import os
-
     for var in list(os.environ):
         if var.startswith(("NBCREDS_", "SECRET_")):
             monkeypatch.delenv(var)

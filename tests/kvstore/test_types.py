@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nbcreds import KVValueError
@@ -99,6 +100,8 @@ def test_inference(value: object, kind: KVType) -> None:
     assert infer_type(value) is kind
 
 
+@example(dt.datetime(2002, 3, 31, 4, 0, tzinfo=ZoneInfo("Asia/Baku")))  # in a DST gap
+@example(dt.datetime(2021, 11, 7, 1, 30, tzinfo=ZoneInfo("America/New_York"), fold=1))
 @given(
     st.one_of(
         st.text(),

@@ -323,15 +323,21 @@ def _datetime_text(value: object) -> str:
         raise KVValueError(f"type DATETIME needs a datetime, not a {type(value).__name__}.")
     text = value.isoformat()
     zone = getattr(value.tzinfo, "key", None)  # a zoneinfo.ZoneInfo keeps its name
-    return f"{text}[{zone}]" if isinstance(zone, str) else text
+    if not isinstance(zone, str):
+        return text
+    # the wall time, its zone and its fold: a time in a DST gap or overlap comes
+    # back exactly as it was given, not normalised through UTC
+    return f"{text}[{zone}|1]" if value.fold else f"{text}[{zone}]"
 
 
 def _decode_datetime(text: str) -> _dt.datetime:
     if text.endswith("]"):
         stamp, _, zone = text[:-1].partition("[")
+        zone, _, fold = zone.partition("|")
         from zoneinfo import ZoneInfo
 
-        return _dt.datetime.fromisoformat(stamp).astimezone(ZoneInfo(zone))
+        wall = _dt.datetime.fromisoformat(stamp).replace(tzinfo=None)
+        return wall.replace(tzinfo=ZoneInfo(zone), fold=1 if fold == "1" else 0)
     return _dt.datetime.fromisoformat(text)
 
 
