@@ -3,12 +3,9 @@ temporary root, config, data and runtime dirs, and nothing left behind."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +14,10 @@ from types import TracebackType
 
 import httpx
 
-__all__ = ["LabServer", "free_port"]
+from nbcreds.testing._net import free_port
+from nbcreds.testing._process import stop_process
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["LabServer"]
 
 
 class LabServer:
@@ -139,15 +132,9 @@ class LabServer:
         if self._proc is not None and self._proc.poll() is None:
             self.shutdown_kernels()
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
+        if proc is not None:
             # The server and the kernels it started share the new session.
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=20)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=20)
+            stop_process(proc, timeout=20, kill_timeout=20, group=True)
         if self._log is not None:
             self._log.close()
             self._log = None

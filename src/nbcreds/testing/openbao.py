@@ -32,7 +32,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -46,6 +45,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from ..masking import registry
+from ._process import kill_process, stop_process
 
 if TYPE_CHECKING:
     import hvac
@@ -331,26 +331,13 @@ class OpenBaoServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server by PID: SIGTERM, then SIGKILL if it has not exited."""
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._kill()
+        if self._process is not None:
+            stop_process(self._process, timeout=timeout)
         self._process = None
 
     def _kill(self) -> None:
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if self._process is not None:
+            kill_process(self._process)
         self._process = None
 
     def close(self) -> None:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._net import free_port
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -68,13 +70,6 @@ def find_bin_dir() -> Path:
         "PostgreSQL server binaries (initdb, pg_ctl) not found; install the Debian package "
         "'postgresql' (scripts/test does it) to run the PostgreSQL tests."
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
