@@ -102,6 +102,15 @@ def test_delete_and_missing_key(ip: InteractiveShell, cell: Any) -> None:
     assert "Traceback" not in out
 
 
+def test_get_with_default(ip: InteractiveShell) -> None:
+    assert ip.run_line_magic("kv", "get missing --default 0") == 0
+    assert ip.run_line_magic("kv", 'get missing --default {"a":1}') == {"a": 1}
+    nc.set_kv("present", 5)
+    assert ip.run_line_magic("kv", "get present --default 0") == 5
+    with pytest.raises(UsageError, match="--default goes with 'get'"):
+        ip.run_line_magic("kv", "delete present --default 1")
+
+
 def test_namespace_option_and_inherit(ip: InteractiveShell) -> None:
     nc.set_kv("shared", "parent", namespace="company")
     with pytest.raises(UsageError, match="does not exist"):

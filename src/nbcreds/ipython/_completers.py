@@ -25,7 +25,16 @@ _OPTIONS: dict[str, list[str]] = {
     "namespace": ["--list", "--tenant"],
     "secret": ["--as", "--field", "--env", "--vault", "--prompt", "--namespace", "-n"],
     "credential": ["--as", "--namespace", "-n"],
-    "kv": ["--type", "--ttl", "--no-overwrite", "--description", "--inherit", "--namespace", "-n"],
+    "kv": [
+        "--type",
+        "--ttl",
+        "--no-overwrite",
+        "--description",
+        "--inherit",
+        "--default",
+        "--namespace",
+        "-n",
+    ],
     "http": ["--auth", "--as", "--timeout", "--no-follow", "--namespace", "-n"],
 }
 # Options whose value is free text: nothing to complete after them.
@@ -38,6 +47,7 @@ _FREE_VALUE = {
     "--ttl",
     "--description",
     "--timeout",
+    "--default",
 }
 _KV_TYPES = ["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
 

@@ -341,6 +341,7 @@ class NbcredsMagics(Magics):
     @argument("--no-overwrite", action="store_true", help="set: fail if the key exists")
     @argument("--description", metavar="TEXT", help="set: a description of the key")
     @argument("--inherit", action="store_true", help="get: also look in parent namespaces")
+    @argument("--default", metavar="VALUE", help="get: the value when the key is missing")
     @argument("-n", "--namespace", metavar="NS", help="namespace (default: the current one)")
     @no_var_expand
     @line_magic
@@ -359,6 +360,7 @@ class NbcredsMagics(Magics):
             %kv set greeting hello world           # the string 'hello world'
             %kv set lock 1 --no-overwrite          # fails if 'lock' exists
             %kv get cursor                         # the value (x = %kv get cursor)
+            %kv get cursor --default 0             # 0 when the key is missing
             %kv list                               # key, type, revision, expiry
             %kv list sync.                         # keys starting with 'sync.'
             %kv delete cursor
@@ -370,11 +372,13 @@ class NbcredsMagics(Magics):
         if not words:
             raise UsageError(f"what should %kv do? {usage} (see %kv? for help)")
         head, rest = words[0], words[1:]
+        if args.default is not None and head != "get":
+            raise UsageError("--default goes with 'get': %kv get KEY --default VALUE")
         set_only = args.type or args.ttl or args.no_overwrite or args.description
         if set_only and head != "set":
             raise UsageError("--type, --ttl, --no-overwrite and --description go with 'set'.")
         if head == "get":
-            return kv_get(_one(rest, "%kv get KEY"), args.namespace, args.inherit)
+            return kv_get(_one(rest, "%kv get KEY"), args.namespace, args.inherit, args.default)
         if head == "set":
             if len(rest) < 2:
                 raise UsageError(
@@ -615,12 +619,13 @@ def parse_kv_value(text: str) -> Any:
         return text
 
 
-def kv_get(key: str, namespace: str | None, inherit: bool) -> Any:
+def kv_get(key: str, namespace: str | None, inherit: bool, default: str | None = None) -> Any:
+    """The value of ``key``; ``default`` (parsed like a set value) when it is missing."""
     import nbcreds as nc
 
-    if inherit:
-        return nc.kv(key, namespace=namespace, inherit=True)
-    return nc.kv(key, namespace=namespace)
+    if default is None:
+        return nc.kv(key, namespace=namespace, inherit=inherit)
+    return nc.kv(key, namespace=namespace, inherit=inherit, default=parse_kv_value(default))
 
 
 def kv_set(
