@@ -156,6 +156,7 @@ def test_default_timeout_is_configurable(ip: InteractiveShell, cell: Any, api_ur
         ("%%http --as 1bad\nGET http://127.0.0.1:1/", "not a valid Python variable"),
         ("%%http --bogus\nGET http://h/", "unrecognized arguments"),
         ("%%http\nGET ftp://h/x", "must start with http"),
+        ("%%http --auth nope\nGET http://127.0.0.1:9/x", "Cannot find credential 'nope'"),
     ],
 )
 def test_mistakes_are_usage_errors(cell: Any, code: str, message: str) -> None:
