@@ -45,3 +45,12 @@ def test_clean_text_passes_and_a_leak_fails_without_showing_the_value() -> None:
         assert_no_leak(f"x{value}y".encode(), [value])
     assert value not in str(info.value)
     assert "value#0" in str(info.value)
+
+
+def test_a_secret_object_is_scanned_by_its_plain_value() -> None:
+    from nbcreds import Secret
+
+    plain = secrets.token_urlsafe(16)
+    value = Secret(plain, "TOKEN")
+    assert_no_leak(f"shown as {value!r}", [value])  # the mask is not a leak
+    assert find_leaks(f"'{plain}'", [value])

@@ -17,6 +17,7 @@ __all__ = ["assert_no_leak", "encodings", "find_leaks"]
 
 def encodings(value: str) -> dict[str, str]:
     """The value and the forms it takes on its way out: kind -> text."""
+    value = str.__str__(value)  # a Secret's repr is its mask: work on the plain text
     raw = value.encode("utf-8")
     forms = {
         "raw": value,
