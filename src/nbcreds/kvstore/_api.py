@@ -48,6 +48,10 @@ __all__ = [
     "update_kv",
 ]
 
+# a writer waits this long for another kernel or thread before giving up: long enough
+# that a busy, shared machine never turns contention into an error (diskcache: 60 s)
+DEFAULT_BUSY_TIMEOUT = 30.0
+
 _KV_SETTINGS = {"backend", "path", "url", "busy_timeout", "connect_timeout"}
 
 
@@ -100,7 +104,9 @@ def _open_sqlite(config: Config, settings: Mapping[str, Any]) -> KVBackend:
             path = config.path.parent / path  # relative to the config file, like a project
     else:
         raise config.error("must be a file path", "kv", "path")
-    return SqliteBackend(path, timeout=_seconds(config, settings, "busy_timeout", 5.0))
+    return SqliteBackend(
+        path, timeout=_seconds(config, settings, "busy_timeout", DEFAULT_BUSY_TIMEOUT)
+    )
 
 
 def _open_postgres(config: Config, settings: Mapping[str, Any]) -> KVBackend:

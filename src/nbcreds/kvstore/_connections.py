@@ -32,6 +32,7 @@ class ConnectionPerThread(Generic[ConnT]):
         self._lock = threading.Lock()
         self._connections: list[ConnT] = []
         self._ready = False  # the schema is current (checked on the first connection)
+        self._setup_lock = threading.Lock()  # one thread sets the schema up, others wait
         _open.add(self)
 
     @abstractmethod

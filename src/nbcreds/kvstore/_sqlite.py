@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from time import time as _now
@@ -90,7 +91,7 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
 
     name = "sqlite"
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.location = str(self.path)
         self.timeout = float(timeout)
@@ -117,7 +118,7 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if not self._ready:
-                self._setup(conn)
+                self._setup_waiting(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             if conn is not None:
@@ -128,6 +129,24 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
                 conn.close()
             raise
         return self._keep(conn)
+
+    def _setup_waiting(self, conn: sqlite3.Connection) -> None:
+        """:meth:`_setup`, one thread at a time, retried while another process holds
+        the file: switching to WAL needs the file to itself and SQLite answers
+        "locked" at once instead of calling the busy handler, so two kernels opening
+        a new database together would otherwise fail."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        with self._setup_lock:
+            while not self._ready:
+                try:
+                    self._setup(conn)
+                except sqlite3.OperationalError as exc:
+                    busy = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+                    if not busy or time.monotonic() >= deadline:
+                        raise
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.1)
 
     def _setup(self, conn: sqlite3.Connection) -> None:
         """WAL mode (persistent in the file) and the schema, once per process."""
