@@ -3,6 +3,7 @@ JSON API on 127.0.0.1 for %%http and the local OAuth server for credentials."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 import time
@@ -28,6 +29,9 @@ def ip() -> Iterator[InteractiveShell]:
         yield shell
     finally:
         _magics.unregister(shell)
+        # each shell registers an atexit reset that runs gc.collect(); hundreds of
+        # them made the test process take minutes to exit
+        atexit.unregister(shell.atexit_operations)
         InteractiveShell.clear_instance()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import secrets
 from typing import Any
@@ -314,4 +315,5 @@ def test_load_ext_registers_magics_and_masking_and_unload_undoes_it(
         assert "kv" in shell.magics_manager.magics["line"]
     finally:
         shell.run_line_magic("unload_ext", "nbcreds")
+        atexit.unregister(shell.atexit_operations)  # its gc.collect() at exit is slow
         InteractiveShell.clear_instance()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import sys
@@ -25,6 +26,7 @@ def shell() -> Iterator[InteractiveShell]:
         yield ip
     finally:
         _egress.uninstall(ip)
+        atexit.unregister(ip.atexit_operations)  # its gc.collect() at exit is slow
         InteractiveShell.clear_instance()
 
 
