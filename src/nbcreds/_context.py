@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import Config, load_config
+from .config import SOURCE_NAMES, Config, load_config
 
 if TYPE_CHECKING:
     from .secrets._base import SecretSource
@@ -127,7 +127,7 @@ def sources() -> list[SecretSource]:
                     built.append(vault_source())
                 else:
                     raise config.error(
-                        f"unknown secret source '{name}'; known: session, env, vault",
+                        f"unknown secret source '{name}'; known: {', '.join(SOURCE_NAMES)}",
                         "sources",
                         "order",
                     )

@@ -70,6 +70,8 @@ __all__ = [
 
 CONFIG_FILENAME = "nbcreds.toml"
 REFERENCE_SCHEMES = ("env", "vault", "secret")
+#: the secret sources a `[sources] order` may name
+SOURCE_NAMES = ("session", "env", "vault")
 
 # Keys whose values are secret material: they must hold references.
 _SENSITIVE_KEY = re.compile(
@@ -272,13 +274,12 @@ def validate_config(config: Config) -> None:
             raise config.error("must be a table", "", table_key)
     order = config.table("sources").get("order")
     if order is not None:
-        known = {"session", "env", "vault"}
         if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
             raise config.error("must be a list of source names", "sources", "order")
         for item in order:
-            if item not in known:
+            if item not in SOURCE_NAMES:
                 raise config.error(
-                    f"unknown secret source '{item}'; known: session, env, vault",
+                    f"unknown secret source '{item}'; known: {', '.join(SOURCE_NAMES)}",
                     "sources",
                     "order",
                 )
