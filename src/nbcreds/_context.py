@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import SOURCE_NAMES, Config, load_config
+from .masking import MaskingSettingError, MaskingSettings
+from .masking import configure as configure_masking
 
 if TYPE_CHECKING:
     from .secrets._base import SecretSource
@@ -30,8 +32,23 @@ def get_config() -> Config:
     global _config
     with _lock:
         if _config is None:
-            _config = load_config()
+            config = load_config()
+            _push_masking(config)
+            _config = config
         return _config
+
+
+def _masking_settings(config: Config) -> MaskingSettings:
+    """``[masking]`` validated (a ConfigError naming file, table and key if not)."""
+    try:
+        return MaskingSettings.from_table(config.table("masking"))
+    except MaskingSettingError as exc:
+        raise config.error(exc.message, "masking", exc.key) from None
+
+
+def _push_masking(config: Config) -> None:
+    # masking reads no config: its settings are pushed when a config becomes active
+    configure_masking(_masking_settings(config))
 
 
 def load(path: str | Path | None = None) -> Config:
@@ -42,18 +59,22 @@ def load(path: str | Path | None = None) -> Config:
     """
     global _config
     config = load_config(path) if path is not None else load_config()
+    settings = _masking_settings(config)
     with _lock:
         _close_sources()
         _config = config
+        configure_masking(settings)
     return config
 
 
 def use_config(config: Config) -> None:
     """Make an already-built config the active one (tests, widgets)."""
     global _config
+    settings = _masking_settings(config)
     with _lock:
         _close_sources()
         _config = config
+        configure_masking(settings)
 
 
 def _close_sources() -> None:
@@ -149,5 +170,6 @@ def reset() -> None:
     with _lock:
         _close_sources()
         _config = None
+        configure_masking(MaskingSettings())
         if _session is not None:
             _session.clear()

@@ -26,6 +26,7 @@ their values.
     │   └── KVBackendError        database unavailable, locked, corrupt
     ├── HttpRequestError          a %%http request cannot be parsed, expanded or sent
     ├── MaskingError              the masking engine cannot work as asked
+    │   └── MaskingSettingError   a bad [masking] setting (also ValueError)
     └── ScanError                 nbcreds scan / scrub could not read or write a file
 """
 
@@ -44,6 +45,7 @@ __all__ = [
     "KVSecretRefused",
     "KVValueError",
     "MaskingError",
+    "MaskingSettingError",
     "NamespaceError",
     "NbcredsError",
     "ScanError",
@@ -200,6 +202,19 @@ class HttpRequestError(NbcredsError):
 
 class MaskingError(NbcredsError):
     """The masking engine cannot work as asked."""
+
+
+class MaskingSettingError(MaskingError, ValueError):
+    """A ``[masking]`` setting is unknown, of the wrong type or out of range.
+
+    ``key`` names the setting, ``message`` says what to write instead (never a
+    value). The config loader turns it into a :class:`ConfigError` naming the file.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"[masking] {key}: {message}")
+        self.key = key
+        self.message = message
 
 
 class ScanError(NbcredsError):

@@ -11,8 +11,17 @@ from urllib.parse import quote
 import pytest
 
 import nbcreds
-from nbcreds import ConfigError
-from nbcreds.masking import _engine, contains_secret, masked, registry
+from nbcreds import ConfigError, _context
+from nbcreds.masking import (
+    MaskingSettingError,
+    MaskingSettings,
+    _engine,
+    configure,
+    contains_secret,
+    current_settings,
+    masked,
+    registry,
+)
 from nbcreds.testing.leaks import assert_no_leak
 
 VALUE = "Tr0ub4dor&3-horse"
@@ -90,24 +99,65 @@ def test_settings_min_length_replacement_and_label(write_config: Callable[[str],
 
 
 @pytest.mark.parametrize(
-    ("table", "key"),
+    ("table", "key", "says"),
     [
-        ("min_length = 0", "min_length"),
-        ('min_length = "6"', "min_length"),
-        ('replacement = ""', "replacement"),
-        ('label = "yes"', "label"),
-        ("colour = 1", "colour"),
+        ("min_length = 0", "min_length", "positive integer"),
+        ('min_length = "6"', "min_length", "positive integer"),
+        ("min_length = true", "min_length", "positive integer"),
+        ('replacement = ""', "replacement", "non-empty string"),
+        ('label = "yes"', "label", "true or false"),
+        ("fragment_length = 4", "fragment_length", "at least 8"),
+        ("fragment_length = -1", "fragment_length", "0 (off)"),
+        ("json_leaves = 1", "json_leaves", "true or false"),
+        ("colour = 1", "colour", "unknown setting"),
+        ("fragment_lenght = 12", "fragment_lenght", "did you mean 'fragment_length'"),
     ],
 )
-def test_invalid_settings_raise_config_error(
-    write_config: Callable[[str], Path], table: str, key: str
+def test_invalid_settings_fail_at_load_and_keep_masking(
+    write_config: Callable[[str], Path], table: str, key: str, says: str
 ) -> None:
-    write_config(f"[masking]\n{table}\n")
     nbcreds.mask(VALUE)
-    with pytest.raises(ConfigError, match=key):
-        masked(VALUE)
-    # the egress never fails open: it masks with the defaults
-    assert _engine.safe_masked(VALUE) == "****"
+    with pytest.raises(ConfigError, match=key) as caught:
+        write_config(f"[masking]\n{table}\n")
+    assert says in str(caught.value)
+    assert "[masking]" in str(caught.value)
+    assert "nbcreds.toml" in str(caught.value)
+    # the bad table never became the settings: masking goes on with the last good ones
+    assert current_settings() == MaskingSettings()
+    assert masked(VALUE) == "****"
+
+
+def test_from_table_is_strict_without_a_config() -> None:
+    assert MaskingSettings.from_table({}) == MaskingSettings()
+    assert MaskingSettings.from_table({"fragment_length": 0}).fragment_length == 0
+    with pytest.raises(MaskingSettingError) as caught:
+        MaskingSettings.from_table({"lable": True})
+    assert caught.value.key == "lable"
+    assert "did you mean 'label'" in caught.value.message
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(MaskingSettingError, match="replacement"):
+        MaskingSettings(replacement=3)  # type: ignore[arg-type]
+
+
+def test_configure_pushes_settings_and_recompiles() -> None:
+    nbcreds.mask(VALUE)
+    assert masked(f"a {VALUE}") == "a ****"
+    configure(MaskingSettings(replacement="[hidden]"))
+    assert current_settings().replacement == "[hidden]"
+    assert masked(f"a {VALUE}") == "a [hidden]"
+    configure(MaskingSettings())
+    assert masked(f"a {VALUE}") == "a ****"
+    with pytest.raises(TypeError):
+        configure({"replacement": "x"})  # type: ignore[arg-type]
+
+
+def test_loading_and_resetting_the_config_pushes_masking_settings(
+    write_config: Callable[[str], Path],
+) -> None:
+    write_config('[masking]\nreplacement = "<gone>"\nfragment_length = 0\n')
+    assert current_settings() == MaskingSettings(replacement="<gone>", fragment_length=0)
+    _context.reset()
+    assert current_settings() == MaskingSettings()
 
 
 def test_secret_instances_are_plain_after_masking() -> None:
@@ -133,16 +183,18 @@ def test_hold_from_finds_the_longest_prefix_suffix() -> None:
     assert state.hold_from("nothing") == len("nothing")
 
 
-def test_fragments_mask_slices_when_enabled(write_config: Callable[[str], Path]) -> None:
+def test_fragments_mask_slices_by_default(write_config: Callable[[str], Path]) -> None:
     token = "ghp_0123456789abcdefghijKLMNOPQRSTuv"
     nbcreds.mask(token)
-    assert masked(f"head={token[:20]}") == f"head={token[:20]}"  # off by default
+    # the default window is 16 characters: %whos' 25 + <...> + 25, pandas' 47...
+    assert masked(f"head={token[:20]} tail={token[-16:]}") == "head=**** tail=****"
+    assert masked(f"short={token[:15]}") == f"short={token[:15]}"
     write_config("[masking]\nfragment_length = 12\n")
-    assert masked(f"head={token[:20]} tail={token[-15:]}") == "head=**** tail=****"
+    assert masked(f"head={token[:12]} tail={token[-15:]}") == "head=**** tail=****"
     assert masked(f"short={token[:11]}") == f"short={token[:11]}"
-    write_config("[masking]\nfragment_length = 4\n")
-    with pytest.raises(ConfigError, match="fragment_length"):
-        masked(token)
+    write_config("[masking]\nfragment_length = 0\n")
+    assert masked(f"head={token[:20]}") == f"head={token[:20]}"
+    assert masked(f"whole={token}") == "whole=****"
 
 
 def test_masked_bytes() -> None:

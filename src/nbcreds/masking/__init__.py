@@ -1,6 +1,9 @@
 """Masking: the registry of sensitive values and the engine that hides them.
 
-``nbcreds.masking.registry`` is the one per-process registry. Everything else
+``nbcreds.masking.registry`` is the one per-process registry, and
+:func:`configure` takes the ``[masking]`` settings (validated by
+:meth:`MaskingSettings.from_table`) from whoever loads the config: masking reads
+no config itself. Everything else
 -- :func:`variants`, the :class:`Matcher` (Hyperscan / Aho-Corasick),
 :func:`masked` / :func:`contains_secret`, the stream hold-back and the kernel
 egress hooks -- lives in private modules imported on first use, so that
@@ -13,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._registry import Registry, register, registry, values
+from ._settings import MaskingSettingError, MaskingSettings, configure, current_settings
 
 if TYPE_CHECKING:
     from ._engine import contains_secret, masked, masked_bytes
@@ -20,10 +24,14 @@ if TYPE_CHECKING:
     from ._variants import variants
 
 __all__ = [
+    "MaskingSettingError",
+    "MaskingSettings",
     "Matcher",
     "Registry",
     "available_backends",
+    "configure",
     "contains_secret",
+    "current_settings",
     "masked",
     "masked_bytes",
     "register",

@@ -2,13 +2,8 @@
 
 The compiled state is rebuilt lazily when :attr:`Registry.version` or the
 ``[masking]`` settings change, and shared by every caller (the kernel egress,
-the stream hold-back, the logging filter, the CLI, the KV store). Settings::
-
-    [masking]
-    min_length = 6        # shorter values are not masked (one warning each)
-    replacement = "****"  # never reveals the value's length
-    label = false         # true: "[NAME]" instead of the replacement
-    fragment_length = 0   # > 0 (at least 8): also mask every slice this long
+the stream hold-back, the logging filter, the CLI, the KV store). The settings
+are pushed to it (:func:`nbcreds.masking.configure`, see ``_settings``).
 """
 
 from __future__ import annotations
@@ -18,12 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from .._exceptions import NbcredsError
+from . import _settings
 from ._matcher import Backend, Matcher, Span
 from ._registry import registry
-from ._variants import FRAGMENT_MIN_LENGTH, fragments, variants
+from ._settings import MaskingSettings
+from ._variants import fragments, variants
 
 __all__ = [
     "Compiled",
@@ -37,65 +32,13 @@ __all__ = [
     "settings",
 ]
 
-DEFAULT_MIN_LENGTH = 6
 _NOTHING = 1 << 62  # the min_length of an empty compiled state: no text is long enough
-DEFAULT_REPLACEMENT = "****"
 WITHHELD = "[nbcreds: output withheld because masking failed]"
 
 
-@dataclass(frozen=True)
-class MaskingSettings:
-    """The ``[masking]`` table, validated."""
-
-    min_length: int = DEFAULT_MIN_LENGTH
-    replacement: str = DEFAULT_REPLACEMENT
-    label: bool = False
-    fragment_length: int = 0
-
-
 def settings() -> MaskingSettings:
-    """Read and validate ``[masking]`` from the active config (ConfigError if invalid)."""
-    from .. import _context
-
-    config = _context.get_config()
-    cached = _settings_cache.get(id(config))
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    table = config.table("masking")
-    known = {"min_length", "replacement", "label", "fragment_length"}
-    unknown = set(table) - known
-    if unknown:
-        raise config.error(
-            f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}",
-            "masking",
-        )
-    min_length = table.get("min_length", DEFAULT_MIN_LENGTH)
-    if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
-        raise config.error("must be a positive integer (default 6)", "masking", "min_length")
-    replacement = table.get("replacement", DEFAULT_REPLACEMENT)
-    if not isinstance(replacement, str) or not replacement:
-        raise config.error('must be a non-empty string (default "****")', "masking", "replacement")
-    label = table.get("label", False)
-    if not isinstance(label, bool):
-        raise config.error("must be true or false", "masking", "label")
-    fragment_length = table.get("fragment_length", 0)
-    if (
-        isinstance(fragment_length, bool)
-        or not isinstance(fragment_length, int)
-        or (fragment_length != 0 and fragment_length < FRAGMENT_MIN_LENGTH)
-    ):
-        raise config.error(
-            f"must be 0 (off) or an integer of at least {FRAGMENT_MIN_LENGTH}",
-            "masking",
-            "fragment_length",
-        )
-    result = MaskingSettings(min_length, replacement, label, fragment_length)
-    _settings_cache.clear()
-    _settings_cache[id(config)] = (config, result)
-    return result
-
-
-_settings_cache: dict[int, tuple[Any, MaskingSettings]] = {}
+    """The active ``[masking]`` settings (pushed by :func:`configure`)."""
+    return _settings.current_settings()
 
 
 @dataclass
@@ -181,27 +124,17 @@ class Compiled:
 _log = logging.getLogger("nbcreds.masking")
 _lock = threading.RLock()
 _compiled: Compiled | None = None
-_compiled_config: Any = None  # the Config object _compiled was built for
-_compiled_valid = False  # whether its [masking] table was valid
+_compiled_generation = -1  # the settings generation _compiled was checked against
 _forced_backend: Backend | None = None
 _warned: set[str] = set()
 
 
 def force_backend(backend: Backend | None) -> None:
     """Use ``backend`` for every later compilation (tests and the benchmark)."""
-    global _forced_backend, _compiled, _compiled_config
+    global _forced_backend, _compiled
     with _lock:
         _forced_backend = backend
         _compiled = None
-        _compiled_config = None
-
-
-def _settings_or_default() -> MaskingSettings:
-    try:
-        return settings()
-    except NbcredsError:
-        # an invalid nbcreds.toml must not switch masking off: mask with defaults
-        return MaskingSettings()
 
 
 def _build(version: int, values: dict[str, str | None], conf: MaskingSettings) -> Compiled:
@@ -238,54 +171,28 @@ def _suffix_lengths(patterns: list[str]) -> dict[str, tuple[int, ...]]:
     return {char: tuple(sorted(lengths, reverse=True)) for char, lengths in found.items()}
 
 
-def compiled(strict: bool = False) -> Compiled:
-    """The compiled state for the current registry and settings (rebuilt if stale).
-
-    ``strict=True`` raises :class:`ConfigError` for an invalid ``[masking]``
-    table instead of falling back to the defaults.
-    """
-    global _compiled, _compiled_config, _compiled_valid
+def compiled() -> Compiled:
+    """The compiled state for the current registry and settings (rebuilt if stale)."""
+    global _compiled, _compiled_generation
     current = _compiled
-    # fast path, taken by every message the kernel sends: same config object
-    # (read without its lock), same registry version
+    # fast path, taken by every message the kernel sends: two integers compared
     if (
         current is not None
-        and _compiled_config is not None
-        and getattr(_context_module(), "_config", None) is _compiled_config
         and current.version == registry.version
-        and (_compiled_valid or not strict)
+        and _compiled_generation == _settings.generation()
     ):
         return current
-    from .. import _context
-
-    config = _context.get_config()
-    try:
-        conf, valid = settings(), True
-    except NbcredsError:
-        if strict:
-            raise
-        conf, valid = MaskingSettings(), False  # an invalid file must not switch masking off
     with _lock:
+        generation = _settings.generation()
+        conf = _settings.current_settings()
         version, values = registry.snapshot()
         current = _compiled
         if current is None or current.version != version or current.settings != conf:
             current = _build(version, values, conf)
             _compiled = current
-        _compiled_config, _compiled_valid = config, valid
+        _compiled_generation = generation
     _warn_short(values, conf.min_length)
     return current
-
-
-def _context_module() -> Any:
-    global _context_cache
-    if _context_cache is None:
-        from .. import _context
-
-        _context_cache = _context
-    return _context_cache
-
-
-_context_cache: Any = None
 
 
 def _warn_short(values: dict[str, str | None], min_length: int) -> None:
@@ -312,7 +219,7 @@ def _on_registry_change() -> None:
     values = registry.values()
     if not values:
         return
-    conf = _settings_or_default()
+    conf = _settings.current_settings()
     if any(len(v) < conf.min_length and v not in _warned for v in values):
         _warn_short(values, conf.min_length)
 
@@ -321,31 +228,28 @@ registry.add_listener(_on_registry_change)
 
 
 def masked(text: str) -> str:
-    """``text`` with every registered value and every variant of it replaced.
-
-    Raises :class:`ConfigError` if the ``[masking]`` table is invalid.
-    """
+    """``text`` with every registered value and every variant of it replaced."""
     if not isinstance(text, str):
         raise TypeError(f"masked() takes a str, not {type(text).__name__}")
     if not text:
         return str.__str__(text)
-    return compiled(strict=True).sub(str.__str__(text))
+    return compiled().sub(str.__str__(text))
 
 
 def masked_bytes(data: bytes) -> bytes:
     """:func:`masked` for UTF-8 bytes."""
-    return compiled(strict=True).sub_bytes(bytes(data))
+    return compiled().sub_bytes(bytes(data))
 
 
 def contains_secret(text: str | bytes) -> bool:
     """True when ``text`` contains a registered value or one of its variants."""
-    state = compiled(strict=True)
+    state = compiled()
     return not state.empty and state.matcher.search(text)
 
 
 def safe_masked(text: str) -> str:
-    """:func:`masked` for egress paths: never raises. An invalid config masks with
-    the defaults; an unexpected failure withholds the whole text (fail closed)."""
+    """:func:`masked` for egress paths: never raises; an unexpected failure
+    withholds the whole text (fail closed)."""
     try:
         return compiled().sub(str.__str__(text))
     except Exception:
@@ -353,9 +257,7 @@ def safe_masked(text: str) -> str:
 
 
 def _reset_for_tests() -> None:
-    global _compiled, _compiled_config
+    global _compiled
     with _lock:
         _compiled = None
-        _compiled_config = None
         _warned.clear()
-        _settings_cache.clear()
