@@ -118,7 +118,7 @@ def vault_source() -> SecretSource:
                     "sources",
                     "vault",
                 )
-            from .secrets._vault import VaultSource
+            from .secrets.vault import VaultSource
 
             _vault = VaultSource.from_config(settings, config)
         return _vault

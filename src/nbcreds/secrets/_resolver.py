@@ -132,7 +132,7 @@ def resolve_reference(
     if ref.scheme == "env":
         return read_env_reference(ref.target)
     if ref.scheme == "vault":
-        from ._vault import VaultSource
+        from .vault import VaultSource
 
         vault = _context.vault_source()
         if not isinstance(vault, VaultSource):  # pragma: no cover - defensive
