@@ -92,19 +92,19 @@ def test_pkce_s256_loopback_and_masked_token(
 
     token = nbcreds.credential("me")
 
-    assert oauth.issued(token) and token in registry
+    assert oauth.issued(token)
+    assert token in registry
     assert repr(token) == "<Secret me ****>"
     assert len(agent.opened) == 1
     asked = oauth.authorization_requests[-1]
     assert asked["code_challenge_method"] == "S256"
-    assert asked["response_type"] == "code" and asked["client_id"] == client
+    assert asked["response_type"] == "code"
+    assert asked["client_id"] == client
     assert "prompt" not in asked  # no offline_access asked
     redirect = urlsplit(asked["redirect_uri"])
     assert (redirect.scheme, redirect.hostname, redirect.path) == ("http", "127.0.0.1", "/callback")
     assert redirect.port not in (None, 80)
-    exchange = next(
-        r for r in oauth.requests if r.form.get("grant_type") == "authorization_code"
-    )
+    exchange = next(r for r in oauth.requests if r.form.get("grant_type") == "authorization_code")
     # the verifier sent matches the challenge of the authorization request (S256)
     assert code_challenge(exchange.form["code_verifier"]) == asked["code_challenge"]
     assert exchange.form["redirect_uri"] == asked["redirect_uri"]
@@ -141,10 +141,12 @@ def test_offline_access_asks_consent_and_refresh_rotates(
     nbcreds.invalidate("me")
     second = nbcreds.credential("me")
 
-    assert second != first and oauth.issued(second)
+    assert second != first
+    assert oauth.issued(second)
     assert len(agent.opened) == 1  # refreshed, no second browser
     rotated = str.__str__(nbcreds.credentials._login.book.refresh_token_for("me"))
-    assert rotated != held and not oauth.refresh_token_valid(held)
+    assert rotated != held
+    assert not oauth.refresh_token_valid(held)
 
 
 def test_confidential_client_sends_basic_auth(
@@ -158,9 +160,7 @@ def test_confidential_client_sends_basic_auth(
     token = nbcreds.credential("me")
 
     assert oauth.issued(token)
-    exchange = next(
-        r for r in oauth.requests if r.form.get("grant_type") == "authorization_code"
-    )
+    exchange = next(r for r in oauth.requests if r.form.get("grant_type") == "authorization_code")
     assert exchange.headers["Authorization"].startswith("Basic ")
 
 
@@ -264,5 +264,6 @@ def test_logout_revokes(oauth: Any, write_config: Any, unique: Any, agent: UserA
     message = nbcreds.logout("me")
 
     assert "revoked" in message
-    assert not oauth.issued(token) and not oauth.refresh_token_valid(refresh)
+    assert not oauth.issued(token)
+    assert not oauth.refresh_token_valid(refresh)
     assert oauth.counts["revocation"] == 2

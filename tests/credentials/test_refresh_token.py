@@ -55,18 +55,22 @@ def test_masked_token_from_the_refresh_token_and_rotation(
 
     token = nbcreds.credential("me")
 
-    assert oauth.issued(token) and token in registry
+    assert oauth.issued(token)
+    assert token in registry
     assert repr(token) == "<Secret me ****>"
     assert configured in registry  # the refresh token is masked too
     rotated = held()
-    assert rotated != configured and rotated in registry
-    assert not oauth.refresh_token_valid(configured) and oauth.refresh_token_valid(rotated)
+    assert rotated != configured
+    assert rotated in registry
+    assert not oauth.refresh_token_valid(configured)
+    assert oauth.refresh_token_valid(rotated)
     sent = oauth.requests[-1].form
     assert sent == {"client_id": client, "grant_type": "refresh_token", "refresh_token": configured}
 
     nbcreds.invalidate("me")  # keeps the sign-in: the rotated token is used next
     again = nbcreds.credential("me")
-    assert again != token and oauth.issued(again)
+    assert again != token
+    assert oauth.issued(again)
     assert oauth.requests[-1].form["refresh_token"] == rotated
     assert_no_leak(capsys.readouterr().out, [configured, rotated, str.__str__(token)])
 
@@ -85,7 +89,8 @@ def test_refreshes_before_expiry(
         time.sleep(0.05)
     second = nbcreds.credential("me")
 
-    assert second != first and oauth.issued(second)
+    assert second != first
+    assert oauth.issued(second)
     assert refreshes(oauth) == 2
 
 
@@ -103,7 +108,8 @@ def test_without_rotation_the_same_refresh_token_stays(
     nbcreds.invalidate("me")
     nbcreds.credential("me")
 
-    assert held() == configured and oauth.refresh_token_valid(configured)
+    assert held() == configured
+    assert oauth.refresh_token_valid(configured)
 
 
 def test_invalid_grant_is_a_typed_error_never_a_loop(
@@ -119,7 +125,8 @@ def test_invalid_grant_is_a_typed_error_never_a_loop(
         nbcreds.credential("me")
 
     assert info.value.error == "invalid_grant"
-    assert "'me'" in str(info.value) and "bind it" in str(info.value)
+    assert "'me'" in str(info.value)
+    assert "bind it" in str(info.value)
     assert refreshes(oauth) == 1
     with pytest.raises(RefreshTokenRejected):
         nbcreds.credential("me")
@@ -145,9 +152,7 @@ def test_rotated_token_refused_falls_back_once_to_a_newly_bound_one(
     assert oauth.requests[-1].form["refresh_token"] == fresh
 
 
-def test_confidential_client(
-    oauth: Any, write_config: Any, unique: Any, env_secret: Any
-) -> None:
+def test_confidential_client(oauth: Any, write_config: Any, unique: Any, env_secret: Any) -> None:
     client = unique("rt-conf")
     oauth.add_client(client, client_secret="rt client secret")
     env_secret("RT_CLIENT_SECRET", "rt client secret")
@@ -192,7 +197,8 @@ def test_logout_revokes_the_refresh_token(
     message = nbcreds.logout("me")
 
     assert "revoked the refresh token and the access token" in message
-    assert not oauth.refresh_token_valid(rotated) and not oauth.issued(token)
+    assert not oauth.refresh_token_valid(rotated)
+    assert not oauth.issued(token)
     assert nbcreds.login_state("me").status == "configured"
     with pytest.raises(RefreshTokenRejected):  # the configured one was rotated away
         nbcreds.credential("me")

@@ -69,7 +69,8 @@ class DeviceCode(UserLogin):
                 f"HTTP {response.status_code} without device_code, user_code and "
                 "verification_uri. Check device_authorization_endpoint."
             )
-        assert isinstance(device_code, str) and isinstance(user_code, str)
+        assert isinstance(device_code, str)
+        assert isinstance(user_code, str)
         assert isinstance(verification, str)
         registry.register(device_code, f"{definition.name}.device_code")
         complete = body.get("verification_uri_complete")

@@ -249,11 +249,11 @@ def _persist(definition: Definition) -> str:
 
 def _keyring() -> Any:
     try:
-        import keyring
+        import keyring  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise LoginError(
             'persist = "keyring" needs the keyring package: pip install keyring '
-            '(or remove persist to keep the refresh token in memory only).'
+            "(or remove persist to keep the refresh token in memory only)."
         ) from None
     return keyring
 
@@ -382,7 +382,7 @@ class Prompt:
         if ip is not None and getattr(ip, "kernel", None) is not None:
             from IPython.display import HTML, display
 
-            self._handle = display(HTML(self._html()), display_id=True)
+            self._handle = display(HTML(self._html()), display_id=True)  # type: ignore[no-untyped-call]
             return
         print(self._text(), flush=True)
         self._shown_text = True
@@ -392,7 +392,7 @@ class Prompt:
         if self._handle is not None:
             from IPython.display import HTML
 
-            self._handle.update(HTML(self._html()))
+            self._handle.update(HTML(self._html()))  # type: ignore[no-untyped-call]
 
     def done(self, text: str) -> None:
         """The final line (signed in, denied, cancelled...)."""
@@ -466,9 +466,7 @@ def refresh_grant(definition: Definition, http: TokenHttp, refresh_token: str) -
     else:
         book.set_state(
             definition,
-            LoginState(
-                "signed_in", _flow(definition), persisted=_persist(definition) == "keyring"
-            ),
+            LoginState("signed_in", _flow(definition), persisted=_persist(definition) == "keyring"),
         )
     return minted
 
@@ -579,8 +577,8 @@ def _definition(name: str, namespace: str | None) -> Definition:
 
 def login_state(name: str, namespace: str | None = None) -> LoginState:
     """The sign-in state of ``name`` (pending with code and link, signed in, signed out)."""
-    from ._definition import find_definition
     from ..namespaces import resolve as resolve_namespace
+    from ._definition import find_definition
 
     definition = find_definition(name, resolve_namespace(namespace))
     if definition.type not in USER_TYPES:

@@ -940,7 +940,7 @@ class OAuthServer(_LocalServer):
             TOKEN_ENDPOINT_AUTH_METHODS = user_methods
 
             @property
-            def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:  # noqa: N802 - authlib's name
+            def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
                 return server.rotate_refresh_tokens
 
             def authenticate_refresh_token(self, refresh_token: str) -> _IssuedToken | None:
@@ -970,7 +970,9 @@ class OAuthServer(_LocalServer):
 
             def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
                 with server._lock:
-                    server.revocations.append({"token": token_string, "hint": token_type_hint or ""})
+                    server.revocations.append(
+                        {"token": token_string, "hint": token_type_hint or ""}
+                    )
                     return server._tokens.get(token_string)
 
             def revoke_token(self, token: _IssuedToken, request: Any) -> None:
@@ -1130,7 +1132,7 @@ class OAuthServer(_LocalServer):
         location = answer.headers.get("Location")
         if answer.status_code != 302 or not location:
             raise RuntimeError(f"the authorization page answered HTTP {answer.status_code}")
-        return location
+        return str(location)
 
 
 # ---------------------------------------------------------------------------------------
