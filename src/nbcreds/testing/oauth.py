@@ -371,6 +371,7 @@ class _IssuedToken:
     access_token: str
     refresh_token: str | None
     revoked: bool = False
+    grant: str = field(default_factory=lambda: secrets.token_hex(8))  # one sign-in's chain
 
     def check_client(self, client: _Client) -> bool:
         return client.client_id == self.client_id
@@ -583,6 +584,15 @@ class OAuthServer(_LocalServer):
             self._tokens[refresh] = record
         return refresh
 
+    def issued_values(self, client_id: str) -> list[str]:
+        """Every access and refresh token of the user grants issued to ``client_id``
+        (tests scan outputs for them; never print them)."""
+        with self._lock:
+            records = [r for r in self._tokens.values() if r.client_id == client_id]
+        values = {r.access_token for r in records}
+        values |= {r.refresh_token for r in records if r.refresh_token is not None}
+        return sorted(values)
+
     def refresh_token_valid(self, token: str) -> bool:
         with self._lock:
             record = self._tokens.get(str.__str__(token))
@@ -704,6 +714,9 @@ class OAuthServer(_LocalServer):
                         token["access_token"],
                         token.get("refresh_token"),
                     )
+                    previous = getattr(request, "refresh_token", None)
+                    if isinstance(previous, _IssuedToken):
+                        record.grant = previous.grant  # refreshed: the same sign-in
                     with server._lock:
                         server._tokens[record.access_token] = record
                         if record.refresh_token is not None:
@@ -980,8 +993,11 @@ class OAuthServer(_LocalServer):
                     server.counts["revocation"] += 1
                     revoked = request.form["token"]
                     if revoked == token.refresh_token:
-                        token.revoked = True  # RFC 7009 §2.1: and its access tokens
-                        server._issued.pop(token.access_token, None)
+                        # RFC 7009 §2.1: and every token of the same grant (the sign-in)
+                        for record in server._tokens.values():
+                            if record.grant == token.grant:
+                                record.revoked = True
+                                server._issued.pop(record.access_token, None)
                     else:
                         server._issued.pop(revoked, None)
 
