@@ -338,6 +338,15 @@ def _dispatch(op: str, args: dict[str, Any], channel: _Channel | None) -> dict[s
         nbcreds.use_namespace(args["namespace"])
         return build_state()
     if op == "test_credential":
+        login = _login(args["name"], nbcreds.credential_info(args["name"]).type)
+        if login is not None and login["status"] in ("signed_out", "pending"):
+            # a sign-in needs a cell's output to show its prompt: never start one from here
+            return {
+                "name": args["name"],
+                "success": False,
+                "message": f"Credential '{args['name']}' is not signed in: run "
+                f"%credential login {args['name']} in a cell.",
+            }
         result = nbcreds.test_credential(args["name"])
         return {
             "name": args["name"],

@@ -409,3 +409,86 @@ def test_missing_device_endpoint_is_a_config_error(oauth: Any, write_config: Any
     )
     with pytest.raises(CredentialConfigError, match="device_authorization_endpoint"):
         nbcreds.credential("me")
+
+
+def test_sidebar_and_dashboard_show_the_pending_sign_in(
+    oauth: Any, write_config: Any, unique: Any
+) -> None:
+    from nbcreds import comm
+    from nbcreds.widgets import dashboard
+
+    client = unique("device-surfaces")
+    oauth.add_client(client, public=True)
+    define(write_config, oauth, client)
+    dash = dashboard(interval=None)
+    row = dash.credentials.rows["me"]
+    assert row.status.value == "not signed in"
+    tested = comm.handle({"v": 1, "id": 1, "op": "test_credential", "name": "me"})
+    assert tested["result"]["success"] is False
+    assert "%credential login me" in tested["result"]["message"]
+    assert oauth.counts["device_authorization"] == 0  # the sidebar never starts a sign-in
+    seen: dict[str, Any] = {}
+
+    def look_then_approve() -> None:
+        code = pending_code()
+        seen["login"] = next(
+            c["login"] for c in comm.build_state()["credentials"] if c["name"] == "me"
+        )
+        dash.credentials.tick()
+        seen["status"] = row.status.value
+        oauth.approve(code)
+
+    thread = threading.Thread(target=look_then_approve, daemon=True)
+    thread.start()
+    token = nbcreds.credential("me")
+    thread.join()
+
+    login = seen["login"]
+    assert login["status"] == "pending"
+    assert login["verification_uri"] == oauth.verification_uri
+    assert login["user_code"] and login["user_code"] in login["verification_uri_complete"]
+    assert login["user_code"] in seen["status"] and "href=" in seen["status"]
+    dash.credentials.tick()
+    assert row.status.value == "signed in"
+    after = next(c for c in comm.build_state()["credentials"] if c["name"] == "me")
+    assert after["login"]["status"] == "signed_in"
+    assert after["login"]["user_code"] is None
+    assert_no_leak(json.dumps(comm.build_state()), [str.__str__(token)])
+    dash.close()
+
+
+def test_credential_login_and_logout_magics(
+    oauth: Any, write_config: Any, unique: Any, approver: Any
+) -> None:
+    import atexit
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from nbcreds.ipython import _magics
+
+    client = unique("device-magic")
+    oauth.add_client(client, public=True)
+    define(write_config, oauth, client)
+    InteractiveShell.clear_instance()
+    shell = InteractiveShell.instance()
+    _magics.register(shell)
+    try:
+        approver()
+        with capture_output() as cap:
+            shell.run_line_magic("credential", "login me")
+        assert "Credential 'me': signed in" in cap.stdout
+        assert "Sign in for credential 'me'" in cap.stdout
+        assert nbcreds.login_state("me").status == "signed_in"
+        with capture_output() as cap:
+            shell.run_line_magic("credential", "login me")  # already signed in: no prompt
+        assert "Sign in for" not in cap.stdout
+        assert oauth.counts["device_authorization"] == 1
+        with capture_output() as cap:
+            shell.run_line_magic("credential", "logout me")
+        assert "revoked the refresh token and the access token" in cap.stdout
+        assert nbcreds.login_state("me").status == "signed_out"
+    finally:
+        _magics.unregister(shell)
+        atexit.unregister(shell.atexit_operations)
+        InteractiveShell.clear_instance()
