@@ -338,7 +338,11 @@ def _dispatch(op: str, args: dict[str, Any], channel: _Channel | None) -> dict[s
         nbcreds.use_namespace(args["namespace"])
         return build_state()
     if op == "test_credential":
-        login = _login(args["name"], nbcreds.credential_info(args["name"]).type)
+        try:
+            ctype = nbcreds.credential_info(args["name"]).type
+        except nbcreds.NbcredsError:
+            ctype = ""  # test_credential reports it
+        login = _login(args["name"], ctype)
         if login is not None and login["status"] in ("signed_out", "pending"):
             # a sign-in needs a cell's output to show its prompt: never start one from here
             return {

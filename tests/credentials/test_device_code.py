@@ -446,8 +446,10 @@ def test_sidebar_and_dashboard_show_the_pending_sign_in(
     login = seen["login"]
     assert login["status"] == "pending"
     assert login["verification_uri"] == oauth.verification_uri
-    assert login["user_code"] and login["user_code"] in login["verification_uri_complete"]
-    assert login["user_code"] in seen["status"] and "href=" in seen["status"]
+    assert login["user_code"]
+    assert login["user_code"] in login["verification_uri_complete"]
+    assert login["user_code"] in seen["status"]
+    assert "href=" in seen["status"]
     dash.credentials.tick()
     assert row.status.value == "signed in"
     after = next(c for c in comm.build_state()["credentials"] if c["name"] == "me")

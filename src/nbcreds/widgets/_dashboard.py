@@ -10,7 +10,6 @@ behind its back -- so no thread outlives the widget.
 from __future__ import annotations
 
 import html
-
 import threading
 from typing import Any
 
