@@ -42,9 +42,12 @@ CREDENTIAL_TYPES = (
     "oauth2_jwt_bearer",
     "oauth2_private_key_jwt",
     "github_app",
+    "oauth2_device_code",
+    "oauth2_authorization_code",
+    "oauth2_refresh_token",
 )
 # Fields holding secret material: the file only ever gets a reference for them.
-SECRET_FIELDS = frozenset({"client_secret", "private_key", "service_account"})
+SECRET_FIELDS = frozenset({"client_secret", "private_key", "service_account", "refresh_token"})
 CREDENTIAL_NAME_RULE = (
     "a credential name starts with a letter or digit and holds only letters, digits, "
     "'_' and '-' (at most 100 characters), e.g. 'my_oauth'"

@@ -17,7 +17,14 @@ their values.
     ├── CredentialError
     │   ├── CredentialNotFound    no definition of that name (also LookupError)
     │   ├── CredentialConfigError a definition is incomplete or inconsistent
-    │   └── TokenRequestError     the token endpoint refused or failed
+    │   ├── TokenRequestError     the token endpoint refused or failed
+    │   │   ├── AuthorizationDenied   the user refused the sign-in (access_denied)
+    │   │   ├── AuthorizationExpired  the sign-in code expired before approval (expired_token)
+    │   │   └── RefreshTokenRejected  an oauth2_refresh_token's token was refused (invalid_grant)
+    │   └── LoginError            a user sign-in cannot start or finish (also the base of
+    │       │                     AuthorizationDenied, AuthorizationExpired, RefreshTokenRejected)
+    │       ├── LoginRequired     sign-in needed but nobody can answer (a headless run)
+    │       └── BrowserUnavailable  no browser can be opened for the loopback redirect
     ├── KVError
     │   ├── KVNotFound            missing or expired key (also LookupError)
     │   ├── KVConflict            overwrite=False / if_revision mismatch
@@ -33,6 +40,9 @@ their values.
 from __future__ import annotations
 
 __all__ = [
+    "AuthorizationDenied",
+    "AuthorizationExpired",
+    "BrowserUnavailable",
     "ConfigError",
     "CredentialConfigError",
     "CredentialError",
@@ -44,10 +54,13 @@ __all__ = [
     "KVNotFound",
     "KVSecretRefused",
     "KVValueError",
+    "LoginError",
+    "LoginRequired",
     "MaskingError",
     "MaskingSettingError",
     "NamespaceError",
     "NbcredsError",
+    "RefreshTokenRejected",
     "ScanError",
     "SecretBackendError",
     "SecretError",
@@ -166,6 +179,34 @@ class TokenRequestError(CredentialError):
         self.error_description = error_description
         self.error_uri = error_uri
         self.status = status
+
+
+class LoginError(CredentialError):
+    """A user sign-in (``oauth2_device_code``, ``oauth2_authorization_code``,
+    ``oauth2_refresh_token``) cannot start or finish. The message names the
+    credential and says what to do; it never holds a code or a token."""
+
+
+class LoginRequired(LoginError):
+    """A sign-in is needed but nobody can answer it (a headless run: nbclient,
+    papermill, a script without a terminal). Provide a refresh token instead."""
+
+
+class BrowserUnavailable(LoginError):
+    """The authorization-code flow found no browser to open from this kernel."""
+
+
+class AuthorizationDenied(LoginError, TokenRequestError):
+    """The user (or the server) refused the sign-in (``access_denied``)."""
+
+
+class AuthorizationExpired(LoginError, TokenRequestError):
+    """The sign-in was not approved before its code expired (``expired_token``)."""
+
+
+class RefreshTokenRejected(LoginError, TokenRequestError):
+    """The token endpoint refused the refresh token of an ``oauth2_refresh_token``
+    credential (``invalid_grant``: revoked, expired or rotated away)."""
 
 
 class KVError(NbcredsError):

@@ -28,7 +28,11 @@ Protocol, version 1 (every message is a JSON object)::
 
 Events are notices without payload: a panel that gets one asks for ``state``.
 ``state`` is ``{"version", "namespace", "namespaces", "secrets", "credentials",
-"kv", "errors"}``; each list holds names and metadata only. No reply ever
+"kv", "errors"}``; each list holds names and metadata only (a credential row's
+``login`` is null, or for the user sign-in types ``{"status": "signed_out" | "pending" |
+"signed_in" | "configured", "flow", "user_code", "verification_uri",
+"verification_uri_complete", "authorization_url", "expires_at", "persisted"}`` -- the
+code and links a person needs to sign in, never a token). No reply ever
 carries a secret or token value; a KV value (state, not a secret) is still
 passed through the masker, and every string of every reply is masked again
 before it is sent -- the kernel's egress masking is a third line.
@@ -150,9 +154,28 @@ def _credentials() -> list[dict[str, Any]]:
                 "inherited": bool(row.inherited),
                 "cached": bool(row.cached),
                 "expires_in": _seconds_until(getattr(row, "expires_at", None)),
+                "login": _login(row.name, str(row.type)),
             }
         )
     return rows
+
+
+_USER_TYPES = ("oauth2_device_code", "oauth2_authorization_code", "oauth2_refresh_token")
+
+
+def _login(name: str, ctype: str) -> dict[str, Any] | None:
+    """A user sign-in's state (pending: the code and the link; signed in; signed out);
+    None for the server-to-server types. Never a token."""
+    import nbcreds
+
+    if ctype not in _USER_TYPES:
+        return None
+    try:
+        state = nbcreds.login_state(name)
+    except nbcreds.NbcredsError:
+        return None
+    found: dict[str, Any] = state.as_dict()
+    return found
 
 
 def _kv_type(entry: Any) -> str:
@@ -315,6 +338,19 @@ def _dispatch(op: str, args: dict[str, Any], channel: _Channel | None) -> dict[s
         nbcreds.use_namespace(args["namespace"])
         return build_state()
     if op == "test_credential":
+        try:
+            ctype = nbcreds.credential_info(args["name"]).type
+        except nbcreds.NbcredsError:
+            ctype = ""  # test_credential reports it
+        login = _login(args["name"], ctype)
+        if login is not None and login["status"] in ("signed_out", "pending"):
+            # a sign-in needs a cell's output to show its prompt: never start one from here
+            return {
+                "name": args["name"],
+                "success": False,
+                "message": f"Credential '{args['name']}' is not signed in: run "
+                f"%credential login {args['name']} in a cell.",
+            }
         result = nbcreds.test_credential(args["name"])
         return {
             "name": args["name"],

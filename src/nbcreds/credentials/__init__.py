@@ -1,8 +1,10 @@
 """Credentials: OAuth2 and GitHub App tokens minted in memory, refreshed before
 expiry, single-flight, never persisted.
 
-Four types share one engine: ``oauth2_client_credentials``,
-``oauth2_jwt_bearer``, ``oauth2_private_key_jwt`` and ``github_app``.
+Seven types share one engine: ``oauth2_client_credentials``,
+``oauth2_jwt_bearer``, ``oauth2_private_key_jwt``, ``github_app``, and the user
+sign-in types ``oauth2_device_code``, ``oauth2_authorization_code`` and
+``oauth2_refresh_token`` (``_login.py``: refresh tokens, sign-in state, login/logout).
 Importing this package loads neither PyJWT nor cryptography (nor httpx):
 each type's module is imported when a token is first minted.
 """
@@ -24,11 +26,13 @@ from ._api import (
 )
 from ._definition import Definition, parse_duration
 from ._engine import RetryPolicy, TokenCache, refresh_point, retry_policy
+from ._login import LoginState, login, login_state, logout
 
 __all__ = [
     "CredentialInfo",
     "CredentialListing",
     "Definition",
+    "LoginState",
     "RetryPolicy",
     "TestResult",
     "TokenCache",
@@ -39,6 +43,9 @@ __all__ = [
     "engine",
     "invalidate",
     "list_credentials",
+    "login",
+    "login_state",
+    "logout",
     "parse_duration",
     "refresh_point",
     "retry_policy",

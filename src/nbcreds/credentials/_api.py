@@ -193,11 +193,15 @@ class CredentialEngine:
         return self.cache.drop(definition.cache_key, token)
 
     def reset(self) -> None:
-        """Forget every token (tests; also on demand). The HTTP client is kept."""
+        """Forget every token, sign-ins' refresh tokens included (tests; also on demand).
+        The HTTP client is kept; a refresh token in the OS keyring is kept."""
+        from ._login import book
+
         with self._lock:
             self._generation += 1
             self.fast.clear()
         self.cache.clear()
+        book.clear()
 
     def close(self) -> None:
         """Forget every token and close the HTTP client (a new one is made on demand)."""

@@ -28,6 +28,8 @@ __all__ = [
     "visible_definitions",
 ]
 
+_USER_KEYS = frozenset({"client_id", "client_secret", "revocation_endpoint", "persist"})
+
 #: type name -> keys it accepts (besides the common ones)
 TYPES: dict[str, frozenset[str]] = {
     "oauth2_client_credentials": frozenset(
@@ -68,13 +70,17 @@ TYPES: dict[str, frozenset[str]] = {
             "permissions",
         }
     ),
+    # user sign-in (see _login.py): the keys besides the common ones
+    "oauth2_device_code": _USER_KEYS | {"device_authorization_endpoint"},
+    "oauth2_authorization_code": _USER_KEYS | {"authorization_endpoint", "login_timeout"},
+    "oauth2_refresh_token": _USER_KEYS | {"refresh_token"},
 }
 _COMMON = frozenset(
     {"type", "description", "token_endpoint", "scopes", "audience", "token_caching", "timeout"}
 )
 _CACHING_KEYS = frozenset({"enabled", "refresh_before_expiry"})
 # keys that hold secret material: they must be references
-SECRET_KEYS = frozenset({"client_secret", "private_key", "service_account"})
+SECRET_KEYS = frozenset({"client_secret", "private_key", "service_account", "refresh_token"})
 
 _DURATION = re.compile(
     r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"

@@ -41,6 +41,9 @@ _MODULES = {
     "oauth2_jwt_bearer": "._jwt_bearer",
     "oauth2_private_key_jwt": "._private_key_jwt",
     "github_app": "._github_app",
+    "oauth2_device_code": "._device_code",
+    "oauth2_authorization_code": "._authorization_code",
+    "oauth2_refresh_token": "._refresh_token",
 }
 
 ALGORITHMS = (

@@ -222,7 +222,8 @@ class NbcredsMagics(Magics):
     @argument(
         "words",
         nargs="*",
-        metavar="list | NAME | get NAME | test NAME | info NAME | invalidate NAME",
+        metavar="list | NAME | get NAME | test NAME | info NAME | invalidate NAME | "
+        "login NAME | logout NAME",
         help="what to do (see the examples above)",
     )
     @argument("--as", dest="var", metavar="VAR", help="variable to bind (default: NAME)")
@@ -246,10 +247,15 @@ class NbcredsMagics(Magics):
             %credential test my_oauth        # like Kestra's Test button
             %credential info my_oauth        # type, endpoint, cache state (no token)
             %credential invalidate my_oauth  # drop the cached token
+            %credential login me             # sign in now (device code / browser)
+            %credential logout me            # revoke (RFC 7009) and forget the sign-in
         """
         args = parse_argstring(self.credential, line)
         words: list[str] = list(args.words)
-        usage = "%credential list | NAME [--as VAR] | test NAME | info NAME | invalidate NAME"
+        usage = (
+            "%credential list | NAME [--as VAR] | test NAME | info NAME | invalidate NAME | "
+            "login NAME | logout NAME"
+        )
         if not words:
             raise UsageError(f"what should %credential do? {usage} (see %credential? for help)")
         head, rest = words[0], words[1:]
@@ -263,6 +269,12 @@ class NbcredsMagics(Magics):
             return credential_info_table(_one(rest, "%credential info NAME"), args.namespace)
         if head == "invalidate":
             print(credential_invalidate(_one(rest, "%credential invalidate NAME"), args.namespace))
+            return None
+        if head in ("login", "logout"):
+            import nbcreds as nc
+
+            act = nc.login if head == "login" else nc.logout
+            print(act(_one(rest, f"%credential {head} NAME"), args.namespace))
             return None
         name = _one(rest, "%credential get NAME") if head == "get" else _one(words, usage)
         var = _variable(args.var or name, "credential")

@@ -22,6 +22,7 @@ expiry and single-flight. Nothing here prints or logs a secret or a token.
 
 from __future__ import annotations
 
+import collections
 import hmac
 import json
 import secrets
@@ -68,6 +69,11 @@ class RecordedRequest:
     path: str
     headers: httpx.Headers
     body: bytes
+    query: str = ""
+
+    @property
+    def args(self) -> dict[str, str]:
+        return dict(parse_qsl(self.query, keep_blank_values=True))
 
     @property
     def form(self) -> dict[str, str]:
@@ -247,7 +253,8 @@ class _LocalServer:
             headers["Content-Type"] = environ["CONTENT_TYPE"]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
-        request = RecordedRequest(method, path, headers, body)
+        query = str(environ.get("QUERY_STRING") or "")
+        request = RecordedRequest(method, path, headers, body, query)
         with self._lock:
             self.requests.append(request)
         status, payload, out_headers = self._dispatch(request)
@@ -342,6 +349,70 @@ def _json(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Re
 # OAuth2 authorization server (authlib)
 # ---------------------------------------------------------------------------------------
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+ALL_GRANTS = frozenset(
+    {
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "authorization_code",
+        "refresh_token",
+        DEVICE_GRANT,
+    }
+)
+
+
+@dataclass
+class _IssuedToken:
+    """A token record of the user grants (authlib's TokenMixin shape)."""
+
+    client_id: str
+    user: str
+    scope: str
+    access_token: str
+    refresh_token: str | None
+    revoked: bool = False
+    grant: str = field(default_factory=lambda: secrets.token_hex(8))  # one sign-in's chain
+
+    def check_client(self, client: _Client) -> bool:
+        return client.client_id == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_user(self) -> str:
+        return self.user
+
+
+@dataclass
+class _Code:
+    """An authorization code record (authlib's AuthorizationCodeMixin shape)."""
+
+    code: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    user: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    expires_at: float
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+def _page(title: str, body: str) -> Response:
+    import html as _html
+
+    text = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{_html.escape(title)}</title></head><body style='font-family:sans-serif'>"
+        f"<h1>{_html.escape(title)}</h1>{body}</body></html>"
+    )
+    return 200, text.encode(), [("Content-Type", "text/html; charset=utf-8")]
+
 
 @dataclass
 class _Client:
@@ -352,12 +423,8 @@ class _Client:
     issuer: str
     subjects: set[str] | None
     scopes: set[str] | None
-    grants: set[str] = field(
-        default_factory=lambda: {
-            "client_credentials",
-            "urn:ietf:params:oauth:grant-type:jwt-bearer",
-        }
-    )
+    grants: set[str] = field(default_factory=lambda: set(ALL_GRANTS))
+    redirect_uris: list[str] = field(default_factory=list)
 
     # authlib's ClientMixin protocol -------------------------------------------------
     def get_client_id(self) -> str:
@@ -373,6 +440,31 @@ class _Client:
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grants
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if self.redirect_uris else None
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """Exact match, except that a loopback URI may use any port (RFC 8252 §7.3)."""
+        from urllib.parse import urlsplit
+
+        asked = urlsplit(redirect_uri)
+        for uri in self.redirect_uris:
+            known = urlsplit(uri)
+            if redirect_uri == uri:
+                return True
+            if (
+                known.hostname in ("127.0.0.1", "::1")
+                and asked.scheme == known.scheme == "http"
+                and asked.hostname == known.hostname
+                and asked.path == known.path
+                and not asked.query
+            ):
+                return True
+        return False
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.grants
 
     def get_allowed_scope(self, scope: str | None) -> str:
         if not scope:
@@ -401,6 +493,28 @@ class OAuthServer(_LocalServer):
         self._seen_jti: set[str] = set()
         #: verified claims of every accepted assertion (grant and client auth), in order
         self.assertions: list[dict[str, Any]] = []
+        #: the user the approval pages sign in as
+        self.user = "alice"
+        #: device grant: the ``interval`` and ``expires_in`` the server hands out
+        self.device_interval = 1
+        self.device_code_lifetime = 600
+        #: refresh grant: issue a new refresh token each time and revoke the old one
+        self.rotate_refresh_tokens = True
+        #: how often each endpoint/grant succeeded or was called (see :meth:`reset`):
+        #: device_authorization, device_poll, device_token, authorize_page,
+        #: authorization_code, refresh_token, revocation
+        self.counts: collections.Counter[str] = collections.Counter()
+        #: the query of every authorization request (GET /authorize), in order
+        self.authorization_requests: list[dict[str, str]] = []
+        #: the form of every revocation request, in order (holds tokens: compare only)
+        self.revocations: list[dict[str, str]] = []
+        #: monotonic times of each device poll, per device code's user code
+        self.poll_times: dict[str, list[float]] = {}
+        self._slow_downs = 0
+        self._devices: dict[str, dict[str, Any]] = {}  # device_code -> record
+        self._user_grants: dict[str, tuple[str, bool]] = {}  # user_code -> (user, approved)
+        self._codes: dict[str, _Code] = {}
+        self._tokens: dict[str, _IssuedToken] = {}  # access or refresh token -> record
         self._authz = self._build_authorization_server()
 
     @property
@@ -416,6 +530,74 @@ class OAuthServer(_LocalServer):
         """The server's issuer identifier (also accepted as an assertion audience)."""
         return self.url
 
+    @property
+    def device_authorization_endpoint(self) -> str:
+        return f"{self.url}/device_authorization"
+
+    @property
+    def verification_uri(self) -> str:
+        """The page where a person enters the user code (``/device``)."""
+        return f"{self.url}/device"
+
+    @property
+    def authorization_endpoint(self) -> str:
+        return f"{self.url}/authorize"
+
+    @property
+    def revocation_endpoint(self) -> str:
+        return f"{self.url}/revoke"
+
+    # -- the user side, without a browser (tests drive pages with Playwright too) ----
+    def approve(self, user_code: str, *, approved: bool = True) -> None:
+        """Decide a pending device sign-in as the approval page's buttons do."""
+        with self._lock:
+            if not any(d["user_code"] == user_code for d in self._devices.values()):
+                raise KeyError("no pending device authorization has this user code")
+            self._user_grants[user_code] = (self.user, approved)
+
+    def slow_down_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` pending device polls with ``slow_down``."""
+        with self._lock:
+            self._slow_downs += count
+
+    def expire_device_codes(self) -> None:
+        """Make every pending device code expired (the next poll gets expired_token)."""
+        with self._lock:
+            for record in self._devices.values():
+                record["expires_at"] = time.time() - 1
+
+    def revoke_refresh_tokens(self) -> None:
+        """Revoke every refresh token issued so far (the next refresh: invalid_grant)."""
+        with self._lock:
+            for record in self._tokens.values():
+                if record.refresh_token is not None:
+                    record.revoked = True
+
+    def issue_refresh_token(self, client_id: str, scope: str = "") -> str:
+        """A refresh token for ``client_id`` as if the user had signed in (for the
+        oauth2_refresh_token type's tests)."""
+        access = secrets.token_urlsafe(32)
+        refresh = secrets.token_urlsafe(40)
+        record = _IssuedToken(client_id, self.user, scope, access, refresh)
+        with self._lock:
+            self._tokens[access] = record
+            self._tokens[refresh] = record
+        return refresh
+
+    def issued_values(self, client_id: str) -> list[str]:
+        """Every access and refresh token of the user grants issued to ``client_id``
+        (tests scan outputs for them; never print them)."""
+        with self._lock:
+            records = [r for r in self._tokens.values() if r.client_id == client_id]
+        values = {r.access_token for r in records}
+        values |= {r.refresh_token for r in records if r.refresh_token is not None}
+        return sorted(values)
+
+    def refresh_token_valid(self, token: str) -> bool:
+        with self._lock:
+            record = self._tokens.get(str.__str__(token))
+        return record is not None and not record.revoked and record.refresh_token == token
+
     def add_client(
         self,
         client_id: str,
@@ -427,16 +609,25 @@ class OAuthServer(_LocalServer):
         issuer: str | None = None,
         subjects: Iterable[str] | None = None,
         scopes: Iterable[str] | None = None,
+        public: bool = False,
+        grants: Iterable[str] | None = None,
+        redirect_uris: Iterable[str] = ("http://127.0.0.1/callback",),
     ) -> None:
         """Register a client. With ``client_secret`` it may use the secret methods; with
         ``public_key`` (PEM) or ``jwks`` it may use ``private_key_jwt`` and the JWT bearer
-        grant (``issuer`` defaults to ``client_id``; ``subjects`` limits ``sub``)."""
+        grant (``issuer`` defaults to ``client_id``; ``subjects`` limits ``sub``).
+        ``public`` clients authenticate with ``none`` (client_id only; PKCE for the
+        authorization code). ``grants`` limits the grant types (default: all; without
+        ``refresh_token`` no refresh token is issued). A loopback ``redirect_uris``
+        entry matches any port (RFC 8252)."""
         methods = set(auth_methods) if auth_methods is not None else set()
         if auth_methods is None:
             if client_secret is not None:
                 methods |= {"client_secret_basic", "client_secret_post"}
             if public_key is not None or jwks is not None:
                 methods.add("private_key_jwt")
+            if public:
+                methods.add("none")
         key = jwks if jwks is not None else public_key
         self._clients[client_id] = _Client(
             client_id=client_id,
@@ -446,12 +637,22 @@ class OAuthServer(_LocalServer):
             issuer=issuer or client_id,
             subjects=set(subjects) if subjects is not None else None,
             scopes=set(scopes) if scopes is not None else None,
+            grants=set(grants) if grants is not None else set(ALL_GRANTS),
+            redirect_uris=list(redirect_uris),
         )
 
     def reset(self) -> None:
         super().reset()
         with self._lock:
             self.assertions.clear()
+            self.counts.clear()
+            self.authorization_requests.clear()
+            self.revocations.clear()
+            self.poll_times.clear()
+            self._slow_downs = 0
+        self.device_interval = 1
+        self.device_code_lifetime = 600
+        self.rotate_refresh_tokens = True
 
     # -- authlib wiring ---------------------------------------------------------------
     def _build_authorization_server(self) -> Any:
@@ -484,8 +685,11 @@ class OAuthServer(_LocalServer):
         class Request(OAuth2Request):  # type: ignore[misc]
             def __init__(self, recorded: RecordedRequest) -> None:
                 super().__init__(recorded.method, server.token_endpoint, headers=recorded.headers)
-                self._form = recorded.form
-                self.payload = BasicOAuth2Payload(self._form)
+                self._form = recorded.form if recorded.method == "POST" else {}
+                self._args = recorded.args
+                self.payload = BasicOAuth2Payload(
+                    {**self._args, **self._form} if recorded.method == "POST" else self._args
+                )
 
             @property
             def form(self) -> dict[str, str]:
@@ -493,7 +697,7 @@ class OAuthServer(_LocalServer):
 
             @property
             def args(self) -> dict[str, str]:
-                return {}
+                return self._args
 
         class Server(AuthorizationServer):  # type: ignore[misc]
             def query_client(self, client_id: str) -> _Client | None:
@@ -502,6 +706,21 @@ class OAuthServer(_LocalServer):
             def save_token(self, token: dict[str, Any], request: Any) -> None:
                 owner = request.client.client_id if request.client is not None else ""
                 server._remember(token["access_token"], owner)
+                if request.user is not None:
+                    record = _IssuedToken(
+                        owner,
+                        str(request.user),
+                        str(token.get("scope") or ""),
+                        token["access_token"],
+                        token.get("refresh_token"),
+                    )
+                    previous = getattr(request, "refresh_token", None)
+                    if isinstance(previous, _IssuedToken):
+                        record.grant = previous.grant  # refreshed: the same sign-in
+                    with server._lock:
+                        server._tokens[record.access_token] = record
+                        if record.refresh_token is not None:
+                            server._tokens[record.refresh_token] = record
 
             def create_oauth2_request(self, request: Any) -> Any:
                 return Request(request)
@@ -613,6 +832,175 @@ class OAuthServer(_LocalServer):
                 self.verify_claims(token.claims)
                 return token.claims
 
+        from authlib.oauth2.rfc6749 import InvalidRequestError
+        from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
+        from authlib.oauth2.rfc7009 import RevocationEndpoint
+        from authlib.oauth2.rfc7636 import CodeChallenge
+        from authlib.oauth2.rfc8628 import (
+            DeviceAuthorizationEndpoint,
+            DeviceCodeGrant,
+            DeviceCredentialDict,
+        )
+
+        user_methods = ["client_secret_basic", "client_secret_post", "none"]
+
+        class DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
+            def get_verification_uri(self) -> str:
+                return server.verification_uri
+
+            def create_endpoint_response(self, request: Any) -> Any:
+                self.INTERVAL = server.device_interval
+                self.EXPIRES_IN = server.device_code_lifetime
+                with server._lock:
+                    server.counts["device_authorization"] += 1
+                return super().create_endpoint_response(request)
+
+            def save_device_credential(
+                self, client_id: str, scope: str | None, data: dict[str, Any]
+            ) -> None:
+                record = DeviceCredentialDict(
+                    client_id=client_id,
+                    scope=scope,
+                    user_code=data["user_code"],
+                    expires_at=time.time() + data["expires_in"],
+                )
+                with server._lock:
+                    server._devices[data["device_code"]] = record
+
+        class DeviceCode(DeviceCodeGrant):  # type: ignore[misc]
+            TOKEN_ENDPOINT_AUTH_METHODS = user_methods
+
+            def validate_token_request(self) -> None:
+                code = self.request.payload.data.get("device_code")
+                with server._lock:
+                    server.counts["device_poll"] += 1
+                    record = server._devices.get(code or "")
+                    if record is not None:
+                        server.poll_times.setdefault(record["user_code"], []).append(
+                            time.monotonic()
+                        )
+                super().validate_token_request()
+
+            def query_device_credential(self, device_code: str) -> Any:
+                with server._lock:
+                    return server._devices.get(device_code)
+
+            def query_user_grant(self, user_code: str) -> tuple[str, bool] | None:
+                with server._lock:
+                    return server._user_grants.get(user_code)
+
+            def should_slow_down(self, credential: Any) -> bool:
+                with server._lock:
+                    if server._slow_downs:
+                        server._slow_downs -= 1
+                        return True
+                return False
+
+            def create_token_response(self) -> Any:
+                result = super().create_token_response()
+                with server._lock:  # a device code is good for one token
+                    for code, record in list(server._devices.items()):
+                        if record is self.request.credential:
+                            del server._devices[code]
+                    server.counts["device_token"] += 1
+                return result
+
+        class AuthorizationCode(AuthorizationCodeGrant):  # type: ignore[misc]
+            TOKEN_ENDPOINT_AUTH_METHODS = user_methods
+
+            def validate_authorization_request(self) -> str:
+                redirect_uri: str = super().validate_authorization_request()
+                if self.request.payload.data.get("code_challenge_method") != "S256":
+                    raise InvalidRequestError(
+                        "PKCE with code_challenge_method=S256 is required",
+                        redirect_uri=redirect_uri,
+                    )
+                return redirect_uri
+
+            def save_authorization_code(self, code: str, request: Any) -> None:
+                data = request.payload.data
+                record = _Code(
+                    code=code,
+                    client_id=request.client.client_id,
+                    redirect_uri=str(request.payload.redirect_uri or ""),
+                    scope=str(request.scope or ""),
+                    user=str(request.user),
+                    code_challenge=data.get("code_challenge"),
+                    code_challenge_method=data.get("code_challenge_method"),
+                    expires_at=time.time() + 300,
+                )
+                with server._lock:
+                    server._codes[code] = record
+
+            def query_authorization_code(self, code: str, client: _Client) -> _Code | None:
+                with server._lock:
+                    record = server._codes.get(code)
+                if record is None or record.client_id != client.client_id:
+                    return None
+                if record.expires_at < time.time():
+                    return None
+                return record
+
+            def delete_authorization_code(self, authorization_code: _Code) -> None:
+                with server._lock:
+                    server._codes.pop(authorization_code.code, None)
+                    server.counts["authorization_code"] += 1
+
+            def authenticate_user(self, authorization_code: _Code) -> str:
+                return authorization_code.user
+
+        class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
+            TOKEN_ENDPOINT_AUTH_METHODS = user_methods
+
+            @property
+            def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
+                return server.rotate_refresh_tokens
+
+            def authenticate_refresh_token(self, refresh_token: str) -> _IssuedToken | None:
+                with server._lock:
+                    record = server._tokens.get(refresh_token)
+                if record is None or record.revoked or record.refresh_token != refresh_token:
+                    return None
+                return record
+
+            def authenticate_user(self, refresh_token: _IssuedToken) -> str:
+                return refresh_token.user
+
+            def revoke_old_credential(self, refresh_token: _IssuedToken) -> None:
+                with server._lock:
+                    server.counts["refresh_token"] += 1
+                    if server.rotate_refresh_tokens:
+                        refresh_token.revoked = True
+
+            def issue_token(self, user: Any, refresh_token: _IssuedToken) -> Any:
+                token = super().issue_token(user, refresh_token)
+                if not server.rotate_refresh_tokens:  # the same refresh token stays valid
+                    token["refresh_token"] = refresh_token.refresh_token
+                return token
+
+        class Revocation(RevocationEndpoint):  # type: ignore[misc]
+            CLIENT_AUTH_METHODS = user_methods
+
+            def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+                with server._lock:
+                    server.revocations.append(
+                        {"token": token_string, "hint": token_type_hint or ""}
+                    )
+                    return server._tokens.get(token_string)
+
+            def revoke_token(self, token: _IssuedToken, request: Any) -> None:
+                with server._lock:
+                    server.counts["revocation"] += 1
+                    revoked = request.form["token"]
+                    if revoked == token.refresh_token:
+                        # RFC 7009 §2.1: and every token of the same grant (the sign-in)
+                        for record in server._tokens.values():
+                            if record.grant == token.grant:
+                                record.revoked = True
+                                server._issued.pop(record.access_token, None)
+                    else:
+                        server._issued.pop(revoked, None)
+
         def generate(
             grant_type: str,
             client: _Client,
@@ -625,6 +1013,8 @@ class OAuthServer(_LocalServer):
                 "token_type": "Bearer",
                 "access_token": secrets.token_urlsafe(32),
             }
+            if include_refresh_token and user is not None:
+                token["refresh_token"] = secrets.token_urlsafe(40)
             if server.token_lifetime is not None:
                 token["expires_in"] = server.token_lifetime
             if scope:
@@ -634,6 +1024,11 @@ class OAuthServer(_LocalServer):
         authz = Server()
         authz.register_grant(ClientCredentials)
         authz.register_grant(JWTBearer)
+        authz.register_grant(DeviceCode)
+        authz.register_grant(AuthorizationCode, [CodeChallenge(required=True)])
+        authz.register_grant(RefreshToken)
+        authz.register_endpoint(DeviceAuthorization(authz))
+        authz.register_endpoint(Revocation(authz))
         authz.register_client_auth_method("private_key_jwt", PrivateKeyJWT(leeway=self.leeway))
         authz.register_token_generator("default", generate)
         return authz
@@ -645,7 +1040,115 @@ class OAuthServer(_LocalServer):
             return self._token_request(request, lambda: self._authz.create_token_response(request))
         if request.path.startswith("/resource"):
             return self._resource(request, ("bearer",))
+        if request.path == "/device_authorization" and request.method == "POST":
+            return self._token_request(
+                request,
+                lambda: self._authz.create_endpoint_response("device_authorization", request),
+            )
+        if request.path == "/revoke" and request.method == "POST":
+            return self._token_request(
+                request, lambda: self._authz.create_endpoint_response("revocation", request)
+            )
+        if request.path == "/device":
+            return self._device_page(request)
+        if request.path == "/authorize":
+            return self._authorize_page(request)
         return _json(404, {"error": "not_found"})
+
+    # -- the pages a person sees (minimal HTML; Playwright drives them in tests) ---------
+    def _device_page(self, request: RecordedRequest) -> Response:
+        import html as _html
+
+        data = request.form if request.method == "POST" else request.args
+        code = data.get("user_code", "").strip().upper()
+        decision = data.get("decision")
+        with self._lock:
+            known = any(
+                d["user_code"] == code and d["expires_at"] > time.time()
+                for d in self._devices.values()
+            )
+        if request.method == "POST" and known and decision in ("approve", "deny"):
+            with self._lock:
+                self._user_grants[code] = (self.user, decision == "approve")
+            done = "approved" if decision == "approve" else "denied"
+            return _page(
+                "Device sign-in " + done,
+                f"<p id='result'>{done}</p><p>You can go back to your notebook.</p>",
+            )
+        if code and known:
+            value = _html.escape(code)
+            return _page(
+                "Approve device sign-in",
+                f"<p>Signed in as {_html.escape(self.user)}. Allow the device with code "
+                f"<code id='shown-code'>{value}</code>?</p>"
+                "<form method='post' action='/device'>"
+                f"<input type='hidden' name='user_code' value='{value}'>"
+                "<button id='approve' name='decision' value='approve'>Approve</button> "
+                "<button id='deny' name='decision' value='deny'>Deny</button></form>",
+            )
+        problem = "<p id='error'>Unknown or expired code.</p>" if code else ""
+        return _page(
+            "Enter your device code",
+            f"{problem}<form method='get' action='/device'>"
+            "<input id='user_code' name='user_code' autocomplete='off'> "
+            "<button id='submit' type='submit'>Continue</button></form>",
+        )
+
+    def _authorize_page(self, request: RecordedRequest) -> Response:
+        import html as _html
+
+        from authlib.oauth2.rfc6749 import OAuth2Error
+
+        if request.method == "GET":
+            with self._lock:
+                self.counts["authorize_page"] += 1
+                self.authorization_requests.append(request.args)
+            try:
+                self._authz.get_consent_grant(request, end_user=self.user)
+            except OAuth2Error as exc:
+                return _page(
+                    "Sign-in request refused",
+                    f"<p id='error'>{_html.escape(str(exc.error))}: "
+                    f"{_html.escape(str(exc.description or ''))}</p>",
+                )
+            hidden = "".join(
+                f"<input type='hidden' name='{_html.escape(k)}' value='{_html.escape(v)}'>"
+                for k, v in request.args.items()
+            )
+            client = _html.escape(request.args.get("client_id", ""))
+            scope = _html.escape(request.args.get("scope", ""))
+            return _page(
+                "Authorize application",
+                f"<p>Signed in as {_html.escape(self.user)}. Allow {client} access to "
+                f"<code>{scope}</code>?</p><form method='post' action='/authorize'>{hidden}"
+                "<button id='approve' name='decision' value='approve'>Approve</button> "
+                "<button id='deny' name='decision' value='deny'>Deny</button></form>",
+            )
+        if request.method != "POST":
+            return _json(405, {"error": "invalid_request"})
+        grant_user = self.user if request.form.get("decision") == "approve" else None
+        grant = self._authz.get_consent_grant(request, end_user=grant_user)
+        result: Response = self._authz.create_authorization_response(
+            request, grant_user=grant_user, grant=grant
+        )
+        return result
+
+    def decide_authorization(self, authorization_url: str, *, approve: bool = True) -> str:
+        """The user side of the authorization code flow without a browser: load the
+        page, press Approve (or Deny), and return the redirect's Location."""
+        from urllib.parse import urlsplit
+
+        query = urlsplit(authorization_url).query
+        form = dict(parse_qsl(query, keep_blank_values=True))
+        form["decision"] = "approve" if approve else "deny"
+        with httpx.Client() as client:
+            page = client.get(authorization_url)
+            page.raise_for_status()
+            answer = client.post(self.authorization_endpoint, data=form)
+        location = answer.headers.get("Location")
+        if answer.status_code != 302 or not location:
+            raise RuntimeError(f"the authorization page answered HTTP {answer.status_code}")
+        return str(location)
 
 
 # ---------------------------------------------------------------------------------------

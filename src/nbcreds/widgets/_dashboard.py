@@ -9,6 +9,7 @@ behind its back -- so no thread outlives the widget.
 
 from __future__ import annotations
 
+import html
 import threading
 from typing import Any
 
@@ -27,7 +28,35 @@ __all__ = ["CredentialList", "Dashboard", "dashboard"]
 _COLS = {"name": "180px", "type": "200px", "level": "140px", "status": "140px", "expiry": "170px"}
 
 
+_USER_TYPES = ("oauth2_device_code", "oauth2_authorization_code", "oauth2_refresh_token")
+
+
+def _login_text(row: Any) -> str | None:
+    """A user sign-in's state: the link and code while pending; None for other types."""
+    if str(getattr(row, "type", "")) not in _USER_TYPES:
+        return None
+    try:
+        state = nc.login_state(str(row.name))
+    except nc.NbcredsError:
+        return None
+    if state.status == "pending":
+        link = state.verification_uri_complete or state.verification_uri or state.authorization_url
+        shown = html.escape(link or "")
+        parts = [f'sign in: <a href="{shown}" target="_blank" rel="noopener">open</a>']
+        if state.user_code:
+            parts.append(f"code <code>{html.escape(state.user_code)}</code>")
+        return ", ".join(parts)
+    if state.status == "signed_in":
+        return "signed in" + ("" if getattr(row, "cached", False) else " (no token yet)")
+    if state.status == "configured":
+        return None
+    return "not signed in"
+
+
 def _status_text(row: Any) -> str:
+    login = _login_text(row)
+    if login is not None:
+        return login
     if not getattr(row, "cached", False):
         return "no token yet"
     if countdown(getattr(row, "expires_at", None)) == "expired":
