@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings
 
 import nbcreds
-from nbcreds import _context, namespaces
+from nbcreds._session import session
 from nbcreds.masking import registry
 
 # Property tests: no per-example deadline (the machines are shared and noisy, and
@@ -37,12 +37,10 @@ def isolated_nbcreds(
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.chdir(work)
-    _context.reset()
-    namespaces._reset()
+    session().reset()
     registry.clear()
     yield work
-    _context.reset()
-    namespaces._reset()
+    session().reset()
     registry.clear()
 
 

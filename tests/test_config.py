@@ -72,18 +72,70 @@ def test_invalid_toml_names_the_file(isolated_nbcreds: Path) -> None:
         ('[namespaces."a".secrets]\nDB = "http://x"\n', 'table [namespaces."a".secrets]', "DB"),
         ('[credentials.x]\ntoken_endpoint = "http://h/t"\n', "table [credentials.x]", "type"),
         ('[sources]\norder = ["env", "carrier-pigeon"]\n', "table [sources]", "order"),
+        # the issue's typos: each one fails at load, naming file, table and key
+        ("tenant = 5\n", "top-level table", "tenant"),
+        ('[sources.env]\nraw = "yes"\n', "table [sources.env]", "raw"),
+        ('[sources]\nordr = ["env"]\n', "table [sources]", "ordr"),
+        ('[sources.env]\nprefx = "X_"\n', "table [sources.env]", "prefx"),
+        ("[sources.env]\nprefix = 5\n", "table [sources.env]", "prefix"),
+        ('[kv]\nbackend = "sqlite"\npaht = "kv.db"\n', "table [kv]", "paht"),
+        ("[masking]\nmin_lenght = 4\n", "table [masking]", "min_lenght"),
+        ('[masking]\nlabel = "yes"\n', "table [masking]", "label"),
+        ("[sources.carrier-pigeon]\nspeed = 1\n", "table [sources]", "carrier-pigeon"),
+        ('[sources]\norder = ["session", "vault"]\n', "table [sources]", "order"),
+        ("[kvv]\nbackend = 1\n", "top-level table", "kvv"),
+        ('[credentials.x]\ntype = "oauth3"\n', "table [credentials.x]", "type"),
+        (
+            '[credentials.x]\ntype = "oauth2_client_credentials"\ntoken_endpoint = "https://h/t"\n'
+            'client_id = "c"\nclient_secret = "secret:S"\nscope = "a"\n',
+            "table [credentials.x]",
+            "scope",
+        ),
     ],
 )
 def test_config_errors_name_file_table_and_key(
     isolated_nbcreds: Path, text: str, table: str, key: str
 ) -> None:
     path = _write(isolated_nbcreds / "nbcreds.toml", text)
-    with pytest.raises(nbcreds.ConfigError) as info:
+    with pytest.raises((nbcreds.ConfigError, nbcreds.CredentialConfigError)) as info:
         nbcreds.load_config(path)
     message = str(info.value)
     assert str(path) in message
-    assert table in message
-    assert f"key '{key}'" in message
+    assert info.value.key == key
+    if isinstance(info.value, nbcreds.ConfigError):
+        assert table in message
+        assert f"key '{key}'" in message
+    else:  # a credential definition: named by its table, level and key
+        assert f"table [{info.value.table}]" == table
+        assert f"key '{key}'" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ('[sources]\nordr = ["env"]\n', "did you mean 'order'?"),
+        ('[sources.env]\nprefx = "X_"\n', "did you mean 'prefix'?"),
+        ("[masking]\nmin_lenght = 4\n", "did you mean 'min_length'?"),
+        ("[kv]\nbakend = 'sqlite'\n", "did you mean 'backend'?"),
+        ('[sources]\norder = ["sesion"]\n', "did you mean 'session'?"),
+        ('[credentials.x]\ntype = "github_ap"\n', "did you mean 'github_app'?"),
+        ("namespce = 'a'\n", "did you mean 'namespace'?"),
+    ],
+)
+def test_typos_say_did_you_mean(isolated_nbcreds: Path, text: str, hint: str) -> None:
+    path = _write(isolated_nbcreds / "nbcreds.toml", text)
+    with pytest.raises((nbcreds.ConfigError, nbcreds.CredentialConfigError)) as info:
+        nbcreds.load_config(path)
+    assert hint in str(info.value)
+
+
+def test_a_bad_file_leaves_the_loaded_one_in_force(isolated_nbcreds: Path) -> None:
+    good = _write(isolated_nbcreds / "nbcreds.toml", 'namespace = "a"\n')
+    nbcreds.load_config(good)
+    bad = _write(isolated_nbcreds / "bad.toml", "tenant = 5\n")
+    with pytest.raises(nbcreds.ConfigError):
+        nbcreds.load_config(bad)
+    assert nbcreds.current_namespace() == "a"
 
 
 @pytest.mark.parametrize(
@@ -126,8 +178,9 @@ B = "vault:app/db#password"
 C = "secret:A"
 [credentials.gh]
 type = "github_app"
+app_id = 1
+installation_id = 2
 private_key = "secret:GH_KEY"
-token_endpoint = "https://example.test/token"
 """,
     )
     config = load_config(path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import plugins
 from ._exceptions import (
     AuthorizationDenied,
     AuthorizationExpired,
@@ -44,9 +45,9 @@ from ._exceptions import (
     SecretReadOnly,
     TokenRequestError,
 )
-from .api import bind_secret, list_namespaces, load_config, mask, unmask
-from .namespaces import current_namespace, use_namespace
-from .secrets import SecretListing, list_secrets, secret
+from ._session import current_namespace, list_namespaces, load_config, use_namespace
+from .masking import mask, unmask
+from .secrets import SecretListing, bind_secret, list_secrets, secret
 from .values import Secret
 
 if TYPE_CHECKING:
@@ -164,6 +165,7 @@ __all__ = [
     "logout",
     "mask",
     "masked",
+    "plugins",
     "purge_kv",
     "put_kv",
     "save_credential",

@@ -23,31 +23,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _context
+from . import plugins
 from ._exceptions import ConfigError, CredentialConfigError
-from .config import CONFIG_FILENAME, Config, is_reference, validate_config
+from ._session import session
+from .config import CONFIG_FILENAME, Config, is_reference, reference_help, validate_config
 from .masking import registry
 from .namespaces import validate as validate_namespace
 
 __all__ = [
     "CREDENTIAL_NAME_RULE",
-    "CREDENTIAL_TYPES",
-    "SECRET_FIELDS",
     "config_target",
     "save_credential",
 ]
-
-CREDENTIAL_TYPES = (
-    "oauth2_client_credentials",
-    "oauth2_jwt_bearer",
-    "oauth2_private_key_jwt",
-    "github_app",
-    "oauth2_device_code",
-    "oauth2_authorization_code",
-    "oauth2_refresh_token",
-)
-# Fields holding secret material: the file only ever gets a reference for them.
-SECRET_FIELDS = frozenset({"client_secret", "private_key", "service_account", "refresh_token"})
 CREDENTIAL_NAME_RULE = (
     "a credential name starts with a letter or digit and holds only letters, digits, "
     "'_' and '-' (at most 100 characters), e.g. 'my_oauth'"
@@ -59,7 +46,7 @@ _write_lock = threading.Lock()
 
 def config_target() -> Path:
     """The file *Save* writes: the loaded config's file, else ``./nbcreds.toml``."""
-    path = _context.get_config().path
+    path = session().config.path
     return Path(path) if path is not None else Path.cwd() / CONFIG_FILENAME
 
 
@@ -82,20 +69,23 @@ def save_credential(name: str, definition: Mapping[str, Any], namespace: str | N
     clean = _clean(definition)
     table = _table_name(name, namespace)
     ctype = clean.get("type")
-    if ctype not in CREDENTIAL_TYPES:
+    spec = plugins.credential_type(ctype) if isinstance(ctype, str) else None
+    if spec is None:
         raise CredentialConfigError(
-            f"Credential '{name}' needs a type, one of: {', '.join(CREDENTIAL_TYPES)}."
+            f"Credential '{name}' needs a type, one of: {', '.join(plugins.credential_types())}.",
+            key="type",
         )
+    # fields holding secret material: the file only ever gets a reference for them
+    secret_fields = {f.key for f in spec.fields if f.secret}
     known = registry.values()
     for key, value in _flatten(clean):
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, str):
                 continue
-            if key in SECRET_FIELDS and not is_reference(item):
+            if key in secret_fields and not is_reference(item):
                 raise ConfigError(
-                    "this field holds secret material: give a reference (secret:NAME, "
-                    "env:VAR or vault:path#field), never the value; bind a typed value "
-                    "with nbcreds.bind_secret first",
+                    f"this field holds secret material: give a reference ({reference_help()}), "
+                    "never the value; bind a typed value with nbcreds.bind_secret first",
                     path=str(config_target()),
                     table=table,
                     key=key,
@@ -103,7 +93,7 @@ def save_credential(name: str, definition: Mapping[str, Any], namespace: str | N
             if str.__str__(item) in known:
                 raise ConfigError(
                     "this field holds a secret value; nbcreds.toml only takes references "
-                    "(secret:NAME, env:VAR or vault:path#field)",
+                    f"({reference_help()})",
                     path=str(config_target()),
                     table=table,
                     key=key,
@@ -119,16 +109,10 @@ def save_credential(name: str, definition: Mapping[str, Any], namespace: str | N
             )
         creds = _subtable(level, "credentials", path, _level_name(namespace))
         creds[name] = clean
-        config = Config(path=path, data=data)
-        validate_config(config)
-        # the credentials engine's own checks (types, known keys, algorithms...)
-        from .credentials._definition import build_definition
-
-        build_definition(config, namespace, name, clean)
+        # the whole file as it would load, credential definitions included
+        validate_config(Config(path=path, data=data))
         _write_atomic(path, data)
-    from .api import load_config
-
-    load_config(path)
+    session().load(path)
     return path
 
 

@@ -155,7 +155,24 @@ class CredentialNotFound(CredentialError, LookupError):
 
 
 class CredentialConfigError(CredentialError):
-    """A credential definition is incomplete or inconsistent."""
+    """A credential definition is incomplete or inconsistent.
+
+    ``key`` is the setting at fault (``None`` when it is the whole definition),
+    ``path`` the config file and ``table`` the definition's table, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        path: str | None = None,
+        table: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.path = path
+        self.table = table
 
 
 class TokenRequestError(CredentialError):

@@ -28,11 +28,13 @@ Protocol, version 1 (every message is a JSON object)::
 
 Events are notices without payload: a panel that gets one asks for ``state``.
 ``state`` is ``{"version", "namespace", "namespaces", "secrets", "credentials",
-"kv", "errors"}``; each list holds names and metadata only (a credential row's
+"kv", "types", "errors"}``; each list holds names and metadata only (a credential row's
 ``login`` is null, or for the user sign-in types ``{"status": "signed_out" | "pending" |
 "signed_in" | "configured", "flow", "user_code", "verification_uri",
 "verification_uri_complete", "authorization_url", "expires_at", "persisted"}`` -- the
-code and links a person needs to sign in, never a token). No reply ever
+code and links a person needs to sign in, never a token; ``types``: the installed
+source types with their reference schemes, and credential types, from the plugin
+registries). No reply ever
 carries a secret or token value; a KV value (state, not a secret) is still
 passed through the masker, and every string of every reply is masked again
 before it is sent -- the kernel's egress masking is a third line.
@@ -200,6 +202,22 @@ def _kv() -> list[dict[str, Any]]:
     ]
 
 
+def _types() -> list[dict[str, Any]]:
+    """What the installed plugins provide: secret source types with their reference
+    schemes, and credential types with their label (a generated form's input)."""
+    import nbcreds
+
+    found: list[dict[str, Any]] = [
+        {"kind": "source", "name": t.name, "schemes": list(t.schemes)}
+        for t in nbcreds.plugins.source_types().values()
+    ]
+    found += [
+        {"kind": "credential", "name": t.name, "label": t.label}
+        for t in nbcreds.plugins.credential_types().values()
+    ]
+    return found
+
+
 def _error(exc: BaseException) -> dict[str, str]:
     # nbcreds' own messages never hold values; anything else is masked on the way out.
     return {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
@@ -220,9 +238,11 @@ def build_state() -> dict[str, Any]:
         "secrets": [],
         "credentials": [],
         "kv": [],
+        "types": [],
         "errors": {},
     }
     sections: dict[str, Callable[[], list[Any]]] = {
+        "types": _types,
         "namespaces": nbcreds.list_namespaces,
         "secrets": _secrets,
         "credentials": _credentials,

@@ -55,23 +55,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import plugins
+from ._definition import check_definitions
 from ._exceptions import ConfigError, NamespaceError
 from .namespaces import validate as validate_namespace
+from .plugins import Reference, is_reference, parse_reference, reference_help
 
 __all__ = [
     "CONFIG_FILENAME",
+    "KV_SETTINGS",
     "Config",
     "Reference",
+    "add_table",
     "find_config",
     "is_reference",
     "load_config",
     "parse_reference",
+    "reference_help",
+    "validate_config",
 ]
 
 CONFIG_FILENAME = "nbcreds.toml"
-REFERENCE_SCHEMES = ("env", "vault", "secret")
-#: the secret sources a `[sources] order` may name
-SOURCE_NAMES = ("session", "env", "vault")
 
 # Keys whose values are secret material: they must hold references.
 _SENSITIVE_KEY = re.compile(
@@ -95,44 +99,16 @@ _SECRET_SHAPES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A parsed secret reference: ``env:VAR``, ``vault:path#field`` or ``secret:NAME``."""
-
-    scheme: str
-    target: str
-    field: str | None = None
-
-    def __str__(self) -> str:
-        suffix = f"#{self.field}" if self.field else ""
-        return f"{self.scheme}:{self.target}{suffix}"
-
-
-def is_reference(value: object) -> bool:
-    """True if ``value`` is a string of the form ``env:...``, ``vault:...`` or ``secret:...``."""
-    if not isinstance(value, str) or ":" not in value:
-        return False
-    scheme, _, rest = value.partition(":")
-    return scheme in REFERENCE_SCHEMES and bool(rest) and not rest.startswith("//")
-
-
-def parse_reference(value: str) -> Reference:
-    """Parse a reference; raises ``ValueError`` (without the value) when it is not one."""
-    if not is_reference(value):
-        raise ValueError("not a reference: expected env:VAR, vault:path#field or secret:NAME")
-    scheme, _, rest = value.partition(":")
-    target, _, fld = rest.partition("#")
-    if not target:
-        raise ValueError(f"empty target in a {scheme}: reference")
-    return Reference(scheme, target, fld or None)
-
-
 @dataclass
 class Config:
     """A loaded ``nbcreds.toml`` (or the embedded defaults when ``path`` is None)."""
 
     path: Path | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: validated credential definitions, (level, name) -> Definition (built at load)
+    definitions: dict[tuple[str | None, str], Any] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def where(self) -> str:
@@ -147,6 +123,11 @@ class Config:
     def tenant(self) -> str:
         value = self.data.get("tenant", "main")
         return value if isinstance(value, str) else "main"
+
+    @property
+    def directory(self) -> Path:
+        """Where relative paths in the file are relative to (the cwd for the defaults)."""
+        return self.path.parent if self.path is not None else Path.cwd()
 
     def table(self, *keys: str) -> dict[str, Any]:
         """A nested table of the top level, ``{}`` when absent."""
@@ -185,13 +166,31 @@ class Config:
         return sorted(names)
 
     def source_order(self) -> list[str]:
+        """The sources tried for a plain name: ``[sources] order``, else every installed
+        type that joins the default order (and is configured, when it needs a table)."""
         order = self.table("sources").get("order")
         if isinstance(order, list):
             return [str(x) for x in order]
-        default = ["session", "env"]
-        if self.table("sources", "vault"):
-            default.append("vault")
-        return default
+        types = sorted(plugins.source_types().values(), key=lambda t: (t.position, t.name))
+        return [
+            t.name
+            for t in types
+            if t.default_order and (not t.needs_config or self.configured(t.name))
+        ]
+
+    def configured(self, source: str) -> bool:
+        """True when ``[sources.NAME]`` holds settings."""
+        return bool(self.table("sources", source))
+
+    def source_settings(self, name: str) -> dict[str, Any]:
+        """``[sources.NAME]`` with the type's defaults filled in (validated at load)."""
+        stype = plugins.source_type(name)
+        table = self.table("sources", name)
+        if stype is None:
+            return dict(table)
+        merged = {s.key: s.default for s in stype.settings if s.default is not None}
+        merged.update(table)
+        return merged
 
     def error(self, message: str, table: str | None, key: str | None = None) -> ConfigError:
         return ConfigError(message, path=self.where, table=table, key=key)
@@ -241,48 +240,56 @@ def load_config(path: Path | str | None = None, *, search: bool = True) -> Confi
     return config
 
 
-_TOP_KEYS = {
-    "namespace",
-    "tenant",
-    "sources",
-    "secrets",
-    "credentials",
-    "kv",
-    "masking",
-    "namespaces",
-    "http",
-}
+#: ``[kv]``: the KV store's backend and its settings
+KV_SETTINGS: tuple[plugins.Setting, ...] = (
+    plugins.Setting("backend", default="sqlite", choices=("sqlite", "postgres", "postgresql")),
+    plugins.Setting("path", help="the SQLite file (relative to nbcreds.toml)"),
+    plugins.Setting("url", help='postgres: a reference such as "env:NBCREDS_KV_URL"'),
+    plugins.Setting("busy_timeout", kind="number", help="seconds a writer waits (SQLite)"),
+    plugins.Setting("connect_timeout", kind="number", help="seconds (PostgreSQL)"),
+)
+
 _LEVEL_KEYS = {"secrets", "credentials", "description"}
+
+#: top-level table name -> its validator (other layers add theirs with :func:`add_table`)
+_TABLES: dict[str, Any] = {}
+
+
+def add_table(name: str, validate: Any) -> None:
+    """Accept a top-level ``[name]`` table, checked by ``validate(config, table)``
+    (which raises :class:`ConfigError` through ``config.error``)."""
+    _TABLES[name] = validate
 
 
 def validate_config(config: Config) -> None:
-    """Check the structure and refuse literal secrets. Raises :class:`ConfigError`."""
+    """Check every table by its schema and refuse literal secrets. Raises :class:`ConfigError`
+    (naming the file, the table and the key) at the first problem."""
     data = config.data
+    top = {"namespace", "tenant", "secrets", "credentials", "namespaces", *_TABLES}
     for key in data:
-        if key not in _TOP_KEYS:
+        if key not in top:
             raise config.error(
-                f"unknown key; expected one of {', '.join(sorted(_TOP_KEYS))}", "", key
+                f"unknown key{plugins.did_you_mean(key, top)}; expected one of "
+                f"{', '.join(sorted(top))}",
+                "",
+                key,
             )
+    for key in ("namespace", "tenant"):
+        if key in data and (not isinstance(data[key], str) or not data[key]):
+            raise config.error("must be a non-empty string", "", key)
     ns = data.get("namespace")
     if ns is not None:
         try:
             validate_namespace(ns)
         except NamespaceError as exc:
             raise config.error(str(exc), "", "namespace") from None
-    for table_key in ("sources", "kv", "masking", "namespaces", "http"):
-        if table_key in data and not isinstance(data[table_key], dict):
-            raise config.error("must be a table", "", table_key)
-    order = config.table("sources").get("order")
-    if order is not None:
-        if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
-            raise config.error("must be a list of source names", "sources", "order")
-        for item in order:
-            if item not in SOURCE_NAMES:
-                raise config.error(
-                    f"unknown secret source '{item}'; known: {', '.join(SOURCE_NAMES)}",
-                    "sources",
-                    "order",
-                )
+    for name, validate in _TABLES.items():
+        if name in data:
+            if not isinstance(data[name], dict):
+                raise config.error("must be a table", "", name)
+            validate(config, data[name])
+    if "namespaces" in data and not isinstance(data["namespaces"], dict):
+        raise config.error("must be a table", "", "namespaces")
     _check_level(config, None)
     for name, table in config.table("namespaces").items():
         tname = f'namespaces."{name}"'
@@ -295,13 +302,94 @@ def validate_config(config: Config) -> None:
         for key in table:
             if key not in _LEVEL_KEYS:
                 raise config.error(
-                    f"unknown key; a namespace table holds {', '.join(sorted(_LEVEL_KEYS))}",
+                    f"unknown key{plugins.did_you_mean(key, _LEVEL_KEYS)}; a namespace table "
+                    f"holds {', '.join(sorted(_LEVEL_KEYS))}",
                     tname,
                     key,
                 )
         _check_level(config, name)
     for tname, key, value in _walk(data, ""):
         _check_literal(config, tname, key, value)
+    check_definitions(config)
+
+
+def _check_problem(config: Config, table: str, problem: tuple[str, str] | None) -> None:
+    if problem is not None:
+        key, message = problem
+        raise config.error(message, table, key)
+
+
+def _validate_sources(config: Config, table: dict[str, Any]) -> None:
+    installed = plugins.source_types()
+    known = sorted(installed)
+    for key, value in table.items():
+        if key == "order":
+            continue
+        if key not in installed:
+            why = plugins.broken(plugins.SOURCE_GROUP, key)
+            hint = f"; {why}" if why else plugins.did_you_mean(key, [*known, "order"])
+            raise config.error(
+                f"no installed plugin provides the secret source '{key}'{hint}; installed: "
+                f"{', '.join(known)} (a [sources] table holds order and one table per source)",
+                "sources",
+                key,
+            )
+        if not isinstance(value, dict):
+            raise config.error(f"must be a table of the {key} source's settings", "sources", key)
+        stype = installed[key]
+        tname = f"sources.{key}"
+        _check_problem(config, tname, plugins.check_settings(value, stype.settings))
+        if stype.check is not None:
+            merged = config.source_settings(key)
+            _check_problem(config, tname, stype.check(merged))
+    order = table.get("order")
+    if order is not None:
+        if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
+            raise config.error("must be a list of source names", "sources", "order")
+        for item in order:
+            if item not in installed:
+                why = plugins.broken(plugins.SOURCE_GROUP, item)
+                hint = f"; {why}" if why else plugins.did_you_mean(item, known)
+                raise config.error(
+                    f"no installed plugin provides the secret source '{item}'{hint}; "
+                    f"installed: {', '.join(known)}",
+                    "sources",
+                    "order",
+                )
+            if installed[item].needs_config and not config.configured(item):
+                raise config.error(
+                    f"the {item} source needs a [sources.{item}] table", "sources", "order"
+                )
+
+
+def _validate_kv(config: Config, table: dict[str, Any]) -> None:
+    _check_problem(config, "kv", plugins.check_settings(table, KV_SETTINGS))
+    for key in ("busy_timeout", "connect_timeout"):
+        if key in table and table[key] < 0:
+            raise config.error("must be a number of seconds (e.g. 5 or 0.5)", "kv", key)
+    if table.get("backend") in ("postgres", "postgresql") and not table.get("url"):
+        raise config.error(
+            'the postgres backend needs url = "env:NBCREDS_KV_URL" (or a secret: / vault: '
+            "reference to a postgresql:// URL)",
+            "kv",
+            "url",
+        )
+    if "path" in table and not table["path"]:
+        raise config.error("must be a file path", "kv", "path")
+
+
+def _validate_masking(config: Config, table: dict[str, Any]) -> None:
+    from .masking import MaskingSettingError, MaskingSettings
+
+    try:
+        MaskingSettings.from_table(table)
+    except MaskingSettingError as exc:
+        raise config.error(exc.message, "masking", exc.key) from None
+
+
+add_table("sources", _validate_sources)
+add_table("kv", _validate_kv)
+add_table("masking", _validate_masking)
 
 
 def _check_level(config: Config, namespace: str | None) -> None:
@@ -314,8 +402,7 @@ def _check_level(config: Config, namespace: str | None) -> None:
     for name, ref in secrets.items():
         if not isinstance(ref, str) or not is_reference(ref):
             raise config.error(
-                "a secret must be a reference (env:VAR, vault:path#field or secret:NAME), "
-                "never a literal value",
+                f"a secret must be a reference ({reference_help()}), never a literal value",
                 stable,
                 name,
             )
@@ -358,8 +445,8 @@ def _check_literal(config: Config, table: str, key: str, value: Any) -> None:
         return
     if _SENSITIVE_KEY.search(key) and key.lower() not in _NOT_SENSITIVE and value:
         raise config.error(
-            "this setting holds secret material and must be a reference "
-            "(env:VAR, vault:path#field or secret:NAME), not a literal value",
+            f"this setting holds secret material and must be a reference ({reference_help()}), "
+            "not a literal value",
             table,
             key,
         )
@@ -367,7 +454,7 @@ def _check_literal(config: Config, table: str, key: str, value: Any) -> None:
         if pattern.search(value):
             raise config.error(
                 f"the value looks like {kind}; keep secrets out of nbcreds.toml and use a "
-                "reference (env:VAR, vault:path#field or secret:NAME)",
+                f"reference ({reference_help()})",
                 table,
                 key,
             )

@@ -2,17 +2,17 @@
 
 A name matches ``^[a-z0-9][a-z0-9._-]*$``, is at most 150 characters long and
 has no empty segment. ``None`` stands for the tenant level, above every
-namespace.
+namespace. The *selection* (:func:`nbcreds.use_namespace`) belongs to the
+session (:mod:`nbcreds._session`); this module only knows names.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 
 from ._exceptions import NamespaceError
 
-__all__ = ["NAMESPACE_RULE", "current_namespace", "lookup_chain", "use_namespace", "validate"]
+__all__ = ["NAMESPACE_RULE", "display", "lookup_chain", "validate"]
 
 NAMESPACE_RULE = (
     "a namespace matches ^[a-z0-9][a-z0-9._-]*$, is at most 150 characters "
@@ -20,10 +20,6 @@ NAMESPACE_RULE = (
 )
 _PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 MAX_LENGTH = 150
-
-_lock = threading.Lock()
-_current: str | None = None
-_explicit = False
 
 
 def validate(name: object) -> str:
@@ -55,50 +51,6 @@ def lookup_chain(namespace: str | None) -> list[str | None]:
     chain: list[str | None] = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
     chain.append(None)
     return chain
-
-
-def use_namespace(name: str | None) -> str | None:
-    """Make ``name`` the current namespace (``None``: the tenant level). Returns it."""
-    global _current, _explicit
-    if name is not None:
-        validate(name)
-    with _lock:
-        _current = name
-        _explicit = True
-    return name
-
-
-def current_namespace() -> str | None:
-    """The current namespace: set by :func:`use_namespace`, else the config's
-    ``namespace`` key, else ``$NBCREDS_NAMESPACE``, else ``None`` (tenant level)."""
-    with _lock:
-        if _explicit:
-            return _current
-    import os
-
-    from . import _context
-
-    default = _context.get_config().default_namespace
-    if default is None:
-        env = os.environ.get("NBCREDS_NAMESPACE")
-        if env:
-            default = validate(env)
-    return default
-
-
-def _reset() -> None:
-    """Forget the selected namespace (tests)."""
-    global _current, _explicit
-    with _lock:
-        _current = None
-        _explicit = False
-
-
-def resolve(namespace: str | None) -> str | None:
-    """An explicit namespace argument, validated, or the current namespace."""
-    if namespace is not None:
-        return validate(namespace)
-    return current_namespace()
 
 
 def display(namespace: str | None) -> str:

@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,15 +208,18 @@ def test_unknown_credential(write_config: Any) -> None:
     ],
 )
 def test_definition_errors_name_credential_level_and_key(
-    write_config: Any, body: str, key: str
+    write_config: Any, isolated_nbcreds: Path, body: str, key: str
 ) -> None:
-    path = write_config(
-        f'[namespaces."ops".credentials.bad]\n{body}'.replace(
-            "[credentials.bad.", '[namespaces."ops".credentials.bad.'
-        )
-    )
+    # a bad definition fails when the config loads, not at first use
     with pytest.raises(CredentialConfigError) as info:
-        nbcreds.credential("bad", namespace="ops")
+        write_config(
+            f'[namespaces."ops".credentials.bad]\n{body}'.replace(
+                "[credentials.bad.", '[namespaces."ops".credentials.bad.'
+            )
+        )
+    path = isolated_nbcreds / "nbcreds.toml"
+    assert info.value.key == key
+    assert info.value.path == str(path)
     message = str(info.value)
     assert "'bad'" in message
     assert "level ops" in message

@@ -139,17 +139,16 @@ def test_auth_against_the_github_resource(github: Any, keys: Any, write_config: 
     ],
 )
 def test_github_app_definition_errors(write_config: Any, extra: str, key: str) -> None:
-    write_config(app_config("https://api.github.com", "app_id", "1", 1, extra))
-    with pytest.raises(CredentialConfigError) as info:
-        nbcreds.credential("gh")
+    with pytest.raises(CredentialConfigError) as info:  # at load, not at first use
+        write_config(app_config("https://api.github.com", "app_id", "1", 1, extra))
+    assert info.value.key == key
     assert f"key '{key}'" in str(info.value)
     assert "'gh'" in str(info.value)
 
 
 def test_installation_id_must_be_numeric(write_config: Any) -> None:
-    write_config(
-        '[credentials.gh]\ntype = "github_app"\napp_id = 1\n'
-        'installation_id = "abc"\nprivate_key = "secret:GH_KEY"\n'
-    )
     with pytest.raises(CredentialConfigError, match="installation_id"):
-        nbcreds.credential("gh")
+        write_config(
+            '[credentials.gh]\ntype = "github_app"\napp_id = 1\n'
+            'installation_id = "abc"\nprivate_key = "secret:GH_KEY"\n'
+        )

@@ -165,9 +165,8 @@ def test_server_rejects_an_assertion_living_too_long(oauth: Any, keys: Any, uniq
 def test_private_key_jwt_lifetime_over_five_minutes_is_a_config_error(
     oauth: Any, write_config: Any
 ) -> None:
-    write_config(pkjwt_config(oauth.token_endpoint, "c", 'assertion_lifetime = "PT10M"\n'))
-    with pytest.raises(CredentialConfigError) as info:
-        nbcreds.credential("pk")
+    with pytest.raises(CredentialConfigError) as info:  # at load, not at first use
+        write_config(pkjwt_config(oauth.token_endpoint, "c", 'assertion_lifetime = "PT10M"\n'))
     assert "assertion_lifetime" in str(info.value)
     assert "'pk'" in str(info.value)
 
@@ -288,8 +287,7 @@ def test_google_service_account_json(
 
 
 def test_service_account_must_be_a_reference(write_config: Any) -> None:
-    write_config('[credentials.gcp]\ntype = "oauth2_jwt_bearer"\nservice_account = "{}"\n')
-    with pytest.raises(CredentialConfigError) as info:
-        nbcreds.credential("gcp")
+    with pytest.raises(CredentialConfigError) as info:  # at load, not at first use
+        write_config('[credentials.gcp]\ntype = "oauth2_jwt_bearer"\nservice_account = "{}"\n')
     assert "service_account" in str(info.value)
     assert "reference" in str(info.value)

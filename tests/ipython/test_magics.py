@@ -165,6 +165,24 @@ def test_secret_bind_env_then_bind_variable(
     assert_no_leak(out, [value])
 
 
+def test_secret_bind_from_any_reference(
+    ip: InteractiveShell, cell: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = "fromref-" + secrets.token_hex(10)
+    monkeypatch.setenv("MY_REF_VAR", value)
+    result, out = cell("%secret bind K2 --from env:MY_REF_VAR\n%secret K2 --as k2")
+    assert result.success
+    assert "K2 bound to env:MY_REF_VAR" in out
+    assert ip.user_ns["k2"].reveal() == value
+    # secret: references bind one secret to another
+    result, out = cell("%secret bind K3 --from secret:K2\n%secret K3 --as k3")
+    assert result.success
+    assert ip.user_ns["k3"].reveal() == value
+    assert_no_leak(out, [value])
+    with pytest.raises(UsageError, match="--from needs a reference: env:VAR"):
+        ip.run_line_magic("secret", "bind K4 --from nosuch:thing")
+
+
 def test_secret_bind_prompt_uses_getpass(
     ip: InteractiveShell, cell: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,8 +215,8 @@ def test_secret_prompt_without_stdin_is_a_usage_error(
     ("line", "message"),
     [
         ("", "what should %secret do"),
-        ("bind X", "exactly one of --env"),
-        ("bind X --env A --prompt", "exactly one of --env"),
+        ("bind X", "exactly one of --from"),
+        ("bind X --env A --prompt", "exactly one of --from"),
         ("bind", "expected exactly one name"),
         ("X --env A", "go with 'bind'"),
         ("A B", "expected exactly one name"),
@@ -265,6 +283,9 @@ def test_completion_of_subcommands_names_options_and_namespaces(
     assert completions(ip, "%secret A") == ["API_TOKEN"]
     assert completions(ip, "%secret bind ") == ["API_TOKEN"]
     assert "--vault" in completions(ip, "%secret bind X --v")
+    # --from completes the schemes of the installed sources, then secret names
+    assert completions(ip, "%secret bind X --from ") == ["env:", "secret:", "vault:"]
+    assert completions(ip, "%secret bind X --from secret:A") == ["secret:API_TOKEN"]
     assert completions(ip, "%secret list -n comp") == ["company", "company.team"]
     assert completions(ip, "%secret -n company.team get T") == ["TEAM_KEY"]
     # nothing of ours where a free value is expected (IPython may offer its own names)

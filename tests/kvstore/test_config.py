@@ -17,20 +17,29 @@ from nbcreds.testing.postgres import PostgresServer
 
 
 @pytest.mark.parametrize(
-    ("text", "match"),
+    ("text", "match", "when"),
     [
-        ('[kv]\nbackend = "redis"\n', "unknown KV backend"),
-        ('[kv]\nbackend = "postgres"\n', "needs url"),
-        ('[kv]\nbackend = "postgres"\nurl = "env:NBCREDS_KV_URL"\n', "is unset"),
-        ('[kv]\ncolour = "blue"\n', "unknown setting"),
-        ("[kv]\nbusy_timeout = -1\n", "seconds"),
-        ("[kv]\npath = 5\n", "file path"),
+        ('[kv]\nbackend = "redis"\n', "must be one of 'sqlite'", "load"),
+        ('[kv]\nbackend = "postgres"\n', "needs url", "load"),
+        ('[kv]\nbackend = "postgres"\nurl = "env:NBCREDS_KV_URL"\n', "is unset", "use"),
+        ('[kv]\ncolour = "blue"\n', "unknown key", "load"),
+        ('[kv]\nbakend = "sqlite"\n', "did you mean 'backend'", "load"),
+        ("[kv]\nbusy_timeout = -1\n", "seconds", "load"),
+        ('[kv]\nbusy_timeout = "5"\n', "must be a number", "load"),
+        ("[kv]\npath = 5\n", "must be a string", "load"),
     ],
 )
-def test_bad_kv_settings(write_config: Callable[[str], Path], text: str, match: str) -> None:
-    write_config(text)
-    with pytest.raises(ConfigError, match=match) as err:
-        nbcreds.kv("k", namespace="team", default=None)
+def test_bad_kv_settings(
+    write_config: Callable[[str], Path], text: str, match: str, when: str
+) -> None:
+    """Typos, types and values fail at load; an unset reference when the store opens."""
+    if when == "load":
+        with pytest.raises(ConfigError, match=match) as err:
+            write_config(text)
+    else:
+        write_config(text)
+        with pytest.raises(ConfigError, match=match) as err:
+            nbcreds.kv("k", namespace="team", default=None)
     assert "[kv]" in str(err.value)
 
 

@@ -11,7 +11,8 @@ from urllib.parse import quote
 import pytest
 
 import nbcreds
-from nbcreds import ConfigError, _context
+from nbcreds import ConfigError
+from nbcreds._session import session
 from nbcreds.masking import (
     MaskingSettingError,
     MaskingSettings,
@@ -156,7 +157,7 @@ def test_loading_and_resetting_the_config_pushes_masking_settings(
 ) -> None:
     write_config('[masking]\nreplacement = "<gone>"\nfragment_length = 0\n')
     assert current_settings() == MaskingSettings(replacement="<gone>", fragment_length=0)
-    _context.reset()
+    session().reset()
     assert current_settings() == MaskingSettings()
 
 

@@ -21,8 +21,8 @@ from nbcreds import (
     SecretError,
     SecretNotFound,
     SecretReadOnly,
-    _context,
 )
+from nbcreds._session import session
 from nbcreds.masking import registry
 from nbcreds.secrets.vault import VaultSource
 from nbcreds.testing.leaks import assert_no_leak
@@ -72,7 +72,7 @@ def no_leak(lab: OpenBaoLab | None, *texts: str, extra: Iterable[str] = ()) -> N
 
 
 def vault_source() -> VaultSource:
-    source = _context.vault_source()
+    source = session().source("vault")
     assert isinstance(source, VaultSource)
     return source
 
@@ -726,22 +726,23 @@ def test_tls_server_with_ca_cert_without_it_and_with_verify_false(
 
 
 @pytest.mark.parametrize(
-    ("settings", "key", "fragment"),
+    ("settings", "key", "fragment", "when"),
     [
-        ({"colour": "blue"}, "colour", "unknown key"),
-        ({"auth": "kerberos"}, "auth", "unknown auth method"),
-        ({"auth": ["token"]}, "auth", "unknown auth method"),
-        ({"kv_version": 3}, "kv_version", "must be 1 or 2"),
-        ({"role_id": "env:X"}, "role_id", "only used with auth = 'approle'"),
-        ({"auth": "approle"}, "role_id", "needs 'role_id'"),
-        ({"auth": "jwt", "jwt": "env:J"}, "role", "needs 'role'"),
-        ({"token": "vault:tokens/nb#value"}, "token", "cannot come from Vault"),
-        ({"url": "ftp://host"}, "url", "http:// or https://"),
-        ({"url": "env:NB_NO_SUCH_ADDR"}, "url", "NB_NO_SUCH_ADDR is not set"),
-        ({"ca_cert": "missing-ca.pem"}, "ca_cert", "no CA certificate"),
-        ({"ca_cert": "missing-ca.pem", "verify": False}, "verify", "contradict"),
-        ({"timeout": 0}, "timeout", "positive"),
-        ({"read_only": "yes"}, "read_only", "true or false"),
+        ({"colour": "blue"}, "colour", "unknown key", "load"),
+        ({"colur": "blue"}, "colur", "unknown key", "load"),
+        ({"auth": "kerberos"}, "auth", "must be one of 'token'", "load"),
+        ({"auth": ["token"]}, "auth", "must be a string", "load"),
+        ({"kv_version": 3}, "kv_version", "must be one of 1, 2", "load"),
+        ({"role_id": "env:X"}, "role_id", "only used with auth = 'approle'", "load"),
+        ({"auth": "approle"}, "role_id", "needs 'role_id'", "load"),
+        ({"auth": "jwt", "jwt": "env:J"}, "role", "needs 'role'", "load"),
+        ({"token": "vault:tokens/nb#value"}, "token", "cannot come from Vault", "load"),
+        ({"url": "ftp://host"}, "url", "http:// or https://", "load"),
+        ({"url": "env:NB_NO_SUCH_ADDR"}, "url", "NB_NO_SUCH_ADDR is not set", "use"),
+        ({"ca_cert": "missing-ca.pem"}, "ca_cert", "no CA certificate", "use"),
+        ({"ca_cert": "missing-ca.pem", "verify": False}, "verify", "contradict", "load"),
+        ({"timeout": 0}, "timeout", "positive", "load"),
+        ({"read_only": "yes"}, "read_only", "true or false", "load"),
     ],
 )
 def test_config_errors_name_the_table_and_key(
@@ -750,11 +751,18 @@ def test_config_errors_name_the_table_and_key(
     settings: dict[str, Any],
     key: str,
     fragment: str,
+    when: str,
 ) -> None:
-    write_config(config_text({"url": "env:VAULT_ADDR", **settings}))
-
-    with pytest.raises(ConfigError) as info:
-        nbcreds.secret("ANY")
+    """Typos, wrong types and bad values fail when the config loads; what depends on
+    the environment (an unset variable, a missing file) when the source is built."""
+    text = config_text({"url": "env:VAULT_ADDR", **settings})
+    if when == "load":
+        with pytest.raises(ConfigError) as info:
+            write_config(text)
+    else:
+        write_config(text)
+        with pytest.raises(ConfigError) as info:
+            nbcreds.secret("ANY")
 
     message = str(info.value)
     assert fragment in message

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import nbcreds as nc
-from nbcreds import _config_write, _context
+from nbcreds import _config_write
+from nbcreds._session import session
 from nbcreds.testing.leaks import assert_no_leak
 
 CC = {
@@ -30,8 +31,8 @@ def test_creates_the_file_in_the_working_directory_when_there_is_none(
     assert data["credentials"]["my_oauth"]["client_secret"] == "secret:APP_SECRET"
     assert data["credentials"]["my_oauth"]["scopes"] == ["a", "b"]
     # reloaded: the active config is the file just written
-    assert _context.get_config().path == path
-    assert "my_oauth" in _context.get_config().credentials_at(None)
+    assert session().config.path == path
+    assert "my_oauth" in session().config.credentials_at(None)
 
 
 def test_namespace_level_keeps_every_other_table(write_config: Any) -> None:

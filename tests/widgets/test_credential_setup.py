@@ -36,13 +36,15 @@ def test_the_type_changes_the_field_set() -> None:
         "audience",
         *CACHING,
     ]
-    form.type.value = "github_app"
+    form.type.value = "github_app"  # the fields the type declares (app_id or client_id)
     assert shown_keys(form) == [
         "description",
         "app_id",
+        "client_id",
         "installation_id",
         "private_key",
         "api_url",
+        "repositories",
         *CACHING,
     ]
     form.type.value = "oauth2_jwt_bearer"

@@ -62,7 +62,7 @@ def test_vault_without_a_configured_vault_says_what_to_do() -> None:
     binder.bind_button.click()
     # bound lazily: reading it is what needs the Vault; the binding is listed
     assert "bound to vault:kv/app#password" in binder.message.value
-    with pytest.raises(nc.ConfigError, match="no Vault configured"):
+    with pytest.raises(nc.ConfigError, match="no vault source configured"):
         nc.secret("V")
 
 

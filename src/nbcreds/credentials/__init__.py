@@ -11,12 +11,14 @@ each type's module is imported when a token is first minted.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from .._definition import Definition, parse_duration
 from ._api import (
     CredentialInfo,
     CredentialListing,
     TestResult,
     acredential,
-    auth,
     credential,
     credential_info,
     engine,
@@ -24,9 +26,11 @@ from ._api import (
     list_credentials,
     test_credential,
 )
-from ._definition import Definition, parse_duration
 from ._engine import RetryPolicy, TokenCache, refresh_point, retry_policy
 from ._login import LoginState, login, login_state, logout
+
+if TYPE_CHECKING:
+    from ._auth import auth
 
 __all__ = [
     "CredentialInfo",
@@ -51,3 +55,12 @@ __all__ = [
     "retry_policy",
     "test_credential",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # auth() needs httpx: imported on first use
+    if name == "auth":
+        from ._auth import auth
+
+        return auth
+    raise AttributeError(f"module 'nbcreds.credentials' has no attribute {name!r}")

@@ -17,30 +17,25 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .. import _context
-from .. import namespaces as _namespaces
-from .._exceptions import CredentialError, NbcredsError
-from ..config import Config
-from ..masking import _registry
-from ..namespaces import display
-from ..namespaces import resolve as resolve_namespace
+from .. import plugins
+from .._definition import Definition, definition_at
+from .._exceptions import CredentialError, CredentialNotFound, NbcredsError
+from .._session import resolve_namespace, session
+from ..masking import registry
+from ..namespaces import display, lookup_chain
 from ..values import Secret
-from ._definition import Definition, find_definition, visible_definitions
 from ._engine import CachedToken, TokenCache, TokenHttp
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = [
     "CredentialInfo",
     "CredentialListing",
     "TestResult",
-    "auth",
     "credential",
     "credential_info",
     "engine",
+    "find_definition",
     "invalidate",
     "list_credentials",
     "test_credential",
@@ -99,9 +94,40 @@ class CredentialListing:
         }
 
 
-# fast-path entry: (secret, valid-until monotonic, config, resolved ns,
-#                   ns-from-config, NBCREDS_NAMESPACE seen)
-_FastEntry = tuple[Secret, float, Any, str | None, bool, Any]
+# fast-path entry: (secret, valid-until monotonic, session generation, NBCREDS_NAMESPACE
+# seen -- or _ANY when the namespace did not come from that variable)
+_FastEntry = tuple[Secret, float, int, Any]
+_ANY: Any = object()
+_NS_ENV = "NBCREDS_NAMESPACE"
+
+
+def find_definition(name: str, namespace: str | None) -> Definition:
+    """The nearest definition of ``name`` seen from ``namespace`` (already resolved)."""
+    if not isinstance(name, str) or not name:
+        raise CredentialNotFound("A credential name must be a non-empty string.")
+    config = session().config
+    chain = lookup_chain(namespace)
+    for level in chain:
+        found = definition_at(config, level, name)
+        if found is not None:
+            return found
+    looked = ", ".join(display(level) for level in chain)
+    where = f"in namespace '{namespace}'" if namespace is not None else "at the tenant level"
+    raise CredentialNotFound(
+        f"Cannot find credential '{name}' {where} (looked in {looked} of {config.where}). "
+        f"Define it in a [credentials.{name}] table (tenant) or "
+        f'[namespaces."<ns>".credentials.{name}].'
+    )
+
+
+def visible_definitions(namespace: str | None) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(name, level, table) of every credential visible from ``namespace``, nearest wins."""
+    config = session().config
+    seen: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
+    for level in lookup_chain(namespace):
+        for name, table in config.credentials_at(level).items():
+            seen.setdefault(name, (name, level, table))
+    return [seen[k] for k in sorted(seen)]
 
 
 class CredentialEngine:
@@ -115,24 +141,25 @@ class CredentialEngine:
         self._generation = 0  # bumped by every drop, so a racing fill cannot resurrect
 
     def _mint(self, definition: Definition) -> CachedToken:
-        from ._types import strategy
-
-        minted = strategy(definition.type).mint(definition, self.http)
+        ctype = plugins.credential_type(definition.type)
+        if ctype is None:  # pragma: no cover - the definition was validated with it
+            raise definition.error("type", "no installed plugin provides this type any more.")
+        minted = ctype.strategy().mint(definition, self.http)
         return CachedToken.from_minted(minted, definition)
 
     def token(self, name: str, namespace: str | None) -> CachedToken:
-        config = _context.get_config()
+        seen = _seen(namespace)
         ns = resolve_namespace(namespace)
         definition = find_definition(name, ns)
         if not definition.caching_enabled:
             return self._mint(definition)
         generation = self._generation
         token = self.cache.get(definition.cache_key, lambda: self._mint(definition))
-        self._remember(name, namespace, ns, token, generation, config)
+        self._remember(name, namespace, token, generation, seen)
         return token
 
     async def atoken(self, name: str, namespace: str | None) -> CachedToken:
-        config = _context.get_config()
+        seen = _seen(namespace)
         ns = resolve_namespace(namespace)
         definition = find_definition(name, ns)
         if not definition.caching_enabled:
@@ -141,34 +168,25 @@ class CredentialEngine:
             return await asyncio.to_thread(self._mint, definition)
         generation = self._generation
         token = await self.cache.aget(definition.cache_key, lambda: self._mint(definition))
-        self._remember(name, namespace, ns, token, generation, config)
+        self._remember(name, namespace, token, generation, seen)
         return token
 
     def _remember(
         self,
         name: str,
         namespace: str | None,
-        ns: str | None,
         token: CachedToken,
         generation: int,
-        config: Config,
+        seen: tuple[int, Any],
     ) -> None:
         # the masker must know the value before anyone gets it (again); a clear() racing
         # with this bumps the generation through the listener, and the entry is not stored
-        _registry.registry.register(token.secret, token.secret.label)
-        from_config = config.default_namespace is not None
+        registry.register(token.secret, token.secret.label)
         until = min(token.refresh_mono, token.expires_mono)
         with self._lock:
             if generation != self._generation:
                 return  # dropped meanwhile: never put a dropped token back on the fast path
-            self.fast[(name, namespace)] = (
-                token.secret,
-                until,
-                config,
-                ns,
-                from_config,
-                _environ_data.get(_NS_ENV_KEY),
-            )
+            self.fast[(name, namespace)] = (token.secret, until, *seen)
 
     def fresh(self, definition: Definition) -> CachedToken:
         """Mint now, bypassing (and not touching) the cache."""
@@ -180,7 +198,7 @@ class CredentialEngine:
         the slow path and registers the token again before returning it."""
         with self._lock:
             entries = list(self.fast.values())
-        if all(entry[0] in _registry.registry for entry in entries):
+        if all(entry[0] in registry for entry in entries):
             return
         with self._lock:
             self._generation += 1
@@ -209,29 +227,35 @@ class CredentialEngine:
         self.http.close()
 
 
+def _seen(namespace: str | None) -> tuple[int, Any]:
+    """What a fast-path entry filled now depends on: the session generation (config and
+    namespace selection), and ``$NBCREDS_NAMESPACE`` when the namespace comes from it."""
+    state = session()
+    generation = state.generation
+    if namespace is not None or state.namespace_selected or state.config.default_namespace:
+        return generation, _ANY
+    return generation, os.environ.get(_NS_ENV)
+
+
 engine = CredentialEngine()
 _fast = engine.fast
+_session = session()
 # Any change to the masking registry (a value removed, the registry cleared) empties the
 # fast path, so the next call re-registers the token on the slow path before returning it.
-_registry.registry.add_listener(engine.registry_changed)
+registry.add_listener(engine.registry_changed)
 _monotonic = time.monotonic
-# os.environ.get costs microseconds for a missing key (a KeyError inside); the fast path
-# reads the mapping's own dict instead (what os.environ.__getitem__ reads too).
-_environ_data: dict[Any, Any] = getattr(os.environ, "_data", {})
-_NS_ENV_KEY: Any = os.environ.encodekey("NBCREDS_NAMESPACE")
 
 
 def _fast_lookup(name: str, namespace: str | None) -> Secret | None:
     hit = _fast.get((name, namespace))
-    if hit is None or _monotonic() >= hit[1] or hit[2] is not _context._config:
-        return None
-    if namespace is None:
-        if _namespaces._explicit:
-            if _namespaces._current != hit[3]:
-                return None
-        elif not hit[4] and _environ_data.get(_NS_ENV_KEY) != hit[5]:
-            return None
-    return hit[0]
+    if (
+        hit is not None
+        and hit[2] == _session.generation
+        and _monotonic() < hit[1]
+        and (hit[3] is _ANY or os.environ.get(_NS_ENV) == hit[3])
+    ):
+        return hit[0]
+    return None
 
 
 def credential(name: str, namespace: str | None = None) -> Secret:
@@ -243,16 +267,9 @@ def credential(name: str, namespace: str | None = None) -> Secret:
     hit = _fast.get((name, namespace))
     if (
         hit is not None
+        and hit[2] == _session.generation
         and _monotonic() < hit[1]
-        and hit[2] is _context._config
-        and (
-            namespace is not None
-            or (
-                _namespaces._current == hit[3]
-                if _namespaces._explicit
-                else hit[4] or _environ_data.get(_NS_ENV_KEY) == hit[5]
-            )
-        )
+        and (hit[3] is _ANY or os.environ.get(_NS_ENV) == hit[3])
     ):
         return hit[0]
     return engine.token(name, namespace).secret
@@ -332,12 +349,11 @@ def list_credentials(namespace: str | None = None) -> list[CredentialListing]:
     ns = resolve_namespace(namespace)
     rows = []
     now = time.monotonic()
-    config = _context.get_config()
-    from ._definition import _definitions
-
+    config = session().config
     for name, level, table in visible_definitions(ns):
         try:
-            definition = _definitions.get(config, level, name, table)
+            definition = definition_at(config, level, name)
+            assert definition is not None
             cached = engine.cache.peek(definition.cache_key)
         except CredentialError:
             definition, cached = None, None
@@ -353,11 +369,3 @@ def list_credentials(namespace: str | None = None) -> list[CredentialListing]:
             )
         )
     return rows
-
-
-def auth(name: str, namespace: str | None = None) -> httpx.Auth:
-    """An ``httpx.Auth`` for ``Client`` and ``AsyncClient``: Bearer token, refreshed
-    when due; on a 401 the cached token is dropped and the request retried once."""
-    from ._auth import CredentialAuth
-
-    return CredentialAuth(name, namespace)

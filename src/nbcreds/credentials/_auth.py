@@ -13,11 +13,16 @@ from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
-from ..namespaces import resolve as resolve_namespace
-from ._api import acredential, credential, engine
-from ._definition import find_definition
+from .._session import resolve_namespace
+from ._api import acredential, credential, engine, find_definition
 
-__all__ = ["CredentialAuth"]
+__all__ = ["CredentialAuth", "auth"]
+
+
+def auth(name: str, namespace: str | None = None) -> httpx.Auth:
+    """An ``httpx.Auth`` for ``Client`` and ``AsyncClient``: Bearer token, refreshed
+    when due; on a 401 the cached token is dropped and the request retried once."""
+    return CredentialAuth(name, namespace)
 
 
 class CredentialAuth(httpx.Auth):

@@ -36,7 +36,7 @@ from ._login import (
 )
 
 if TYPE_CHECKING:
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = ["STRATEGY", "AuthorizationCode", "code_challenge"]
 

@@ -16,7 +16,7 @@ from ._types import (
 )
 
 if TYPE_CHECKING:
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = ["STRATEGY", "ClientCredentials", "basic_authorization"]
 

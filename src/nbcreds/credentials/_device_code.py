@@ -31,7 +31,7 @@ from ._login import (
 )
 
 if TYPE_CHECKING:
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = ["GRANT_TYPE", "STRATEGY", "DeviceCode"]
 

@@ -33,7 +33,7 @@ from ..values import Secret
 if TYPE_CHECKING:
     import httpx
 
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = [
     "CachedToken",

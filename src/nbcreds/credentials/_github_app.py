@@ -18,7 +18,7 @@ from ._engine import Minted, TokenHttp, TokenRequest
 from ._types import load_private_key, now, resolve_secret, resolve_text, sign_jwt
 
 if TYPE_CHECKING:
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = ["DEFAULT_API_URL", "STRATEGY", "GitHubApp"]
 

@@ -28,7 +28,7 @@ from ._types import (
 )
 
 if TYPE_CHECKING:
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = ["GRANT_TYPE", "STRATEGY", "JWTBearer"]
 

@@ -49,7 +49,7 @@ from ._types import parse_token_response, resolve_secret, resolve_text
 if TYPE_CHECKING:
     import httpx
 
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = [
     "INTERACTIVE_ENV",
@@ -563,8 +563,8 @@ class UserLogin:
 
 
 def _definition(name: str, namespace: str | None) -> Definition:
-    from ..namespaces import resolve as resolve_namespace
-    from ._definition import find_definition
+    from .._session import resolve_namespace
+    from ._api import find_definition
 
     definition = find_definition(name, resolve_namespace(namespace))
     if definition.type not in USER_TYPES:
@@ -577,8 +577,8 @@ def _definition(name: str, namespace: str | None) -> Definition:
 
 def login_state(name: str, namespace: str | None = None) -> LoginState:
     """The sign-in state of ``name`` (pending with code and link, signed in, signed out)."""
-    from ..namespaces import resolve as resolve_namespace
-    from ._definition import find_definition
+    from .._session import resolve_namespace
+    from ._api import find_definition
 
     definition = find_definition(name, resolve_namespace(namespace))
     if definition.type not in USER_TYPES:

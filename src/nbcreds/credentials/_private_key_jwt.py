@@ -26,7 +26,7 @@ from ._types import (
 )
 
 if TYPE_CHECKING:
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = ["ASSERTION_TYPE", "STRATEGY", "PrivateKeyJWT"]
 

@@ -20,7 +20,7 @@ from ._login import UserLogin, book, refresh_grant
 from ._types import resolve_secret
 
 if TYPE_CHECKING:
-    from ._definition import Definition
+    from .._definition import Definition
 
 __all__ = ["STRATEGY", "RefreshToken"]
 

@@ -7,22 +7,22 @@ Each type lives in its own module and is imported on first use, so that
 
 from __future__ import annotations
 
-import importlib
 import json
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from .._builtins import ALGORITHMS_ALL as ALGORITHMS
 from .._exceptions import SecretError, TokenRequestError
-from ..config import is_reference, parse_reference
 from ..masking import registry
-from ._engine import Minted, TokenHttp, TokenRequest
+from ..plugins import Strategy, is_reference, parse_reference
+from ._engine import Minted, TokenRequest
 
 if TYPE_CHECKING:
     import httpx
 
-    from ..config import Reference
-    from ._definition import Definition
+    from .._definition import Definition
+    from ..plugins import Reference
 
 __all__ = [
     "ALGORITHMS",
@@ -33,45 +33,7 @@ __all__ = [
     "resolve_secret",
     "resolve_text",
     "sign_jwt",
-    "strategy",
 ]
-
-_MODULES = {
-    "oauth2_client_credentials": "._client_credentials",
-    "oauth2_jwt_bearer": "._jwt_bearer",
-    "oauth2_private_key_jwt": "._private_key_jwt",
-    "github_app": "._github_app",
-    "oauth2_device_code": "._device_code",
-    "oauth2_authorization_code": "._authorization_code",
-    "oauth2_refresh_token": "._refresh_token",
-}
-
-ALGORITHMS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
-
-
-class Strategy(Protocol):
-    """One credential type: static checks, and how to mint a token."""
-
-    def validate(self, definition: Definition) -> None: ...
-
-    def mint(self, definition: Definition, http: TokenHttp) -> Minted: ...
-
-
-def strategy(ctype: str) -> Strategy:
-    module = importlib.import_module(_MODULES[ctype], __package__)
-    found: Strategy = module.STRATEGY
-    return found
 
 
 def resolve_secret(definition: Definition, key: str, data: Any = None) -> str:

@@ -23,7 +23,7 @@ MAGIC_SUBCOMMANDS: dict[str, list[str]] = {
 }
 _OPTIONS: dict[str, list[str]] = {
     "namespace": ["--list", "--tenant"],
-    "secret": ["--as", "--field", "--env", "--vault", "--prompt", "--namespace", "-n"],
+    "secret": ["--as", "--field", "--from", "--env", "--vault", "--prompt", "--namespace", "-n"],
     "credential": ["--as", "--namespace", "-n"],
     "kv": [
         "--type",
@@ -50,6 +50,13 @@ _FREE_VALUE = {
     "--default",
 }
 _KV_TYPES = ["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
+
+
+def _reference_schemes() -> list[str]:
+    """``env:``, ``vault:``, ``secret:``... : the schemes of the installed sources."""
+    import nbcreds as nc
+
+    return _safe(lambda: [f"{scheme}:" for scheme in nc.plugins.reference_schemes()])
 
 
 def _safe(fetch: Callable[[], Sequence[str]]) -> list[str]:
@@ -99,6 +106,12 @@ def candidates(magic: str, before: str) -> list[str]:
         found = _credential_names(ns)
     elif prev == "--type" and magic == "kv":
         found = _KV_TYPES
+    elif prev == "--from":
+        scheme, colon, _ = current.partition(":")
+        if colon and scheme == "secret":
+            found = [f"secret:{name}" for name in _secret_names(ns)]
+        else:
+            found = _reference_schemes()
     elif prev in _FREE_VALUE:
         found = []
     elif current.startswith("-"):
@@ -119,7 +132,7 @@ def _positional(words: list[str]) -> list[str]:
             skip = False
             continue
         if word.startswith("-"):
-            skip = word in _FREE_VALUE or word in ("-n", "--namespace", "--auth")
+            skip = word in _FREE_VALUE or word in ("-n", "--namespace", "--auth", "--from")
             continue
         out.append(word)
     return out

@@ -56,6 +56,17 @@ argument: Callable[..., _Decorator] = _ipy_argument
 parse_argstring: Callable[[Any, str], Any] = _ipy_parse_argstring
 
 
+def _resolve(namespace: str | None) -> str | None:
+    """The namespace a command works at: the one given (validated), else the current one."""
+    import nbcreds as nc
+
+    if namespace is None:
+        return nc.current_namespace()
+    from nbcreds.namespaces import validate
+
+    return validate(namespace)
+
+
 def _friendly(func: F) -> F:
     """Turn nbcreds errors into ``UsageError``: one clear line, no traceback."""
 
@@ -169,6 +180,12 @@ class NbcredsMagics(Magics):
     )
     @argument("--as", dest="var", metavar="VAR", help="variable to bind (default: NAME)")
     @argument("--field", metavar="FIELD", help="one field of a multi-field secret")
+    @argument(
+        "--from",
+        dest="ref",
+        metavar="REF",
+        help="bind: read it from a reference (env:VAR, vault:path#field, ... any installed source)",
+    )
     @argument("--env", metavar="ENVVAR", help="bind: read the secret from this variable")
     @argument("--vault", metavar="PATH[#FIELD]", help="bind: read it from Vault / OpenBao")
     @argument("--prompt", action="store_true", help="bind: type the value (kept in memory)")
@@ -188,6 +205,7 @@ class NbcredsMagics(Magics):
             %secret DB_PASSWORD --as pw        # ... under another name
             %secret get list --as x            # a secret literally named 'list'
             %secret SA_KEY --field client_email
+            %secret bind DB_PW --from vault:db/prod#password  # any reference
             %secret bind API_KEY --env MY_API_KEY       # read $MY_API_KEY on each use
             %secret bind DB_PW --vault db/prod#password # read from Vault / OpenBao
             %secret bind TOKEN --prompt                 # typed once, memory only
@@ -195,22 +213,27 @@ class NbcredsMagics(Magics):
         """
         args = parse_argstring(self.secret, line)
         words: list[str] = list(args.words)
-        usage = "%secret list | NAME [--as VAR] | bind NAME --env VAR|--vault PATH|--prompt"
+        usage = "%secret list | NAME [--as VAR] | bind NAME --from REF|--env VAR|--prompt"
         if not words:
             raise UsageError(f"what should %secret do? {usage} (see %secret? for help)")
         head = words[0]
-        binding = args.env is not None or args.vault is not None or args.prompt
+        binding = (
+            args.ref is not None or args.env is not None or args.vault is not None or args.prompt
+        )
         if head == "list":
             if len(words) > 1:
                 raise UsageError("%secret list takes no name; use -n NS for another namespace.")
             return secret_list(args.namespace)
         if head == "bind":
-            name = _one(words[1:], "%secret bind NAME --env VAR | --vault PATH[#FIELD] | --prompt")
-            print(secret_bind(name, args.env, args.vault, args.prompt, args.namespace))
+            name = _one(words[1:], "%secret bind NAME --from REF | --env VAR | --prompt")
+            print(
+                secret_bind(name, args.env, args.vault, args.prompt, args.namespace, ref=args.ref)
+            )
             return None
         if binding:
             raise UsageError(
-                "--env, --vault and --prompt go with 'bind': %secret bind NAME --env VAR"
+                "--from, --env, --vault and --prompt go with 'bind': "
+                "%secret bind NAME --from env:VAR"
             )
         name = _one(words[1:], "%secret get NAME") if head == "get" else _one(words, usage)
         var = _variable(args.var or name, "secret")
@@ -284,9 +307,8 @@ class NbcredsMagics(Magics):
     def bind_credential(self, name: str, var: str, namespace: str | None) -> str:
         """Mint ``name``'s token, bind it to ``var`` and remember the binding."""
         import nbcreds as nc
-        from nbcreds.namespaces import resolve
 
-        ns = resolve(namespace)  # pin the level: a later %namespace does not move it
+        ns = _resolve(namespace)  # pin the level: a later %namespace does not move it
         token = nc.credential(name, namespace=ns)
         self.user_ns[var] = token
         self.bindings[var] = _Binding(name, ns, token)
@@ -499,9 +521,8 @@ class NbcredsMagics(Magics):
 def secret_list(namespace: str | None) -> Table:
     """Names, source and level of the secrets visible from ``namespace``."""
     import nbcreds as nc
-    from nbcreds.namespaces import resolve
 
-    ns = resolve(namespace)
+    ns = _resolve(namespace)
     rows = [
         [row.name, row.source, level_name(row.level) + (" (inherited)" if row.inherited else "")]
         for row in nc.list_secrets(ns)
@@ -511,15 +532,30 @@ def secret_list(namespace: str | None) -> Table:
 
 
 def secret_bind(
-    name: str, env: str | None, vault: str | None, prompt: bool, namespace: str | None
+    name: str,
+    env: str | None,
+    vault: str | None,
+    prompt: bool,
+    namespace: str | None,
+    ref: str | None = None,
 ) -> str:
     import nbcreds as nc
 
-    chosen = sum([env is not None, vault is not None, bool(prompt)])
+    chosen = sum([ref is not None, env is not None, vault is not None, bool(prompt)])
     if chosen != 1:
-        raise UsageError("bind needs exactly one of --env VAR, --vault PATH[#FIELD] or --prompt.")
+        raise UsageError(
+            "bind needs exactly one of --from REF (e.g. --from vault:db/prod#password), "
+            "--env VAR, --vault PATH[#FIELD] or --prompt."
+        )
+    if ref is not None and not nc.plugins.is_reference(ref):
+        raise UsageError(
+            f"--from needs a reference: {nc.plugins.reference_help()} "
+            f"(schemes of the installed sources: {', '.join(nc.plugins.reference_schemes())})."
+        )
     try:
-        return nc.bind_secret(name, env=env, vault=vault, prompt=prompt, namespace=namespace)
+        return nc.bind_secret(
+            name, env=env, vault=vault, ref=ref, prompt=prompt, namespace=namespace
+        )
     except (StdinNotImplementedError, EOFError):
         raise UsageError(
             "this frontend cannot prompt for input; bind the secret with --env VAR or "
@@ -549,9 +585,8 @@ def _due(info: CredentialInfo) -> bool:
 
 def credential_list(namespace: str | None) -> Table:
     import nbcreds as nc
-    from nbcreds.namespaces import resolve
 
-    ns = resolve(namespace)
+    ns = _resolve(namespace)
     rows = []
     for row in nc.list_credentials(ns):
         level = level_name(row.level) + (" (inherited)" if row.inherited else "")
@@ -650,9 +685,8 @@ def kv_set(
     namespace: str | None,
 ) -> str:
     import nbcreds as nc
-    from nbcreds.namespaces import resolve
 
-    ns = resolve(namespace)
+    ns = _resolve(namespace)
     value = parse_kv_value(text)
     if type_ and type_.upper() != "JSON" and not isinstance(value, str):
         value = text  # an explicit type parses the text itself (e.g. 42 --type STRING)
@@ -665,9 +699,8 @@ def kv_set(
 
 def kv_delete(key: str, namespace: str | None) -> str:
     import nbcreds as nc
-    from nbcreds.namespaces import resolve
 
-    ns = resolve(namespace)
+    ns = _resolve(namespace)
     deleted = nc.delete_kv(key, namespace=ns)
     if deleted is False:
         return f"{key}: no such key in {level_name(ns)}"
@@ -676,9 +709,8 @@ def kv_delete(key: str, namespace: str | None) -> str:
 
 def kv_list(prefix: str | None, namespace: str | None) -> Table:
     import nbcreds as nc
-    from nbcreds.namespaces import resolve
 
-    ns = resolve(namespace)
+    ns = _resolve(namespace)
     rows = []
     for entry in nc.kv_entries(prefix, namespace=ns):
         kind = getattr(entry.type, "value", entry.type)

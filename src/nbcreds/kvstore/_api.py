@@ -13,14 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import _context
 from .. import masking as _masking
-from .. import namespaces as _namespaces
 from .._exceptions import KVConflict, KVNotFound, KVSecretRefused, KVValueError
 from .._exceptions import NamespaceError as _NamespaceError
+from .._session import resolve_namespace as _resolve_namespace
+from .._session import session as _session
 from ..config import Config, is_reference, parse_reference
 from ..masking import registry as _registry
-from ..namespaces import resolve as _resolve_namespace
 from ..values import Secret
 from ._base import KVBackend
 from ._types import (
@@ -64,7 +63,7 @@ def open_store(config: Config | None = None) -> KVBackend:
     The facade keeps one per loaded config (closed when the config reloads);
     call this directly to hold a store of your own (close it when done).
     """
-    config = config if config is not None else _context.get_config()
+    config = config if config is not None else _session().config
     settings = config.table("kv")
     for name in settings:
         if name not in _KV_SETTINGS:
@@ -136,13 +135,12 @@ def _open_postgres(config: Config, settings: Mapping[str, Any]) -> KVBackend:
     return PostgresBackend(url, connect_timeout=_seconds(config, settings, "connect_timeout", 10.0))
 
 
+_state = _session()
+
+
 def _store() -> KVBackend:
-    # the hot path reads the context's dict without its lock (a dict lookup is atomic);
-    # the locked path creates the store once per config
-    store = _context._extra.get("kv")
-    if store is None:
-        store = _context.extra("kv", open_store)  # noqa: S610 -- not Django
-    return store  # type: ignore[no-any-return]
+    # one store per loaded config, made on first use and closed when the config changes
+    return _state.per_config("kv", open_store)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -152,11 +150,10 @@ _valid_namespaces: set[str] = set()
 
 
 def _namespace(namespace: str | None) -> str:
-    """The namespace a KV call works in. Hot path: the selected namespace is read
-    without the lock (``use_namespace`` writes both fields under it, and either
-    value read is a valid selection), and explicit names are validated once."""
+    """The namespace a KV call works in. Hot path: the session's current namespace,
+    and explicit names are validated once."""
     if namespace is None:
-        ns = _namespaces._current if _namespaces._explicit else _namespaces.current_namespace()
+        ns = _state.current_namespace()
     elif namespace.__class__ is str and namespace in _valid_namespaces:
         return namespace
     else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._registry import Registry, register, registry, values
+from ._registry import Registry, mask, register, registry, unmask, values
 from ._settings import MaskingSettingError, MaskingSettings, configure, current_settings
 
 if TYPE_CHECKING:
@@ -32,10 +32,12 @@ __all__ = [
     "configure",
     "contains_secret",
     "current_settings",
+    "mask",
     "masked",
     "masked_bytes",
     "register",
     "registry",
+    "unmask",
     "values",
     "variants",
 ]

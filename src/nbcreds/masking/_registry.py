@@ -109,3 +109,14 @@ def register(value: str, label: str | None = None) -> None:
 def values() -> dict[str, str | None]:
     """The registered values (value -> label)."""
     return registry.values()
+
+
+def mask(value: str, label: str | None = None) -> str:
+    """Register ``value`` so that it never leaves the kernel in clear. Returns it."""
+    registry.register(value, label)
+    return value
+
+
+def unmask(value: str) -> bool:
+    """Stop masking ``value``; True if it was registered."""
+    return registry.unregister(value)

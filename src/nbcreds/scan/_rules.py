@@ -41,10 +41,20 @@ class Rule:
 
 
 _PLACEHOLDER = re.compile(
-    r"^(?:[*xX.•-]+|<[^>]*>?|\$\{?.*|\{\{.*|%\(.*|(?:env|vault|secret):.*|"
+    r"^(?:[*xX.•-]+|<[^>]*>?|\$\{?.*|\{\{.*|%\(.*|"
     r".*(?:\*\*\*|xxxx|example|changeme|placeholder|your[_-]|redacted|dummy).*)$",
     re.IGNORECASE,
 )
+
+
+def _is_reference(value: str) -> bool:
+    """A reference of an installed source (``env:X``, ``vault:p#f``, ``secret:N``...)."""
+    from ..plugins import is_reference
+
+    scheme, colon, rest = value.partition(":")
+    return bool(colon) and is_reference(f"{scheme.lower()}:{rest}")
+
+
 _CODE_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
@@ -53,6 +63,8 @@ def _generic_ok(value: str) -> bool:
     (``os.environ``), a reference (``env:X``, ``${X}``), a URL without a password or
     a placeholder (``****``)."""
     if _PLACEHOLDER.match(value) or _CODE_LIKE.match(value) or _PLAIN_URL.match(value):
+        return False
+    if _is_reference(value):
         return False
     if not (re.search(r"[0-9]", value) or re.search(r"[^A-Za-z0-9]", value)):
         # a single word such as "password" / "secret" / "none"

@@ -99,16 +99,15 @@ class ValueMatcher:
 def _at_level(level: str | None) -> Iterator[None]:
     """Make ``level`` current while resolving, so the tenant level can be asked for
     even when the config names a default namespace."""
-    from .. import namespaces
+    from .._session import session
 
-    with namespaces._lock:
-        saved = (namespaces._current, namespaces._explicit)
-    namespaces.use_namespace(level)
+    state = session()
+    saved = state.selection()
+    state.use_namespace(level)
     try:
         yield
     finally:
-        with namespaces._lock:
-            namespaces._current, namespaces._explicit = saved
+        state.restore_selection(saved)
 
 
 def collect_configured_values(
@@ -130,11 +129,11 @@ def collect_configured_values(
     """
     import nbcreds
 
-    from .. import _context
+    from .._session import session
     from ..masking import registry
 
     err = stderr if stderr is not None else sys.stderr
-    config = _context.get_config()
+    config = session().config
     levels: list[str | None] = [None, *config.namespaces()]
     for ns in namespaces_:
         if ns not in levels:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._base import SecretData, SecretSource
 from ._env import EnvSource
-from ._resolver import SecretListing, list_secrets, secret
+from ._resolver import SecretListing, bind_secret, list_secrets, secret
 from ._session import SessionSource
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "SecretListing",
     "SecretSource",
     "SessionSource",
+    "bind_secret",
     "list_secrets",
     "secret",
 ]

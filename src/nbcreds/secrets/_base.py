@@ -6,7 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Union
 
-from .._exceptions import SecretReadOnly
+from .._exceptions import SecretError, SecretReadOnly
+from ..plugins import Reference
 
 __all__ = ["SecretData", "SecretSource"]
 
@@ -40,6 +41,12 @@ class SecretSource(ABC):
         raise SecretReadOnly(
             f"The {self.name} secret source is read-only: cannot write secret '{name}'."
         )
+
+    def read_reference(self, ref: Reference) -> SecretData | None:
+        """The data an explicit reference of this source's scheme points to (``env:VAR``,
+        ``vault:path#field``), or None when it is unset. Sources that declare reference
+        schemes implement it."""
+        raise SecretError(f"the {self.name} source cannot read {ref.scheme}: references")
 
     def describe(self) -> str:
         """One line for listings (no secret)."""

@@ -8,6 +8,7 @@ import logging
 import os
 import warnings
 
+from ..plugins import Reference
 from ._base import SecretData, SecretSource
 
 __all__ = ["EnvSource", "read_env_reference"]
@@ -59,6 +60,10 @@ class EnvSource(SecretSource):
                 warnings.warn(message, RuntimeWarning, stacklevel=4)
             return None
         return decoded.removesuffix("\n").removesuffix("\r")
+
+    def read_reference(self, ref: Reference) -> SecretData | None:
+        """``env:VAR``: the raw value of ``VAR`` (None when unset)."""
+        return read_env_reference(ref.target)
 
     def names(self, namespace: str | None) -> list[str]:
         if namespace is not None:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from .. import _context
 from .._exceptions import ConfigError, SecretError, SecretNotFound
+from .._session import resolve_namespace, session
 from ..config import Reference, parse_reference
 from ..masking import registry
 from ..namespaces import display, lookup_chain
-from ..namespaces import resolve as resolve_namespace
 from ..values import Secret
 from ._base import SecretData
-from ._env import read_env_reference
 
-__all__ = ["SecretListing", "list_secrets", "resolve_reference", "secret"]
+__all__ = ["SecretListing", "bind_secret", "list_secrets", "resolve_reference", "secret"]
 
 
 def secret(name: str, namespace: str | None = None, field: str | None = None) -> Secret:
@@ -32,12 +30,12 @@ def secret(name: str, namespace: str | None = None, field: str | None = None) ->
 
 
 def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]) -> Secret:
-    config = _context.get_config()
+    config = session().config
     key = f"{ns}/{name.upper()}"
     if key in seen:
         chain = " -> ".join([*seen, key])
         raise ConfigError(f"secret references form a cycle: {chain}", path=config.where)
-    sources = _context.sources()
+    sources = session().sources()
     levels = lookup_chain(ns)
     for level in levels:
         refs = {k.upper(): v for k, v in config.secrets_at(level).items()}
@@ -129,19 +127,9 @@ def resolve_reference(
     ref: Reference, level: str | None, seen: tuple[str, ...] = ()
 ) -> SecretData | None:
     """The data a reference points to, or None when it is unset."""
-    if ref.scheme == "env":
-        return read_env_reference(ref.target)
-    if ref.scheme == "vault":
-        from .vault import VaultSource
-
-        vault = _context.vault_source()
-        if not isinstance(vault, VaultSource):  # pragma: no cover - defensive
-            raise SecretError("the configured vault source cannot read vault: references")
-        data: SecretData | None = vault.read_path(ref.target)
-        return data
     if ref.scheme == "secret":
         return _resolve(ref.target, level, ref.field, seen).reveal()
-    raise SecretError(f"unknown reference scheme '{ref.scheme}'")
+    return session().reference_source(ref.scheme).read_reference(ref)
 
 
 class SecretListing:
@@ -171,7 +159,7 @@ class SecretListing:
 def list_secrets(namespace: str | None = None) -> list[SecretListing]:
     """Secret names visible from ``namespace`` with their source and level (nearest wins)."""
     ns = resolve_namespace(namespace)
-    config = _context.get_config()
+    config = session().config
     seen: dict[str, SecretListing] = {}
     for level in lookup_chain(ns):
         inherited = level != ns
@@ -179,7 +167,7 @@ def list_secrets(namespace: str | None = None) -> list[SecretListing]:
             seen.setdefault(
                 name.upper(), SecretListing(name, parse_reference(ref).scheme, level, inherited)
             )
-        for source in _context.sources():
+        for source in session().sources():
             for name in source.names(level):
                 label = source.name
                 origin = getattr(source, "origin", None)
@@ -189,3 +177,62 @@ def list_secrets(namespace: str | None = None) -> list[SecretListing]:
                         label = f"{source.name} -> {bound}"
                 seen.setdefault(name.upper(), SecretListing(name, label, level, inherited))
     return sorted(seen.values(), key=lambda s: s.name.upper())
+
+
+def bind_secret(
+    name: str,
+    value: str | None = None,
+    *,
+    ref: str | None = None,
+    env: str | None = None,
+    vault: str | None = None,
+    prompt: bool = False,
+    namespace: str | None = None,
+    tenant: bool = False,
+) -> str:
+    """Bind secret ``name`` in the session, at ``namespace`` (default: current).
+
+    Exactly one of: ``value`` (kept in memory only), ``ref="vault:db/prod#password"``
+    (any reference an installed source reads: ``env:VAR``, ``vault:path#field``,
+    ``secret:OTHER``..., read at each lookup), ``prompt=True`` (``getpass``).
+    ``env="VAR"`` and ``vault="path#field"`` are short for ``ref="env:VAR"`` and
+    ``ref="vault:path#field"``. ``tenant=True`` binds at the tenant level whatever
+    the current namespace. Returns a description of the binding (never the value).
+    """
+    chosen = [value is not None, ref is not None, env is not None, vault is not None, prompt]
+    if sum(chosen) != 1:
+        raise SecretError(
+            'bind_secret needs exactly one of value, ref= (e.g. ref="vault:db/prod#password"), '
+            "env=, vault= or prompt=True."
+        )
+    if tenant and namespace is not None:
+        raise SecretError("bind_secret: give either namespace= or tenant=True, not both.")
+    ns = None if tenant else resolve_namespace(namespace)
+    store = session().source("session")
+    if prompt:
+        import getpass
+
+        value = getpass.getpass(f"Value of secret {name} ({display(ns)}): ")
+        if not value:
+            raise SecretError(f"No value entered for secret '{name}': nothing was bound.")
+    if value is not None:
+        registry.register(value, name)
+        store.set(ns, name, value)
+        return f"{name} bound in the session at {display(ns)} (memory only)"
+    ref_text = ref if ref is not None else f"env:{env}" if env is not None else f"vault:{vault}"
+    try:
+        parsed = parse_reference(ref_text)
+    except ValueError as exc:
+        raise SecretError(f"bind_secret: {exc}.") from None
+
+    def resolve() -> SecretData | None:
+        data = resolve_reference(parsed, ns)
+        if data is None or parsed.field is None:
+            return data
+        return select_field(data, parsed.field, name)
+
+    bind = getattr(store, "bind", None)
+    if not callable(bind):  # pragma: no cover - the session source always binds
+        raise SecretError("the session source cannot bind references")
+    bind(ns, name, resolve, origin=parsed.scheme)
+    return f"{name} bound to {parsed} at {display(ns)}"

@@ -32,20 +32,12 @@ from ._common import (
 )
 from ._secret_binder import bind_at
 
-__all__ = ["FIELDS", "TYPES", "CredentialSetup", "credential_setup"]
-
-TYPES = [
-    ("OAuth2 client credentials", "oauth2_client_credentials"),
-    ("OAuth2 JWT bearer (RFC 7523 grant)", "oauth2_jwt_bearer"),
-    ("OAuth2 private_key_jwt (RFC 7523 client auth)", "oauth2_private_key_jwt"),
-    ("GitHub App", "github_app"),
-]
-ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+__all__ = ["CredentialSetup", "credential_setup", "form_fields", "form_types"]
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One form field: its config key, label, kind (text, list, choice, secret)."""
+    """One form field: its config key, label, kind (text, list, choice, secret, switch)."""
 
     key: str
     label: str
@@ -56,84 +48,60 @@ class FieldSpec:
 
 _CACHING = "token_caching.enabled"
 _REFRESH = "token_caching.refresh_before_expiry"
-_SPECS = {
-    spec.key: spec
-    for spec in [
-        FieldSpec("description", "Description"),
-        FieldSpec(
-            "token_endpoint", "Token endpoint", placeholder="https://idp.example/oauth/token"
-        ),
-        FieldSpec("client_id", "Client ID"),
-        FieldSpec("client_secret", "Client secret", kind="secret"),
-        FieldSpec(
-            "client_auth_method",
-            "Client auth",
-            kind="choice",
-            choices=("client_secret_basic", "client_secret_post"),
-        ),
-        FieldSpec("issuer", "Issuer"),
-        FieldSpec("subject", "Subject"),
-        FieldSpec("private_key", "Private key", kind="secret"),
-        FieldSpec("key_id", "Key ID", placeholder="kid (optional)"),
-        FieldSpec("algorithm", "Algorithm", kind="choice", choices=tuple(ALGORITHMS)),
-        FieldSpec("scopes", "Scopes", kind="list", placeholder="space separated"),
-        FieldSpec("audience", "Audience"),
-        FieldSpec("app_id", "App ID"),
-        FieldSpec("installation_id", "Installation ID"),
-        FieldSpec("api_url", "API URL", placeholder="https://api.github.com"),
-        FieldSpec(_CACHING, "Token caching", kind="switch"),
-        FieldSpec(_REFRESH, "Refresh before expiry", placeholder="PT1M (the default)"),
-    ]
+_COMMON_SPECS = {
+    "description": FieldSpec("description", "Description"),
+    _CACHING: FieldSpec(_CACHING, "Token caching", kind="switch"),
+    _REFRESH: FieldSpec(_REFRESH, "Refresh before expiry", placeholder="PT1M (the default)"),
 }
 
-# type -> (fields shown in order, fields required)
-FIELDS: dict[str, tuple[list[str], set[str]]] = {
-    "oauth2_client_credentials": (
-        [
-            "description",
-            "token_endpoint",
-            "client_id",
-            "client_secret",
-            "client_auth_method",
-            "scopes",
-            "audience",
-        ],
-        {"token_endpoint", "client_id", "client_secret"},
-    ),
-    "oauth2_jwt_bearer": (
-        [
-            "description",
-            "token_endpoint",
-            "issuer",
-            "subject",
-            "private_key",
-            "key_id",
-            "algorithm",
-            "scopes",
-            "audience",
-        ],
-        {"token_endpoint", "issuer", "private_key"},
-    ),
-    "oauth2_private_key_jwt": (
-        [
-            "description",
-            "token_endpoint",
-            "client_id",
-            "private_key",
-            "key_id",
-            "algorithm",
-            "scopes",
-            "audience",
-        ],
-        {"token_endpoint", "client_id", "private_key"},
-    ),
-    "github_app": (
-        ["description", "app_id", "installation_id", "private_key", "api_url"],
-        {"app_id", "installation_id", "private_key"},
-    ),
-}
-for _shown, _ in FIELDS.values():
-    _shown += [_CACHING, _REFRESH]  # every type: Kestra's tokenCaching settings
+
+def form_types() -> list[tuple[str, str]]:
+    """(label, name) of every installed credential type, for the type dropdown."""
+    return [(t.label, t.name) for t in nc.plugins.credential_types().values()]
+
+
+def _spec(setting: Any) -> FieldSpec | None:
+    """The form field of one declared setting (None: tables have no field)."""
+    if setting.kind == "table":
+        return None
+    if setting.secret:
+        kind = "secret"
+    elif setting.choices:
+        kind = "choice"
+    elif setting.kind in ("list", "words"):
+        kind = "list"
+    else:
+        kind = "text"
+    return FieldSpec(
+        setting.key,
+        setting.shown,
+        kind=kind,
+        placeholder=setting.placeholder,
+        choices=tuple(str(c) for c in setting.choices),
+    )
+
+
+def form_fields() -> tuple[dict[str, FieldSpec], dict[str, tuple[list[str], set[str]]]]:
+    """Every field of every installed type (by key), and per type the keys shown in
+    order and the keys required -- derived from the types' declared fields."""
+    specs: dict[str, FieldSpec] = {"description": _COMMON_SPECS["description"]}
+    layout: dict[str, tuple[list[str], set[str]]] = {}
+    for ctype in nc.plugins.credential_types().values():
+        shown = ["description"]
+        required: set[str] = set()
+        for setting in ctype.fields:
+            spec = _spec(setting)
+            if spec is None:
+                continue
+            specs.setdefault(spec.key, spec)
+            shown.append(spec.key)
+            if setting.required:
+                required.add(spec.key)
+        layout[ctype.name] = ([*shown, _CACHING, _REFRESH], required)  # Kestra's tokenCaching
+    specs[_CACHING] = _COMMON_SPECS[_CACHING]
+    specs[_REFRESH] = _COMMON_SPECS[_REFRESH]
+    return specs, layout
+
 
 NO_SECRET = ""
 
@@ -250,8 +218,10 @@ class CredentialSetup(Panel):
         self.name_error = w.HTML()
         self.levels = LevelChoice()
         self.level = self.levels.dropdown
-        self.type = w.Dropdown(description="Type", options=TYPES, value=TYPES[0][1])
-        self.fields = {key: _Field(spec, self) for key, spec in _SPECS.items()}
+        types = form_types()
+        self.field_specs, self.type_fields = form_fields()
+        self.type = w.Dropdown(description="Type", options=types, value=types[0][1])
+        self.fields = {key: _Field(spec, self) for key, spec in self.field_specs.items()}
         self.field_box = w.VBox()
         self.test_button = w.Button(
             description="Test", icon="plug", tooltip="Save, then request a token"
@@ -318,7 +288,7 @@ class CredentialSetup(Panel):
 
     def definition(self) -> dict[str, Any]:
         """The form as a definition (references only) for the chosen type."""
-        shown, _ = FIELDS[self.type.value]
+        shown, _ = self.type_fields[self.type.value]
         definition: dict[str, Any] = {"type": self.type.value}
         for key in shown:
             value = self.fields[key].value()
@@ -336,18 +306,16 @@ class CredentialSetup(Panel):
 
     def load(self, name: str, level: str | None = None) -> None:
         """Fill the form from the saved definition ``name`` at ``level``."""
-        from .. import _context
-
-        definition = _context.get_config().credentials_at(level).get(name)
+        definition = _saved(name, level)
         if definition is None:
             status(self.message, "error", f"no credential '{name}' at {level_label(level)}")
             return
         self.name.value = name
         self.levels.select(level)
         ctype = definition.get("type")
-        if ctype in FIELDS:
+        if ctype in self.type_fields:
             self.type.value = ctype
-        shown = {key.partition(".")[0] for key in _SPECS} | {"type"}
+        shown = {key.partition(".")[0] for key in self.field_specs} | {"type"}
         self._kept = {k: v for k, v in definition.items() if k not in shown}
         self._kept_type = str(ctype)
         for key, field in self.fields.items():
@@ -387,7 +355,7 @@ class CredentialSetup(Panel):
         elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", name):
             status(self.name_error, "error", _config_write.CREDENTIAL_NAME_RULE)
             ok = False
-        shown, required = FIELDS[self.type.value]
+        shown, required = self.type_fields[self.type.value]
         for key in shown:
             if key in required and self.fields[key].value() in ("", []):
                 status(self.fields[key].error, "error", "required for this type")
@@ -443,10 +411,8 @@ class CredentialSetup(Panel):
 
     # -- internals -------------------------------------------------------------
     def _is_saved(self) -> bool:
-        from .. import _context
-
         name = self.name.value.strip()
-        saved = _context.get_config().credentials_at(self.level_choice()).get(name)
+        saved = _saved(name, self.level_choice())
         return saved is not None and saved == self.definition()
 
     def _clear_errors(self) -> None:
@@ -455,9 +421,9 @@ class CredentialSetup(Panel):
             status(field.error, "", "")
 
     def _show_fields(self) -> None:
-        shown, required = FIELDS[self.type.value]
+        shown, required = self.type_fields[self.type.value]
         for key in shown:
-            spec = _SPECS[key]
+            spec = self.field_specs[key]
             mark = " *" if key in required else ""
             label = self.fields[key].row.children[0].children[0]
             label.value = f"<b>{spec.label}{mark}</b>"
@@ -470,15 +436,18 @@ class CredentialSetup(Panel):
                 field.set_secret_options()
 
 
+def _saved(name: str, level: str | None) -> dict[str, Any] | None:
+    """The definition ``name`` as the loaded config holds it at ``level``."""
+    from .._session import session
+
+    found = session().config.credentials_at(level).get(name)
+    return found if isinstance(found, dict) else None
+
+
 def _key_at_fault(exc: Exception) -> str:
-    """The config key an error names: ``ConfigError.key``, else the engine's "key 'x'"."""
+    """The config key an error names: ``ConfigError.key`` / ``CredentialConfigError.key``."""
     key = getattr(exc, "key", None)
-    if isinstance(key, str):
-        return key
-    match = re.search(r"key '([A-Za-z0-9_.]+)'", str(exc))
-    if match is None:
-        return ""
-    return match.group(1) if match.group(1) in _SPECS else match.group(1).split(".")[0]
+    return key if isinstance(key, str) else ""
 
 
 def _test(name: str, level: str | None) -> Any:

@@ -1,4 +1,5 @@
-"""``secret_binder()``: bind a secret from an env var, a Vault path or a typed value."""
+"""``secret_binder()``: bind a secret from a typed value or a reference of any installed
+source (an env var, a Vault path...)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,16 @@ from ._common import (
 
 __all__ = ["SecretBinder", "bind_at", "secret_binder"]
 
-MODES = [("typed value", "value"), ("environment variable", "env"), ("Vault path", "vault")]
+
+def modes() -> list[tuple[str, str, str]]:
+    """(label, scheme, placeholder) of each reference scheme of the installed sources."""
+    found = []
+    for stype in nc.plugins.source_types().values():
+        for scheme in stype.schemes:
+            form = stype.reference_forms.get(scheme, f"{scheme}:NAME")
+            label = stype.reference_labels.get(scheme, f"{scheme}: reference")
+            found.append((label, scheme, form.partition(":")[2]))
+    return found
 
 
 def bind_at(
@@ -30,15 +40,14 @@ def bind_at(
     level: str | None,
     *,
     value: str | None = None,
-    env: str | None = None,
-    vault: str | None = None,
+    ref: str | None = None,
 ) -> str:
     """:func:`nbcreds.bind_secret` at ``level`` (``None``: the tenant level, even while
     a namespace is selected: a credential defined there resolves its ``secret:``
     references from the tenant level, so the form must be able to bind there)."""
     if level is None:
-        return nc.bind_secret(name, value, env=env, vault=vault, tenant=True)
-    return nc.bind_secret(name, value, env=env, vault=vault, namespace=level)
+        return nc.bind_secret(name, value, ref=ref, tenant=True)
+    return nc.bind_secret(name, value, ref=ref, namespace=level)
 
 
 def _source(row: Any) -> str:
@@ -60,10 +69,21 @@ class SecretBinder(Panel):
         self.name = QuietText(description="Name", placeholder="DB_PASSWORD")
         self.level_choice = LevelChoice()
         self.level = self.level_choice.dropdown
-        self.mode = w.Dropdown(description="From", options=MODES, value="value")
+        schemes = modes()
+        self.labels = {scheme: label for label, scheme, _ in schemes}
+        self.mode = w.Dropdown(
+            description="From",
+            options=[("typed value", "value")] + [(label, scheme) for label, scheme, _ in schemes],
+            value="value",
+        )
         self.value = SecretInput(description="Value", placeholder="type it, then press Enter")
-        self.env = QuietText(description="Variable", placeholder="MY_ENV_VAR")
-        self.vault = QuietText(description="Vault path", placeholder="secret/path#field")
+        #: one text field per reference scheme (``targets["env"]`` takes a variable's name)
+        self.targets = {
+            scheme: QuietText(description=scheme, placeholder=placeholder)
+            for _, scheme, placeholder in schemes
+        }
+        self.env = self.targets.get("env")
+        self.vault = self.targets.get("vault")
         self.bind_button = w.Button(description="Bind", button_style="primary")
         self.message = w.HTML()
         self.listing = w.HTML()
@@ -85,7 +105,7 @@ class SecretBinder(Panel):
         self.refresh()
 
     def hidden(self) -> list[Any]:
-        return [self.value, self.env, self.vault]
+        return [self.value, *self.targets.values()]
 
     def refresh(self) -> None:
         """Reload the level choices and the list of visible secrets."""
@@ -104,7 +124,8 @@ class SecretBinder(Panel):
             )
 
     def _on_mode(self, change: dict[str, Any]) -> None:
-        widget = {"value": self.value, "env": self.env, "vault": self.vault}[change["new"]]
+        mode = change["new"]
+        widget = self.value if mode == "value" else self.targets[mode]
         self.source_box.children = [widget]
         status(self.message, "", "")
 
@@ -137,20 +158,23 @@ class SecretBinder(Panel):
                 "type the value in the Value field and press Enter: it is bound at once",
             )
             return
-        target = (self.env if mode == "env" else self.vault).value.strip()
+        field = self.targets[mode]
+        target = field.value.strip()
         if not target:
-            what = "variable's name" if mode == "env" else "Vault path (path#field)"
-            status(self.message, "error", f"type the {what} first")
+            shown = field.placeholder
+            status(self.message, "error", f"type the {self.labels[mode]} ({shown}) first")
             return
-        self._bind(name, **{mode: target})
+        self._bind(name, ref=f"{mode}:{target}")
 
-    def _bind(self, name: str, **source: str) -> None:
+    def _bind(self, name: str, *, value: str | None = None, ref: str | None = None) -> None:
         level = self.level_choice.value
-        ok, description = safe_call(self.message, lambda: bind_at(name, level, **source))
+        ok, description = safe_call(
+            self.message, lambda: bind_at(name, level, value=value, ref=ref)
+        )
         if ok:
             status(self.message, "ok", str(description))
             self.refresh()
-        if scrub(self.name, self.env, self.vault):
+        if scrub(self.name, *self.targets.values()):
             status(
                 self.message,
                 "error",
@@ -160,5 +184,6 @@ class SecretBinder(Panel):
 
 
 def secret_binder() -> SecretBinder:
-    """Bind a secret from an env var, a Vault path or a typed value; lists bound names."""
+    """Bind a secret from a typed value or a reference (env var, Vault path...); lists
+    bound names."""
     return SecretBinder()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import hvac
 
     from ...config import Config
+    from ...plugins import Reference
 
 __all__ = ["VaultSource"]
 
@@ -122,6 +123,10 @@ class VaultSource(SecretSource):
         if data is not None:
             _register(data, clean)
         return data
+
+    def read_reference(self, ref: Reference) -> SecretData | None:
+        """``vault:path#field``: the secret at ``path`` (the resolver picks the field)."""
+        return self.read_path(ref.target)
 
     def describe(self) -> str:
         s = self.settings

@@ -13,74 +13,30 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import _context
-from .._exceptions import CredentialConfigError, CredentialNotFound
-from ..config import Config, is_reference, parse_reference
-from ..namespaces import display, lookup_chain
+from . import plugins
+from ._exceptions import CredentialConfigError
+from .namespaces import display
+from .plugins import is_reference, parse_reference
+
+if TYPE_CHECKING:
+    from .config import Config
 
 __all__ = [
-    "TYPES",
+    "COMMON_KEYS",
     "Definition",
-    "find_definition",
+    "build_definition",
+    "check_definitions",
+    "definition_at",
     "parse_duration",
-    "visible_definitions",
 ]
 
-_USER_KEYS = frozenset({"client_id", "client_secret", "revocation_endpoint", "persist"})
-
-#: type name -> keys it accepts (besides the common ones)
-TYPES: dict[str, frozenset[str]] = {
-    "oauth2_client_credentials": frozenset(
-        {"client_id", "client_secret", "client_auth_method", "extra_params"}
-    ),
-    "oauth2_jwt_bearer": frozenset(
-        {
-            "issuer",
-            "subject",
-            "private_key",
-            "key_id",
-            "algorithm",
-            "assertion_lifetime",
-            "claims",
-            "service_account",
-            "extra_params",
-        }
-    ),
-    "oauth2_private_key_jwt": frozenset(
-        {
-            "client_id",
-            "private_key",
-            "key_id",
-            "algorithm",
-            "assertion_lifetime",
-            "claims",
-            "extra_params",
-        }
-    ),
-    "github_app": frozenset(
-        {
-            "app_id",
-            "client_id",
-            "installation_id",
-            "private_key",
-            "api_url",
-            "repositories",
-            "permissions",
-        }
-    ),
-    # user sign-in (see _login.py): the keys besides the common ones
-    "oauth2_device_code": _USER_KEYS | {"device_authorization_endpoint"},
-    "oauth2_authorization_code": _USER_KEYS | {"authorization_endpoint", "login_timeout"},
-    "oauth2_refresh_token": _USER_KEYS | {"refresh_token"},
-}
-_COMMON = frozenset(
+#: keys every credential type accepts (the engine reads them)
+COMMON_KEYS = frozenset(
     {"type", "description", "token_endpoint", "scopes", "audience", "token_caching", "timeout"}
 )
 _CACHING_KEYS = frozenset({"enabled", "refresh_before_expiry"})
-# keys that hold secret material: they must be references
-SECRET_KEYS = frozenset({"client_secret", "private_key", "service_account", "refresh_token"})
 
 _DURATION = re.compile(
     r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
@@ -127,8 +83,13 @@ class Definition:
     def error(self, key: str | None, problem: str) -> CredentialConfigError:
         """A :class:`CredentialConfigError` naming this credential, its level, file and key."""
         what = f"key '{key}' " if key else ""
+        prefix = "" if self.level is None else f'namespaces."{self.level}".'
+        where = f"level {display(self.level)}, {self.where}"
         return CredentialConfigError(
-            f"Credential '{self.name}' (level {display(self.level)}, {self.where}): {what}{problem}"
+            f"Credential '{self.name}' ({where}): {what}{problem}",
+            key=key,
+            path=self.where,
+            table=f"{prefix}credentials.{self.name}",
         )
 
     def get(self, key: str) -> Any:
@@ -162,8 +123,7 @@ class Definition:
         if not isinstance(value, str) or not is_reference(value):
             raise self.error(
                 key,
-                "must be a reference (secret:NAME, env:VAR or vault:path#field), "
-                "never a literal value.",
+                f"must be a reference ({plugins.reference_help()}), never a literal value.",
             )
         try:
             parse_reference(value)
@@ -234,17 +194,30 @@ def build_definition(
         table=table,
     )
     ctype = table.get("type")
-    if not isinstance(ctype, str) or ctype not in TYPES:
-        raise probe.error("type", f"must be one of {', '.join(sorted(TYPES))}.")
-    allowed = _COMMON | TYPES[ctype]
-    for key in table:
-        if key not in allowed:
-            raise probe.error(
-                key,
-                f"is not a setting of type {ctype}; known settings: {', '.join(sorted(allowed))}.",
+    spec = plugins.credential_type(ctype) if isinstance(ctype, str) else None
+    if spec is None or not isinstance(ctype, str):
+        installed = sorted(plugins.credential_types())
+        hint = plugins.did_you_mean(ctype, installed) if isinstance(ctype, str) else ""
+        why = plugins.broken(plugins.CREDENTIAL_GROUP, ctype) if isinstance(ctype, str) else None
+        raise probe.error(
+            "type",
+            f"must be one of {', '.join(installed)}{hint}"
+            f"{'; ' + why if why else ' (no installed plugin provides it)'}.",
+        )
+    problem = plugins.check_settings(
+        {k: v for k, v in table.items() if k not in COMMON_KEYS or spec.field(k)},
+        spec.fields,
+        extra_keys=COMMON_KEYS,
+    )
+    if problem is not None:
+        key, message = problem
+        if message.startswith("unknown key"):
+            allowed = sorted(COMMON_KEYS | {f.key for f in spec.fields})
+            message = (
+                f"is not a setting of type {ctype}{plugins.did_you_mean(key, allowed)}; "
+                f"known settings: {', '.join(allowed)}"
             )
-    for key in SECRET_KEYS & set(table):
-        probe.reference(key)
+        raise probe.error(key, message + ("" if message.endswith(".") else "."))
     caching = table.get("token_caching", {})
     if not isinstance(caching, dict):
         raise probe.error(
@@ -288,60 +261,29 @@ def build_definition(
         timeout=timeout,
         fingerprint=_fingerprint(config.tenant, level, name, table),
     )
-    from ._types import strategy
-
-    strategy(ctype).validate(definition)
+    spec.strategy().validate(definition)
     return definition
 
 
-class _DefinitionCache:
-    """Validated definitions of the active config (rebuilt when the config changes)."""
+def definition_at(config: Config, level: str | None, name: str) -> Definition | None:
+    """The validated definition of ``name`` declared at exactly ``level``, or None.
 
-    def __init__(self) -> None:
-        self._config: Config | None = None
-        self._defs: dict[tuple[str | None, str], Definition] = {}
-
-    def get(
-        self, config: Config, level: str | None, name: str, table: dict[str, Any]
-    ) -> Definition:
-        if self._config is not config:
-            self._defs = {}
-            self._config = config
-        key = (level, name)
-        found = self._defs.get(key)
-        if found is None:
-            found = build_definition(config, level, name, table)
-            self._defs[key] = found
-        return found
-
-
-_definitions = _DefinitionCache()
-
-
-def find_definition(name: str, namespace: str | None) -> Definition:
-    """The nearest definition of ``name`` seen from ``namespace`` (already resolved)."""
-    if not isinstance(name, str) or not name:
-        raise CredentialNotFound("A credential name must be a non-empty string.")
-    config = _context.get_config()
-    chain = lookup_chain(namespace)
-    for level in chain:
+    Built once per loaded config (``load_config`` builds them all, so a bad
+    definition fails at load) and kept on the config object.
+    """
+    key = (level, name)
+    found: Definition | None = config.definitions.get(key)
+    if found is None:
         table = config.credentials_at(level).get(name)
-        if table is not None:
-            return _definitions.get(config, level, name, table)
-    looked = ", ".join(display(level) for level in chain)
-    where = f"in namespace '{namespace}'" if namespace is not None else "at the tenant level"
-    raise CredentialNotFound(
-        f"Cannot find credential '{name}' {where} (looked in {looked} of {config.where}). "
-        f"Define it in a [credentials.{name}] table (tenant) or "
-        f'[namespaces."<ns>".credentials.{name}].'
-    )
+        if table is None:
+            return None
+        found = build_definition(config, level, name, table)
+        config.definitions[key] = found
+    return found
 
 
-def visible_definitions(namespace: str | None) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """(name, level, table) of every credential visible from ``namespace``, nearest wins."""
-    config = _context.get_config()
-    seen: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
-    for level in lookup_chain(namespace):
-        for name, table in config.credentials_at(level).items():
-            seen.setdefault(name, (name, level, table))
-    return [seen[k] for k in sorted(seen)]
+def check_definitions(config: Config) -> None:
+    """Validate every credential definition of ``config`` (raises CredentialConfigError)."""
+    for level in [None, *config.table("namespaces")]:
+        for name in config.credentials_at(level):
+            definition_at(config, level, name)
