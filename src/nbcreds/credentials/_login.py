@@ -76,9 +76,6 @@ USER_TYPES: Final = frozenset(
 )
 PERSIST_CHOICES: Final = ("memory", "keyring")
 
-# the keys all three types accept (besides the common ones); each type adds its own
-COMMON_KEYS: Final = frozenset({"client_id", "client_secret", "revocation_endpoint", "persist"})
-
 Key = tuple[str, str | None, str, str]
 
 
@@ -487,10 +484,9 @@ def validate_common(definition: Definition) -> None:
     )
     definition.text("client_id", required=True)
     definition.reference("client_secret", required=False)
-    for key in ("revocation_endpoint",):
-        url = definition.text(key)
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise definition.error(key, "must be an http:// or https:// URL.")
+    url = definition.text("revocation_endpoint")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise definition.error("revocation_endpoint", "must be an http:// or https:// URL.")
     persist = definition.get("persist")
     if persist is not None and persist not in PERSIST_CHOICES:
         raise definition.error(
@@ -644,4 +640,5 @@ def logout(name: str, namespace: str | None = None) -> str:
 
 
 def now_utc(seconds: float) -> datetime:
+    """The wall-clock time ``seconds`` from now (a pending sign-in's expiry, shown)."""
     return datetime.fromtimestamp(time.time() + seconds, UTC)
