@@ -216,6 +216,41 @@ CHECK = (
 )
 
 
+def lifecycle(kernel: Kernel, oauth: OAuthServer, client: str, prompts: Any) -> None:
+    """After a sign-in bound ``tok`` in the kernel: masked and accepted; refreshed before
+    expiry without a new prompt; rotation survived; ``%credential logout`` revokes."""
+    out = kernel.run(CHECK.format(url=oauth.resource_url))
+    assert out.splitlines() == ["<Secret me ****>", "****", "200"]
+    signed_in, refreshed = prompts(), oauth.counts["refresh_token"]
+
+    out = kernel.run(
+        "import time\n"
+        "first = str.__str__(tok)\n"
+        "while not nc.credential_info('me').refresh_due: time.sleep(0.05)\n"
+        "tok = nc.credential('me')\n"  # due: refreshed (the server rotates)
+        "print(str.__str__(tok) != first)\n"
+        "nc.invalidate('me')\n"
+        "tok = nc.credential('me')\n"  # refreshed again: with the rotated refresh token
+        "print(nc.login_state('me').status)\n"
+    )
+    assert out.splitlines() == ["True", "signed_in"]
+    assert prompts() == signed_in  # no new sign-in
+    # two refreshes; the second could only work with the rotated token (rotation
+    # revokes the old one at the server)
+    assert oauth.counts["refresh_token"] == refreshed + 2
+
+    out = kernel.run("%credential logout me")
+    assert "revoked the refresh token and the access token" in out
+    assert oauth.counts["revocation"] == 2
+    out = kernel.run(
+        f"print(httpx.get({oauth.resource_url!r}, headers={{'Authorization': f'Bearer {{tok}}'}})"
+        ".status_code)"
+    )
+    assert out.strip() == "401"
+    assert not any(oauth.issued(v) for v in oauth.issued_values(client))
+    assert_no_leak(kernel.everything(), oauth.issued_values(client))
+
+
 def test_device_code_in_a_kernel_with_chromium(
     kernel: Kernel, oauth: OAuthServer, isolated_nbcreds: Path, page: Any
 ) -> None:
@@ -230,37 +265,10 @@ def test_device_code_in_a_kernel_with_chromium(
     assert link == oauth.verification_uri
     approve_device(page, link, code)
     assert kernel.finish(msg_id)["status"] == "ok"
-
-    out = kernel.run(CHECK.format(url=oauth.resource_url))
-    assert out.splitlines() == ["<Secret me ****>", "****", "200"]
     assert oauth.counts["device_authorization"] == 1
     assert oauth.counts["device_token"] == 1
 
-    # refreshed before expiry, without a new prompt; the rotated refresh token works
-    out = kernel.run(
-        "import time\n"
-        "first = str.__str__(tok)\n"
-        "while not nc.credential_info('me').refresh_due: time.sleep(0.05)\n"
-        "tok = nc.credential('me')\n"
-        "print(str.__str__(tok) != first)\n"
-        "nc.invalidate('me')\n"
-        "tok = nc.credential('me')\n"
-        "print(nc.login_state('me').status)\n"
-    )
-    assert out.splitlines() == ["True", "signed_in"]
-    assert oauth.counts["device_authorization"] == 1
-    assert oauth.counts["refresh_token"] == 2  # the second refresh used the rotated token
-
-    out = kernel.run("%credential logout me")
-    assert "revoked the refresh token and the access token" in out
-    assert oauth.counts["revocation"] == 2
-    out = kernel.run(
-        f"print(httpx.get({oauth.resource_url!r}, headers={{'Authorization': f'Bearer {{tok}}'}})"
-        ".status_code)"
-    )
-    assert out.strip() == "401"
-    assert not any(oauth.issued(v) for v in oauth.issued_values(client))
-    assert_no_leak(kernel.everything(), oauth.issued_values(client))
+    lifecycle(kernel, oauth, client, lambda: oauth.counts["device_authorization"])
 
 
 def test_authorization_code_in_a_kernel_with_chromium(
@@ -268,6 +276,7 @@ def test_authorization_code_in_a_kernel_with_chromium(
 ) -> None:
     client = "kernel-web"
     oauth.add_client(client, public=True)
+    oauth.token_lifetime = 4
     (isolated_nbcreds / "nbcreds.toml").write_text(
         "[credentials.me]\n"
         'type = "oauth2_authorization_code"\n'
@@ -292,19 +301,35 @@ def test_authorization_code_in_a_kernel_with_chromium(
     page.locator("#result").wait_for()
     assert page.locator("#result").inner_text() == "Signed in"
     assert kernel.finish(msg_id)["status"] == "ok"
-
-    out = kernel.run(CHECK.format(url=oauth.resource_url))
-    assert out.splitlines() == ["<Secret me ****>", "****", "200"]
     assert oauth.authorization_requests[-1]["prompt"] == "consent"
-    out = kernel.run("nc.invalidate('me')\ntok = nc.credential('me')\nprint('ok')")
-    assert out.strip() == "ok"
-    assert oauth.counts["authorize_page"] == 1  # refreshed: no second sign-in
-    assert oauth.counts["refresh_token"] == 1
+    assert oauth.counts["authorization_code"] == 1
 
-    out = kernel.run("%credential logout me")
-    assert "revoked" in out
-    assert not any(oauth.issued(v) for v in oauth.issued_values(client))
-    assert_no_leak(kernel.everything(), oauth.issued_values(client))
+    lifecycle(kernel, oauth, client, lambda: oauth.counts["authorize_page"])
+
+
+def test_refresh_token_in_a_kernel(
+    oauth: OAuthServer, isolated_nbcreds: Path, kernel_env: dict[str, str]
+) -> None:
+    client = "kernel-rt"
+    oauth.add_client(client, public=True)
+    oauth.token_lifetime = 4
+    refresh = oauth.issue_refresh_token(client, "read")
+    (isolated_nbcreds / "nbcreds.toml").write_text(
+        "[credentials.me]\n"
+        'type = "oauth2_refresh_token"\n'
+        f"token_endpoint = {json.dumps(oauth.token_endpoint)}\n"
+        f"revocation_endpoint = {json.dumps(oauth.revocation_endpoint)}\n"
+        f"client_id = {json.dumps(client)}\n"
+        'refresh_token = "secret:MY_REFRESH_TOKEN"\n'
+    )
+    env = {**kernel_env, "SECRET_MY_REFRESH_TOKEN": base64.b64encode(refresh.encode()).decode()}
+    kernel = Kernel(isolated_nbcreds, env)  # the refresh token comes as a secret, never as code
+    try:
+        kernel.run("import nbcreds as nc\n%load_ext nbcreds\ntok = nc.credential('me')")
+        assert not oauth.refresh_token_valid(refresh)  # rotated at the first use
+        lifecycle(kernel, oauth, client, lambda: 0)
+    finally:
+        kernel.stop()
 
 
 def test_interrupt_stops_the_polling(
