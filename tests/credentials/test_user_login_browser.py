@@ -332,16 +332,40 @@ def test_refresh_token_in_a_kernel(
         kernel.stop()
 
 
-def test_interrupt_stops_the_polling(
+def test_interrupt_stops_the_polling_and_the_sidebar_hears_of_it(
     kernel: Kernel, oauth: OAuthServer, isolated_nbcreds: Path
 ) -> None:
+    import uuid
+
     client = "kernel-interrupt"
     oauth.add_client(client, public=True)
     write_device(isolated_nbcreds, oauth, client)
-    kernel.run("import nbcreds as nc")
+    kernel.run("import nbcreds as nc\n%load_ext nbcreds")
+    # a sidebar panel: open the comm and watch (as the lab extension does)
+    opened = kernel.kc.session.msg(
+        "comm_open",
+        {
+            "comm_id": uuid.uuid4().hex,
+            "target_name": "nbcreds.comm",
+            "data": {"v": 1, "id": 1, "op": "watch", "enabled": True},
+        },
+    )
+    kernel.kc.shell_channel.send(opened)
+    kernel.until(
+        opened["header"]["msg_id"],
+        lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "idle",
+    )
 
     msg_id = kernel.start("tok = nc.credential('me')")
-    kernel.until(msg_id, is_prompt)
+    _, code = prompt_of(kernel.until(msg_id, is_prompt))
+    # pushed to the panel while the cell runs (before the prompt showed)
+    # (to each watching comm: ours, and the one the kernel announced itself on)
+    pushed = [m for m in kernel.seen if _login_event(m, "pending")]
+    assert pushed
+    login = pushed[-1]["content"]["data"]["login"]
+    assert login["name"] == "me"
+    assert login["user_code"] == code
+    assert login["verification_uri"] == oauth.verification_uri
     while oauth.counts["device_poll"] < 1:  # polling has begun
         time.sleep(0.05)
     kernel.km.interrupt_kernel()
@@ -353,10 +377,18 @@ def test_interrupt_stops_the_polling(
         m["msg_type"] == "update_display_data" and "cancelled" in json.dumps(m["content"])
         for m in kernel.seen
     )
+    assert any(_login_event(m, "signed_out") for m in kernel.seen)
     polls = oauth.counts["device_poll"]
     time.sleep(2.5)  # more than two intervals
     assert oauth.counts["device_poll"] == polls
     assert kernel.run("print(nc.login_state('me').status)").strip() == "signed_out"
+
+
+def _login_event(msg: dict[str, Any], status: str) -> bool:
+    if msg["msg_type"] != "comm_msg":
+        return False
+    data = msg["content"].get("data", {})
+    return bool(data.get("event") == "changed" and data.get("login", {}).get("status") == status)
 
 
 def test_sixteen_callers_in_a_kernel_one_prompt(

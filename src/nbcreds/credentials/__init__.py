@@ -26,7 +26,14 @@ from ._api import (
 )
 from ._definition import Definition, parse_duration
 from ._engine import RetryPolicy, TokenCache, refresh_point, retry_policy
-from ._login import LoginState, login, login_state, logout
+from ._login import (
+    LoginState,
+    add_login_listener,
+    login,
+    login_state,
+    logout,
+    remove_login_listener,
+)
 
 __all__ = [
     "CredentialInfo",
@@ -37,6 +44,7 @@ __all__ = [
     "TestResult",
     "TokenCache",
     "acredential",
+    "add_login_listener",
     "auth",
     "credential",
     "credential_info",
@@ -48,6 +56,7 @@ __all__ = [
     "logout",
     "parse_duration",
     "refresh_point",
+    "remove_login_listener",
     "retry_policy",
     "test_credential",
 ]
