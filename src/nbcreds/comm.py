@@ -17,6 +17,9 @@ Protocol, version 1 (every message is a JSON object)::
              {"v": 1, "id": <same>, "op": <op>, "ok": false,
               "error": {"type": "<ExceptionName>", "message": "..."}}
     event    {"v": 1, "event": "loaded" | "changed"}   (kernel -> panel, no payload)
+             {"v": 1, "event": "changed", "login": {"name", ...login}}  (a user sign-in's
+             state changed -- pushed at once, since the panel's state request waits
+             until the running cell ends; "login" as in a credential row below)
 
     ops      state                                   -> state
              use_namespace   namespace: str | null   -> state
@@ -493,6 +496,18 @@ def _open_target(comm: Any, open_msg: Mapping[str, Any]) -> None:
         channel.send(handle(data, channel))
 
 
+def _login_changed(name: str, state: Any) -> None:
+    """A sign-in went pending / signed in / out: push it to watching panels now (the
+    cell running the sign-in keeps the shell busy, so a state request would wait)."""
+    message = {**event_message("changed"), "login": {"name": name, **state.as_dict()}}
+    for channel in list(_channels.values()):
+        if channel.watching:
+            try:
+                channel.send(_mask_tree(message))
+            except Exception:  # a closed comm must not break a sign-in
+                _channels.pop(channel.comm.comm_id, None)
+
+
 def _post_run_cell(*_args: Any) -> None:
     """After each cell, tell watching panels to refresh (a cell may have set a secret)."""
     for channel in list(_channels.values()):
@@ -501,6 +516,19 @@ def _post_run_cell(*_args: Any) -> None:
                 channel.notify("changed")
             except Exception:  # a closed comm must not break cell execution
                 _channels.pop(channel.comm.comm_id, None)
+
+
+def _watch_logins(on: bool) -> None:
+    import sys
+
+    if not on and "nbcreds.credentials" not in sys.modules:
+        return
+    import nbcreds.credentials as credentials
+
+    if on:
+        credentials.add_login_listener(_login_changed)
+    else:
+        credentials.remove_login_listener(_login_changed)
 
 
 def _comm_manager(ip: Any) -> Any:
@@ -521,6 +549,7 @@ def register(ip: Any) -> None:
     if _shell is None:
         ip.events.register("post_run_cell", _post_run_cell)
         _shell = ip
+        _watch_logins(True)
     # Announce: a panel already showing "not loaded" adopts this comm at once.
     try:
         from comm import create_comm
@@ -547,3 +576,4 @@ def unregister(ip: Any) -> None:
         with contextlib.suppress(ValueError):
             _shell.events.unregister("post_run_cell", _post_run_cell)
         _shell = None
+        _watch_logins(False)

@@ -486,6 +486,8 @@ def test_credential_login_and_logout_magics(
             shell.run_line_magic("credential", "login me")  # already signed in: no prompt
         assert "Sign in for" not in cap.stdout
         assert oauth.counts["device_authorization"] == 1
+        table = shell.run_line_magic("credential", "info me")
+        assert {"field": "sign_in", "value": "signed_in"} in table.rows
         with capture_output() as cap:
             shell.run_line_magic("credential", "logout me")
         assert "revoked the refresh token and the access token" in cap.stdout

@@ -216,6 +216,41 @@ CHECK = (
 )
 
 
+def lifecycle(kernel: Kernel, oauth: OAuthServer, client: str, prompts: Any) -> None:
+    """After a sign-in bound ``tok`` in the kernel: masked and accepted; refreshed before
+    expiry without a new prompt; rotation survived; ``%credential logout`` revokes."""
+    out = kernel.run(CHECK.format(url=oauth.resource_url))
+    assert out.splitlines() == ["<Secret me ****>", "****", "200"]
+    signed_in, refreshed = prompts(), oauth.counts["refresh_token"]
+
+    out = kernel.run(
+        "import time\n"
+        "first = str.__str__(tok)\n"
+        "while not nc.credential_info('me').refresh_due: time.sleep(0.05)\n"
+        "tok = nc.credential('me')\n"  # due: refreshed (the server rotates)
+        "print(str.__str__(tok) != first)\n"
+        "nc.invalidate('me')\n"
+        "tok = nc.credential('me')\n"  # refreshed again: with the rotated refresh token
+        "print(nc.login_state('me').status)\n"
+    )
+    assert out.splitlines() == ["True", "signed_in"]
+    assert prompts() == signed_in  # no new sign-in
+    # two refreshes; the second could only work with the rotated token (rotation
+    # revokes the old one at the server)
+    assert oauth.counts["refresh_token"] == refreshed + 2
+
+    out = kernel.run("%credential logout me")
+    assert "revoked the refresh token and the access token" in out
+    assert oauth.counts["revocation"] == 2
+    out = kernel.run(
+        f"print(httpx.get({oauth.resource_url!r}, headers={{'Authorization': f'Bearer {{tok}}'}})"
+        ".status_code)"
+    )
+    assert out.strip() == "401"
+    assert not any(oauth.issued(v) for v in oauth.issued_values(client))
+    assert_no_leak(kernel.everything(), oauth.issued_values(client))
+
+
 def test_device_code_in_a_kernel_with_chromium(
     kernel: Kernel, oauth: OAuthServer, isolated_nbcreds: Path, page: Any
 ) -> None:
@@ -230,37 +265,10 @@ def test_device_code_in_a_kernel_with_chromium(
     assert link == oauth.verification_uri
     approve_device(page, link, code)
     assert kernel.finish(msg_id)["status"] == "ok"
-
-    out = kernel.run(CHECK.format(url=oauth.resource_url))
-    assert out.splitlines() == ["<Secret me ****>", "****", "200"]
     assert oauth.counts["device_authorization"] == 1
     assert oauth.counts["device_token"] == 1
 
-    # refreshed before expiry, without a new prompt; the rotated refresh token works
-    out = kernel.run(
-        "import time\n"
-        "first = str.__str__(tok)\n"
-        "while not nc.credential_info('me').refresh_due: time.sleep(0.05)\n"
-        "tok = nc.credential('me')\n"
-        "print(str.__str__(tok) != first)\n"
-        "nc.invalidate('me')\n"
-        "tok = nc.credential('me')\n"
-        "print(nc.login_state('me').status)\n"
-    )
-    assert out.splitlines() == ["True", "signed_in"]
-    assert oauth.counts["device_authorization"] == 1
-    assert oauth.counts["refresh_token"] == 2  # the second refresh used the rotated token
-
-    out = kernel.run("%credential logout me")
-    assert "revoked the refresh token and the access token" in out
-    assert oauth.counts["revocation"] == 2
-    out = kernel.run(
-        f"print(httpx.get({oauth.resource_url!r}, headers={{'Authorization': f'Bearer {{tok}}'}})"
-        ".status_code)"
-    )
-    assert out.strip() == "401"
-    assert not any(oauth.issued(v) for v in oauth.issued_values(client))
-    assert_no_leak(kernel.everything(), oauth.issued_values(client))
+    lifecycle(kernel, oauth, client, lambda: oauth.counts["device_authorization"])
 
 
 def test_authorization_code_in_a_kernel_with_chromium(
@@ -268,6 +276,7 @@ def test_authorization_code_in_a_kernel_with_chromium(
 ) -> None:
     client = "kernel-web"
     oauth.add_client(client, public=True)
+    oauth.token_lifetime = 4
     (isolated_nbcreds / "nbcreds.toml").write_text(
         "[credentials.me]\n"
         'type = "oauth2_authorization_code"\n'
@@ -292,31 +301,71 @@ def test_authorization_code_in_a_kernel_with_chromium(
     page.locator("#result").wait_for()
     assert page.locator("#result").inner_text() == "Signed in"
     assert kernel.finish(msg_id)["status"] == "ok"
-
-    out = kernel.run(CHECK.format(url=oauth.resource_url))
-    assert out.splitlines() == ["<Secret me ****>", "****", "200"]
     assert oauth.authorization_requests[-1]["prompt"] == "consent"
-    out = kernel.run("nc.invalidate('me')\ntok = nc.credential('me')\nprint('ok')")
-    assert out.strip() == "ok"
-    assert oauth.counts["authorize_page"] == 1  # refreshed: no second sign-in
-    assert oauth.counts["refresh_token"] == 1
+    assert oauth.counts["authorization_code"] == 1
 
-    out = kernel.run("%credential logout me")
-    assert "revoked" in out
-    assert not any(oauth.issued(v) for v in oauth.issued_values(client))
-    assert_no_leak(kernel.everything(), oauth.issued_values(client))
+    lifecycle(kernel, oauth, client, lambda: oauth.counts["authorize_page"])
 
 
-def test_interrupt_stops_the_polling(
+def test_refresh_token_in_a_kernel(
+    oauth: OAuthServer, isolated_nbcreds: Path, kernel_env: dict[str, str]
+) -> None:
+    client = "kernel-rt"
+    oauth.add_client(client, public=True)
+    oauth.token_lifetime = 4
+    refresh = oauth.issue_refresh_token(client, "read")
+    (isolated_nbcreds / "nbcreds.toml").write_text(
+        "[credentials.me]\n"
+        'type = "oauth2_refresh_token"\n'
+        f"token_endpoint = {json.dumps(oauth.token_endpoint)}\n"
+        f"revocation_endpoint = {json.dumps(oauth.revocation_endpoint)}\n"
+        f"client_id = {json.dumps(client)}\n"
+        'refresh_token = "secret:MY_REFRESH_TOKEN"\n'
+    )
+    env = {**kernel_env, "SECRET_MY_REFRESH_TOKEN": base64.b64encode(refresh.encode()).decode()}
+    kernel = Kernel(isolated_nbcreds, env)  # the refresh token comes as a secret, never as code
+    try:
+        kernel.run("import nbcreds as nc\n%load_ext nbcreds\ntok = nc.credential('me')")
+        assert not oauth.refresh_token_valid(refresh)  # rotated at the first use
+        lifecycle(kernel, oauth, client, lambda: 0)
+    finally:
+        kernel.stop()
+
+
+def test_interrupt_stops_the_polling_and_the_sidebar_hears_of_it(
     kernel: Kernel, oauth: OAuthServer, isolated_nbcreds: Path
 ) -> None:
+    import uuid
+
     client = "kernel-interrupt"
     oauth.add_client(client, public=True)
     write_device(isolated_nbcreds, oauth, client)
-    kernel.run("import nbcreds as nc")
+    kernel.run("import nbcreds as nc\n%load_ext nbcreds")
+    # a sidebar panel: open the comm and watch (as the lab extension does)
+    opened = kernel.kc.session.msg(
+        "comm_open",
+        {
+            "comm_id": uuid.uuid4().hex,
+            "target_name": "nbcreds.comm",
+            "data": {"v": 1, "id": 1, "op": "watch", "enabled": True},
+        },
+    )
+    kernel.kc.shell_channel.send(opened)
+    kernel.until(
+        opened["header"]["msg_id"],
+        lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "idle",
+    )
 
     msg_id = kernel.start("tok = nc.credential('me')")
-    kernel.until(msg_id, is_prompt)
+    _, code = prompt_of(kernel.until(msg_id, is_prompt))
+    # pushed to the panel while the cell runs (before the prompt showed)
+    # (to each watching comm: ours, and the one the kernel announced itself on)
+    pushed = [m for m in kernel.seen if _login_event(m, "pending")]
+    assert pushed
+    login = pushed[-1]["content"]["data"]["login"]
+    assert login["name"] == "me"
+    assert login["user_code"] == code
+    assert login["verification_uri"] == oauth.verification_uri
     while oauth.counts["device_poll"] < 1:  # polling has begun
         time.sleep(0.05)
     kernel.km.interrupt_kernel()
@@ -328,10 +377,18 @@ def test_interrupt_stops_the_polling(
         m["msg_type"] == "update_display_data" and "cancelled" in json.dumps(m["content"])
         for m in kernel.seen
     )
+    assert any(_login_event(m, "signed_out") for m in kernel.seen)
     polls = oauth.counts["device_poll"]
     time.sleep(2.5)  # more than two intervals
     assert oauth.counts["device_poll"] == polls
     assert kernel.run("print(nc.login_state('me').status)").strip() == "signed_out"
+
+
+def _login_event(msg: dict[str, Any], status: str) -> bool:
+    if msg["msg_type"] != "comm_msg":
+        return False
+    data = msg["content"].get("data", {})
+    return bool(data.get("event") == "changed" and data.get("login", {}).get("status") == status)
 
 
 def test_sixteen_callers_in_a_kernel_one_prompt(

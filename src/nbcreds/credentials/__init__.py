@@ -27,7 +27,14 @@ from ._api import (
     test_credential,
 )
 from ._engine import RetryPolicy, TokenCache, refresh_point, retry_policy
-from ._login import LoginState, login, login_state, logout
+from ._login import (
+    LoginState,
+    add_login_listener,
+    login,
+    login_state,
+    logout,
+    remove_login_listener,
+)
 
 if TYPE_CHECKING:
     from ._auth import auth
@@ -41,6 +48,7 @@ __all__ = [
     "TestResult",
     "TokenCache",
     "acredential",
+    "add_login_listener",
     "auth",
     "credential",
     "credential_info",
@@ -52,6 +60,7 @@ __all__ = [
     "logout",
     "parse_duration",
     "refresh_point",
+    "remove_login_listener",
     "retry_policy",
     "test_credential",
 ]

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["STRATEGY", "AuthorizationCode", "code_challenge"]
 
-KEYS = frozenset({"authorization_endpoint", "login_timeout"})
 CALLBACK = "/callback"
 DEFAULT_TIMEOUT = 300.0
 

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["GRANT_TYPE", "STRATEGY", "DeviceCode"]
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
-KEYS = frozenset({"device_authorization_endpoint"})
 DEFAULT_INTERVAL = 5.0
 SLOW_DOWN = 5.0
 

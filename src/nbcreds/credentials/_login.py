@@ -20,6 +20,7 @@ every caller waiting for the same credential waits on the same sign-in.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import logging
@@ -27,7 +28,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -58,12 +59,14 @@ __all__ = [
     "LoginState",
     "Prompt",
     "UserLogin",
+    "add_login_listener",
     "book",
     "interactive",
     "keyring_username",
     "login",
     "login_state",
     "logout",
+    "remove_login_listener",
 ]
 
 log = logging.getLogger("nbcreds.credentials")
@@ -75,9 +78,6 @@ USER_TYPES: Final = frozenset(
     {"oauth2_device_code", "oauth2_authorization_code", "oauth2_refresh_token"}
 )
 PERSIST_CHOICES: Final = ("memory", "keyring")
-
-# the keys all three types accept (besides the common ones); each type adds its own
-COMMON_KEYS: Final = frozenset({"client_id", "client_secret", "revocation_endpoint", "persist"})
 
 Key = tuple[str, str | None, str, str]
 
@@ -126,6 +126,23 @@ class LoginBook:
         self._origin: dict[Key, str] = {}  # hash of the configured refresh token it came from
         self._states: dict[Key, LoginState] = {}
         self._cancels: dict[Key, threading.Event] = {}
+        self._listeners: list[Callable[[str, LoginState], None]] = []
+
+    def add_listener(self, listener: Callable[[str, LoginState], None]) -> None:
+        """Call ``listener(credential name, new state)`` on every sign-in state change
+        (the comm pushes a pending sign-in to the sidebar while its cell still runs)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str, LoginState], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _changed(self, definition: Definition, state: LoginState) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(definition.name, state)
+            except Exception:  # a surface failing must not break a sign-in
+                log.debug("sign-in state listener failed", exc_info=True)
 
     # -- refresh tokens -----------------------------------------------------------
     def refresh_token(self, definition: Definition) -> Secret | None:
@@ -144,11 +161,15 @@ class LoginBook:
         """Hold ``value`` as the refresh token (masked first; keyring when opted in)."""
         registry.register(value, f"{definition.name}.refresh_token")
         secret = Secret(value, f"{definition.name}.refresh_token", "credential")
+        state = LoginState(
+            "signed_in", _flow(definition), persisted=_persist(definition) == "keyring"
+        )
         with self._lock:
             self._refresh[definition.cache_key] = secret
-            self._states[definition.cache_key] = LoginState(
-                "signed_in", _flow(definition), persisted=_persist(definition) == "keyring"
-            )
+            changed = self._states.get(definition.cache_key) != state
+            self._states[definition.cache_key] = state
+        if changed:
+            self._changed(definition, state)
         if save and _persist(definition) == "keyring":
             _keyring_set(definition, value)
         return secret
@@ -170,7 +191,9 @@ class LoginBook:
         """Drop the refresh token (memory and keyring); the state becomes signed out."""
         with self._lock:
             old = self._refresh.pop(definition.cache_key, None)
-            self._states.pop(definition.cache_key, None)
+            had = self._states.pop(definition.cache_key, None)
+        if had is not None:
+            self._changed(definition, LoginState(flow=_flow(definition)))
         if _persist(definition) == "keyring":
             _keyring_delete(definition)
         return old
@@ -185,7 +208,10 @@ class LoginBook:
 
     def set_state(self, definition: Definition, state: LoginState) -> None:
         with self._lock:
+            changed = self._states.get(definition.cache_key) != state
             self._states[definition.cache_key] = state
+        if changed:
+            self._changed(definition, state)
 
     @contextmanager
     def pending(self, definition: Definition, state: LoginState) -> Iterator[threading.Event]:
@@ -196,14 +222,17 @@ class LoginBook:
             previous = self._states.get(key)
             self._states[key] = state
             self._cancels[key] = cancel
+        self._changed(definition, state)
         try:
             yield cancel
         except BaseException:
+            back = previous if previous is not None and previous.status == "signed_in" else None
             with self._lock:
-                if previous is not None and previous.status == "signed_in":
-                    self._states[key] = previous
+                if back is not None:
+                    self._states[key] = back
                 else:
                     self._states.pop(key, None)
+            self._changed(definition, back or LoginState(flow=_flow(definition)))
             raise
         finally:
             with self._lock:
@@ -232,6 +261,15 @@ class LoginBook:
 
 
 book = LoginBook()
+
+
+def add_login_listener(listener: Callable[[str, LoginState], None]) -> None:
+    """Be told ``(credential name, state)`` whenever a sign-in's state changes."""
+    book.add_listener(listener)
+
+
+def remove_login_listener(listener: Callable[[str, LoginState], None]) -> None:
+    book.remove_listener(listener)
 
 
 def _flow(definition: Definition) -> str:
@@ -487,10 +525,9 @@ def validate_common(definition: Definition) -> None:
     )
     definition.text("client_id", required=True)
     definition.reference("client_secret", required=False)
-    for key in ("revocation_endpoint",):
-        url = definition.text(key)
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise definition.error(key, "must be an http:// or https:// URL.")
+    url = definition.text("revocation_endpoint")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise definition.error("revocation_endpoint", "must be an http:// or https:// URL.")
     persist = definition.get("persist")
     if persist is not None and persist not in PERSIST_CHOICES:
         raise definition.error(
@@ -644,4 +681,5 @@ def logout(name: str, namespace: str | None = None) -> str:
 
 
 def now_utc(seconds: float) -> datetime:
+    """The wall-clock time ``seconds`` from now (a pending sign-in's expiry, shown)."""
     return datetime.fromtimestamp(time.time() + seconds, UTC)

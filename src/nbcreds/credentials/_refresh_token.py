@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["STRATEGY", "RefreshToken"]
 
-KEYS = frozenset({"refresh_token"})
-
 
 class RefreshToken(UserLogin):
     can_sign_in = False

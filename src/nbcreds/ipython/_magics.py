@@ -634,6 +634,13 @@ def credential_info_table(name: str, namespace: str | None) -> Table:
 
     info = nc.credential_info(name, namespace=namespace)  # holds no token
     rows = [[key, _show(value)] for key, value in dataclasses.asdict(info).items()]
+    state = nc.login_state(name, namespace=namespace)
+    if state.status:  # a user sign-in type: its state, and the code/link while pending
+        rows.append(["sign_in", state.status])
+        for key in ("user_code", "verification_uri", "verification_uri_complete"):
+            value = getattr(state, key)
+            if value:
+                rows.append([key, value])
     return Table(["field", "value"], rows, title=f"Credential {name}")
 
 
