@@ -8,6 +8,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { lockIcon } from '@jupyterlab/ui-components';
 
+import guardPlugin from './guard';
 import { NbcredsPanel } from './panel';
 
 export const COMMAND_OPEN = 'nbcreds:open';
@@ -40,4 +41,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, guardPlugin];

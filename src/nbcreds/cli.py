@@ -1,4 +1,4 @@
-"""The ``nbcreds`` command line: ``nbcreds scan`` and ``nbcreds scrub``.
+"""The ``nbcreds`` command line: ``nbcreds scan``, ``nbcreds scrub`` and ``nbcreds run``.
 
 Thin on purpose: argparse turns the arguments into
 :class:`nbcreds.scan.Options`, and :func:`nbcreds.scan.run` does the work.
@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report what would change, write nothing (exit 1 if anything would)",
     )
+    from . import cli_run
+
+    cli_run.add_parser(sub)
     return parser
 
 
@@ -121,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .scan import Options, run
 
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        from . import cli_run
+
+        return cli_run.run(args)
     opts = Options(
         command=args.command,
         paths=args.paths,

@@ -387,9 +387,25 @@ def _validate_masking(config: Config, table: dict[str, Any]) -> None:
         raise config.error(exc.message, "masking", exc.key) from None
 
 
+#: ``[guard]``: the save guard's settings (read by :mod:`nbcreds.guard`, which owns the docs)
+GUARD_SETTINGS: tuple[plugins.Setting, ...] = (
+    plugins.Setting(
+        "mode", default="scrub", choices=("scrub", "warn", "block", "off"), help="what a save does"
+    ),
+    plugins.Setting(
+        "resolve", kind="boolean", default=False, help="the server resolves configured secrets"
+    ),
+)
+
+
+def _validate_guard(config: Config, table: dict[str, Any]) -> None:
+    _check_problem(config, "guard", plugins.check_settings(table, GUARD_SETTINGS))
+
+
 add_table("sources", _validate_sources)
 add_table("kv", _validate_kv)
 add_table("masking", _validate_masking)
+add_table("guard", _validate_guard)
 
 
 def _check_level(config: Config, namespace: str | None) -> None:

@@ -201,6 +201,53 @@ class Scanner:
             result.changed = False
         return result
 
+    def scrub_fields(
+        self,
+        name: str,
+        fields: Iterable[Field],
+        *,
+        scrub: Callable[[Field], bool] = lambda _fld: True,
+    ) -> tuple[FileResult, list[bool]]:
+        """Find secrets in in-memory fields (a notebook model's, say) and replace them
+        with :data:`MASK` in the fields where ``scrub(field)`` is true.
+
+        Returns the result (findings named after ``name``) and, for each finding,
+        whether it was masked. Nothing is written anywhere: the fields' setters
+        change the document they came from. A field that still holds a secret after
+        scrubbing is left as it was, and ``error`` says so.
+        """
+        result = FileResult(name)
+        masked: list[bool] = []
+        label = Path(name)
+        # dict keys last: renaming one first would let a later write under it restore it
+        for fld in sorted(fields, key=lambda f: f.is_key):
+            hits = self.detector.find(fld.text, binary=fld.binary)
+            if not hits:
+                continue
+            found = self._findings(label, fld, hits)
+            result.findings.extend(found)
+            wanted = scrub(fld)
+            masked.extend([wanted] * len(found))
+            if not wanted:
+                continue
+            current = fld.text
+            for _ in range(_MAX_PASSES):
+                if not hits:
+                    break
+                spans = merge_spans([(h.start, h.end) for h in hits])
+                result.replaced += len(spans)
+                current = _replace(current, spans)
+                hits = self.detector.find(current, binary=fld.binary)
+            if hits:
+                result.error = (
+                    f"{name}: {fld.location or 'text'} still holds a secret after scrubbing"
+                )
+                masked[-len(found) :] = [False] * len(found)
+                continue
+            fld.set(current)
+            result.changed = True
+        return result, masked
+
     def scrub(
         self,
         paths: Iterable[str | Path],
