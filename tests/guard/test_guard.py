@@ -137,3 +137,13 @@ def test_base64_text_files_are_read(isolated_nbcreds: Path) -> None:
         "content": base64.b64encode(b"\x89PNG\xff").decode(),
     }
     assert Guard(isolated_nbcreds).check_model(image, "x.png").findings == []
+
+
+def test_references_are_not_secrets(isolated_nbcreds: Path) -> None:
+    """What the papermill engine injects, and references in code, are not findings."""
+    from nbcreds.guard._params import reference_lines
+
+    source = "\n".join(reference_lines({"token": "secret:API_TOKEN", "pw": "vault:db/prod#pw"}))
+    source += "\nnc.bind_secret('X', env='MY_VAR')  # secret:OTHER_NAME"
+    nb = notebook(printed(source, "ok\n"))
+    assert Guard(isolated_nbcreds).check_model(_model(nb), "nb.ipynb").findings == []

@@ -107,7 +107,8 @@ def test_papermill_engine_resolves_references_in_the_kernel_and_writes_a_clean_n
     nb = nbformat.reads(raw, as_version=4)
     # the reference, never the value, in the injected cell and the metadata
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert "nbcreds.guard.parameter('token', 'secret:API_TOKEN')" in injected.source
+    assert "from nbcreds.guard import parameter as _param" in injected.source
+    assert "token = _param('token', 'secret:API_TOKEN')" in injected.source
     assert nb.metadata.papermill.parameters == {"token": "secret:API_TOKEN"}
     text = _texts(nb)
     # resolved in the kernel (the fingerprint of the value), masked on the way out

@@ -133,7 +133,10 @@ def test_warn_saves_as_is_and_reports(server: JupyterServer, set_config: Any) ->
 def test_off_does_not_scan(server: JupyterServer, set_config: Any) -> None:
     set_config('[guard]\nmode = "off"\n')
     token = github_token()
-    assert server.put_notebook("off.ipynb", notebook(printed("x", f"{token}\n"))).status_code in (200, 201)
+    assert server.put_notebook("off.ipynb", notebook(printed("x", f"{token}\n"))).status_code in (
+        200,
+        201,
+    )
     assert token in _on_disk(server, "off.ipynb")
     report = server.last_report("off.ipynb")
     assert report["mode"] == "off"

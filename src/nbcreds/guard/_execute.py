@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nbclient import NotebookClient
+from nbclient.util import run_sync
 
 from .._exceptions import NbcredsError
 from ._guard import Guard, Report
@@ -43,6 +44,9 @@ class MaskingClientMixin:
         kc = await super().async_start_new_kernel_client()  # type: ignore[misc]
         await load_masking(self)
         return kc
+
+    # nbclient binds its sync wrapper to its own coroutine: bind it to this one
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
 
 def guard_notebook(nb: Any, name: str, guard: Guard | None = None) -> Report:

@@ -75,11 +75,19 @@ class GuardedExecutionManager(NotebookExecutionManager):  # type: ignore[misc]
         super().__init__(nb, **kwargs)
         self.guard = guard
         self.last_report: Report | None = None
+        self._told: set[tuple[str, str, str]] = set()
 
     def guard_now(self) -> Report:
+        """Guard the notebook in memory (scrubbing it in place); say what is new."""
         name = str(self.output_path or "papermill output")
-        self.last_report = guard_notebook(self.nb, name, self.guard)
-        return self.last_report
+        report = guard_notebook(self.nb, name, self.guard)
+        new = [f for f in report.findings if (f.location, f.rule, f.action) not in self._told]
+        self._told.update((f.location, f.rule, f.action) for f in new)
+        if new or (report.error and self.last_report is None):
+            shown = Report(report.path, report.operation, report.mode, new, error=report.error)
+            print_report(shown, sys.stderr)
+        self.last_report = report
+        return report
 
     def save(self, **kwargs: Any) -> None:
         if kwargs.get("nb") is not None:
@@ -127,7 +135,6 @@ class NbcredsEngine(NBClientEngine):  # type: ignore[misc]
             nb_man.notebook_complete()
         # papermill writes the returned notebook itself: it must be the guarded one
         report = nb_man.guard_now()
-        print_report(report, sys.stderr)
         if report.action == "refused":
             raise NbcredsError(report.refusal())
         return nb_man.nb

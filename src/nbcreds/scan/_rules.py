@@ -84,9 +84,12 @@ _KEYWORDS = (
     r"password|passwd|passphrase|pwd|secret|api[_-]?key|apikey|access[_-]?key|auth[_-]?token|"
     r"access[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|token|credentials?"
 )
+#: ``secret:API_TOKEN`` is a reference (a scheme, a colon, a name), not ``secret: <value>``
+_NOT_REFERENCE = r"(?!(?:env|vault|secret):[A-Za-z_])"
 _GENERIC = re.compile(
     r"(?ai)"
     + _NOT_SECRET_NAME
+    + _NOT_REFERENCE
     + r"(?P<key>[A-Za-z0-9_.-]*(?:"
     + _KEYWORDS
     + r")[A-Za-z0-9_.-]*)[\"']?[ \t]*"
