@@ -43,27 +43,39 @@ function detailsBody(report: IGuardReport): Widget {
   return new Widget({ node });
 }
 
+const RELOAD = 'Reload from disk';
+const RELOAD_CAPTION = 'Show the saved (masked) file instead of the values still on the page';
+
 export function showReport(report: IGuardReport, context?: NotebookPanel['context']): string {
   const { type, message } = guardMessage(report);
+  // a notification's action closes it: the details dialog offers the reload again
+  const canReload = !!context && report.findings.some(f => f.action === 'masked');
   const actions: Notification.IAction[] = [
     {
       label: 'Details',
       caption: 'Where, what kind, what was done, and how to configure the save guard',
       callback: () => {
+        const buttons = canReload
+          ? [Dialog.cancelButton({ label: RELOAD, caption: RELOAD_CAPTION }), Dialog.okButton()]
+          : [Dialog.okButton()];
         void showDialog({
           title: `nbcreds save guard: ${report.path}`,
           body: detailsBody(report),
-          buttons: [Dialog.okButton()]
+          buttons
+        }).then(result => {
+          if (canReload && result.button.label === RELOAD) {
+            void context?.revert();
+          }
         });
       }
     }
   ];
-  if (context && report.findings.some(f => f.action === 'masked')) {
+  if (canReload) {
     actions.push({
-      label: 'Reload from disk',
-      caption: 'Show the saved (masked) file instead of the values still on the page',
+      label: RELOAD,
+      caption: RELOAD_CAPTION,
       callback: () => {
-        void context.revert();
+        void context?.revert();
       }
     });
   }
