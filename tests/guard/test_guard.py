@@ -147,3 +147,24 @@ def test_references_are_not_secrets(isolated_nbcreds: Path) -> None:
     source += "\nnc.bind_secret('X', env='MY_VAR')  # secret:OTHER_NAME"
     nb = notebook(printed(source, "ok\n"))
     assert Guard(isolated_nbcreds).check_model(_model(nb), "nb.ipynb").findings == []
+
+
+def test_parameter_references_resolve_to_registered_secrets(
+    isolated_nbcreds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    from nbcreds.guard import parameter
+    from nbcreds.masking import registry
+
+    monkeypatch.setenv("RAW_PARAM_VALUE", "raw-param-value-123")
+    monkeypatch.setenv("SECRET_API_TOKEN", base64.b64encode(b"api-token-value-456").decode())
+    from_env = parameter("tok", "env:RAW_PARAM_VALUE")
+    from_secret = parameter("api", "secret:API_TOKEN")
+    assert isinstance(from_env, nbcreds.Secret)
+    assert isinstance(from_secret, nbcreds.Secret)
+    assert from_env.reveal() == "raw-param-value-123"
+    assert from_secret.reveal() == "api-token-value-456"
+    assert {"raw-param-value-123", "api-token-value-456"} <= set(registry.values())
+    with pytest.raises(nbcreds.NbcredsError, match="parameter x"):
+        parameter("x", "not-a-reference")
