@@ -23,26 +23,39 @@ def _model(nb: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("text", "key", "words"),
     [
-        ('[guard]\nmod = "scrub"\n', "mod", "unknown key"),
+        ('[guard]\nmod = "scrub"\n', "mod", "unknown key (did you mean 'mode'?)"),
         ('[guard]\nmode = "scrubb"\n', "mode", "must be one of"),
-        ("[guard]\nmode = 1\n", "mode", "must be one of"),
+        ("[guard]\nmode = 1\n", "mode", "must be a string"),
         ('[guard]\nresolve = "yes"\n', "resolve", "true or false"),
     ],
 )
-def test_bad_guard_tables_name_file_table_and_key(
+def test_bad_guard_tables_fail_at_load_naming_file_table_and_key(
     isolated_nbcreds: Path, text: str, key: str, words: str
 ) -> None:
+    import tomllib
+
     path = isolated_nbcreds / "nbcreds.toml"
     path.write_text(text)
-    config = nbcreds.load_config(path)  # the rest of nbcreds accepts a [guard] table
-    with pytest.raises(ConfigError) as err:
-        parse_guard(config.data["guard"], config.where)
-    message = str(err.value)
-    assert str(path) in message
-    assert "guard" in message
-    assert key in message
-    assert words in message
-    assert "scrubb" not in message  # the bad value is not repeated
+    # at load, in any process (a kernel too), and again when the guard parses the table
+    with pytest.raises(ConfigError) as at_load:
+        nbcreds.load_config(path)
+    with pytest.raises(ConfigError) as parsed:
+        parse_guard(tomllib.loads(text)["guard"], str(path))
+    for err in (at_load, parsed):
+        message = str(err.value)
+        assert str(path) in message
+        assert "[guard]" in message
+        assert f"key '{key}'" in message
+        assert words in message
+        assert "scrubb" not in message  # the bad value is not repeated
+        assert "yes" not in message
+
+
+def test_a_good_guard_table_loads(isolated_nbcreds: Path) -> None:
+    path = isolated_nbcreds / "nbcreds.toml"
+    path.write_text('[guard]\nmode = "block"\nresolve = true\n')
+    config = nbcreds.load_config(path)
+    assert parse_guard(config.data["guard"], config.where) == GuardSettings("block", True)
 
 
 def test_defaults() -> None:
