@@ -31,8 +31,8 @@ def parameter(name: str, ref: str) -> Any:
     """Resolve the reference ``ref`` given for parameter ``name``: a ``Secret``.
 
     ``secret:NAME`` is the secret of that name (looked up as ``nc.secret`` does);
-    ``env:VAR`` and ``vault:path#field`` are bound in the session under the
-    parameter's name, then resolved.
+    any other reference (``env:VAR``, ``vault:path#field``, a plugin's scheme) is
+    bound in the session under the parameter's name, then resolved.
     """
     import nbcreds as nc
 
@@ -44,11 +44,7 @@ def parameter(name: str, ref: str) -> Any:
         raise NbcredsError(f"parameter {name}: {exc}") from None
     if parsed.scheme == "secret":
         return nc.secret(parsed.target, field=parsed.field)
-    target = f"{parsed.target}#{parsed.field}" if parsed.field else parsed.target
-    if parsed.scheme == "env":
-        nc.bind_secret(name, env=parsed.target)
-    else:
-        nc.bind_secret(name, vault=target)
+    nc.bind_secret(name, ref=ref)  # any installed source's scheme
     return nc.secret(name)
 
 
