@@ -145,3 +145,87 @@ def test_hold_from_matches_brute_force(patterns: list[str], text: str) -> None:
         len(text),
     )
     assert state.hold_from(text) == expected
+
+
+# -- the kernel stream: what nbformat joins ----------------------------------------
+
+
+class _Stream:  # stands for an OutStream: only flush() is used on release
+    pub_thread = None
+
+
+def _joined(pieces: list[tuple[dict[str, str], str]], parent: dict[str, str]) -> str:
+    """A cell's stream as nbformat stores it (masked as the session would)."""
+    state = _engine.compiled()
+    return "".join(state.sub(text) for p, text in pieces if p == parent)
+
+
+def _windows(value: str, size: int = 16) -> list[str]:
+    return [value[i : i + size] for i in range(len(value) - size + 1)]
+
+
+def test_a_piece_released_by_time_and_its_continuation_never_join_into_the_value() -> None:
+    nbcreds.mask(VALUE)
+    hold = _stream.KernelStreamHold(_Stream())
+    parent = {"msg_id": "cell-1"}
+    sent = hold._process([(parent, "half: " + VALUE[:10])])
+    hold._release_pending = True  # the hold time is over
+    sent += hold._process([])
+    sent += hold._process([(parent, VALUE[10:] + " end\n")])
+    joined = _joined(sent, parent)
+    assert VALUE not in joined
+    assert VALUE[10:] not in joined  # the continuation is masked too
+    assert joined == "half: ******** end\n"  # the piece, then its continuation
+
+
+def test_a_thread_writing_after_its_cell_ended_continues_the_carry() -> None:
+    nbcreds.mask(VALUE)
+    hold = _stream.KernelStreamHold(_Stream())
+    cell, next_cell = {"msg_id": "cell-1"}, {"msg_id": "cell-2"}
+    sent = hold._process([(cell, VALUE[:5])])
+    hold._release_pending = True  # post_run_cell
+    sent += hold._process([])
+    later = hold._process([(next_cell, VALUE[5:] + "\n")])
+    assert VALUE[:5] in _joined(sent, cell)  # five characters say nothing
+    assert later == [(next_cell, "****\n")]
+
+
+def test_one_character_per_hold_period_never_shows_a_window() -> None:
+    nbcreds.mask(VALUE)
+    hold = _stream.KernelStreamHold(_Stream())
+    parent = {"msg_id": "cell-1"}
+    sent: list[tuple[dict[str, str], str]] = []
+    for char in VALUE + "\n":
+        sent += hold._process([(parent, char)])
+        hold._release_pending = True
+        sent += hold._process([])
+    joined = _joined(sent, parent)
+    assert len(joined.replace("****", "")) < _stream.TAIL_MASK_LENGTH + 1
+    assert not any(window in joined for window in _windows(VALUE, _stream.TAIL_MASK_LENGTH))
+
+
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=len(VALUE)), max_size=4),
+    timeouts=st.lists(st.booleans(), min_size=5, max_size=5),
+)
+def test_any_split_and_any_timing_keeps_the_value_out_of_the_joined_stream(
+    cuts: list[int], timeouts: list[bool]
+) -> None:
+    registry.clear()
+    nbcreds.mask(VALUE)
+    hold = _stream.KernelStreamHold(_Stream())
+    parent = {"msg_id": "cell-1"}
+    text = f"start {VALUE} end\n"
+    points = [0, *sorted({c + 6 for c in cuts}), len(text)]
+    sent: list[tuple[dict[str, str], str]] = []
+    for (a, b), timeout in zip(itertools.pairwise(points), timeouts, strict=False):
+        sent += hold._process([(parent, text[a:b])])
+        if timeout:
+            hold._release_pending = True
+            sent += hold._process([])
+    hold._release_pending = True
+    sent += hold._process([])
+    joined = _joined(sent, parent)
+    assert not any(window in joined for window in _windows(VALUE, _stream.TAIL_MASK_LENGTH))
+    assert joined.startswith("start ")
+    assert joined.endswith(" end\n")

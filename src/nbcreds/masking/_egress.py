@@ -32,6 +32,7 @@ from typing import Any
 
 from . import _engine, _logging
 from ._engine import Compiled
+from ._markup import MIME_KINDS, Kind, masked_text, masked_view
 from ._stream import HoldBack, KernelStreamHold, release_all
 
 __all__ = ["MaskedStream", "install", "installed", "mask_message_part", "uninstall"]
@@ -40,16 +41,20 @@ __all__ = ["MaskedStream", "install", "installed", "mask_message_part", "uninsta
 # -- walking message content --------------------------------------------------------
 
 
-def mask_message_part(obj: Any, state: Compiled) -> Any:
+def mask_message_part(obj: Any, state: Compiled, kind: Kind = "plain") -> Any:
     """``obj`` with every string and byte string in it masked; containers are
     copied only where something changed (the caller's objects are never mutated,
-    and nothing is allocated for the common message that holds no secret)."""
+    and nothing is allocated for the common message that holds no secret).
+
+    Strings are matched as they are and through their markup and line folds
+    (:mod:`._markup`): a ``text/html``, ``text/latex`` or ``text/markdown`` entry
+    of a MIME bundle as that markup, every other string as (ANSI) text."""
     if type(obj) is str:
         if len(obj) < state.min_length:
             return obj  # keys like "name", "text": too short to hold a pattern
-        return state.sub(obj)
+        return masked_view(state.sub(obj), state, kind)
     if isinstance(obj, str):  # a subclass (Secret): mask its plain value
-        return state.sub(str.__str__(obj))
+        return masked_text(str.__str__(obj), state, kind)
     if isinstance(obj, dict):
         out: dict[Any, Any] | None = None
         shortest = state.min_length
@@ -58,11 +63,14 @@ def mask_message_part(obj: Any, state: Compiled) -> Any:
             if not isinstance(key, str) or len(key) < shortest:
                 new_key = key
             else:
-                new_key = state.sub(str.__str__(key))
+                new_key = masked_text(str.__str__(key), state)
             if type(value) is str:
-                new_value = value if len(value) < shortest else state.sub(value)
+                if len(value) < shortest:
+                    new_value = value
+                else:
+                    new_value = masked_view(state.sub(value), state, MIME_KINDS.get(key, "plain"))
             else:
-                new_value = mask_message_part(value, state)
+                new_value = mask_message_part(value, state, MIME_KINDS.get(key, "plain"))
             if out is None and (new_key is not key or new_value is not value):
                 out = dict(list(obj.items())[:position])
             if out is not None:
@@ -71,7 +79,7 @@ def mask_message_part(obj: Any, state: Compiled) -> Any:
     if isinstance(obj, (list, tuple)):
         items: list[Any] | None = None
         for position, item in enumerate(obj):
-            new = mask_message_part(item, state)
+            new = mask_message_part(item, state, kind)
             if items is None and new is not item:
                 items = list(obj[:position])
             if items is not None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _engine
+from ._markup import masked_text
 
 __all__ = ["MaskingFilter", "install", "mask_record", "uninstall"]
 
@@ -31,15 +32,17 @@ def mask_record(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a broken format string: let logging report it as usual
         message = None
-    if message is not None and state.matcher.search(message):
-        record.msg = state.sub(message)
-        record.args = None
+    if message is not None:
+        shown = masked_text(message, state)
+        if shown is not message:
+            record.msg = shown
+            record.args = None
     if record.exc_info and not record.exc_text:
         record.exc_text = _formatter.formatException(record.exc_info)
     if record.exc_text:
-        record.exc_text = state.sub(record.exc_text)
+        record.exc_text = masked_text(record.exc_text, state)
     if record.stack_info:
-        record.stack_info = state.sub(record.stack_info)
+        record.stack_info = masked_text(record.stack_info, state)
     setattr(record, "_nbcreds_masked", state.version)  # noqa: B010
 
 

@@ -28,13 +28,26 @@ from typing import Any
 
 from . import _engine
 from ._engine import Compiled
+from ._markup import masked_text, masked_view
 
-__all__ = ["HOLD_SECONDS", "HoldBack", "KernelStreamHold", "release_all", "split"]
+__all__ = [
+    "HOLD_SECONDS",
+    "TAIL_MASK_LENGTH",
+    "HoldBack",
+    "KernelStreamHold",
+    "release_all",
+    "split",
+]
 
 _Piece = tuple[dict[str, Any], str]
 
 #: The longest a held-back piece waits for more output.
 HOLD_SECONDS = 0.5
+
+#: A held piece released without its continuation (time is up, the cell ended)
+#: goes out masked from this many characters on: shorter, it says nothing
+#: usable (and masking every short held piece would blank ordinary output).
+TAIL_MASK_LENGTH = 8
 
 
 def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
@@ -50,7 +63,7 @@ def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
         return text, ""
     cut = state.hold_from(text)
     if cut == len(text):
-        return (state.sub(text) if mask else text), ""
+        return (masked_text(text, state) if mask else text), ""
     spans = state.matcher.spans(text)
     for start, end, _ in spans:
         if start < cut < end:
@@ -58,7 +71,7 @@ def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
             break
     head = text[:cut]
     if mask:
-        head = state.sub_spans(head, [s for s in spans if s[1] <= cut])
+        head = masked_view(state.sub_spans(head, [s for s in spans if s[1] <= cut]), state)
     return head, text[cut:]
 
 
@@ -142,6 +155,9 @@ class KernelStreamHold(_Releasable):
         self._stream = weakref.ref(stream)
         self._lock = threading.Lock()
         self._held: dict[frozenset[Any], tuple[dict[str, Any], str, float]] = {}
+        #: per parent: the raw end of what went out that may still grow into a pattern
+        self._carry: dict[frozenset[Any], str] = {}
+        self._last: tuple[frozenset[Any], str] | None = None
         self._release_pending = False
         _live.add(self)
 
@@ -179,17 +195,23 @@ class KernelStreamHold(_Releasable):
             if state is None:
                 out.append((parent, _engine.WITHHELD))
                 continue
-            if release:
-                out.append((parent, text))
-                continue
-            emit, rest = split(text, state, mask=False)
+            carry = self._take_carry(key)
+            if carry:
+                text = self._mask_continuation(carry, text, state)
+            emit, rest = self._split(carry, text, state)
             if emit:
                 out.append((parent, emit))
-            if rest:
+            if rest and release:
+                out.append((parent, self._let_go(key, carry, rest, state)))
+            elif rest:
                 kept[key] = (parent, rest, now + HOLD_SECONDS)
+                if carry and not emit:
+                    self._carry[key] = carry  # still growing: the held piece extends it
         for key, (parent, rest, due) in pending.items():
             if release or due <= now:
-                out.append((parent, rest))
+                carry = self._carry.pop(key, "") if state is not None else ""
+                let_go = self._let_go(key, carry, rest, state) if state else _engine.WITHHELD
+                out.append((parent, let_go))
             else:
                 kept[key] = (parent, rest, due)
         if kept:
@@ -197,6 +219,58 @@ class KernelStreamHold(_Releasable):
                 self._held.update(kept)
             _timer.schedule(self, min(due for _, _, due in kept.values()))
         return out
+
+    # -- what went out before: the carry -------------------------------------------
+    #
+    # A piece held back for HOLD_SECONDS (or until the cell ended) has to go out
+    # before the rest of the value may arrive. nbformat joins a cell's stream
+    # chunks, so the pieces must not add up to a value there: the released piece
+    # is masked when it is long enough to matter, and it is remembered (raw) as
+    # the stream's *carry*, so the start of the next chunk -- of the same parent,
+    # or of the next parent writing to this stream (a thread printing after its
+    # cell ended) -- that completes a pattern with it is masked too.
+
+    def _take_carry(self, key: frozenset[Any]) -> str:
+        carry = self._carry.pop(key, "")
+        if not carry and self._last is not None:
+            last_key, last_carry = self._last
+            if last_key != key and self._carry.get(last_key) == last_carry:
+                carry = self._carry.pop(last_key)
+        return carry
+
+    def _mask_continuation(self, carry: str, text: str, state: Compiled) -> str:
+        """``text`` with its start masked where it completes a pattern begun in ``carry``."""
+        size = len(carry)
+        spans = state.matcher.spans(carry + text)
+        crossing = [span for span in spans if span[0] < size < span[1]]
+        if not crossing:
+            return text
+        _start, end, label = crossing[0]
+        replacement = state.replacement()
+        mask = replacement(label) if callable(replacement) else replacement
+        return mask + text[end - size :]
+
+    @staticmethod
+    def _split(carry: str, text: str, state: Compiled) -> tuple[str, str]:
+        """:func:`split` of ``text``, holding all of it while it still continues
+        ``carry`` towards a pattern."""
+        if carry:
+            full = carry + text
+            cut = state.hold_from(full)
+            if cut < len(carry):
+                return "", text
+        return split(text, state, mask=False)
+
+    def _let_go(self, key: frozenset[Any], carry: str, rest: str, state: Compiled) -> str:
+        """What to send for a held piece whose time is up (``rest``: a proper prefix
+        of a pattern, possibly after ``carry`` that already went out)."""
+        tail = (carry + rest)[-max(state.max_length, 1) :]
+        self._carry[key] = tail
+        self._last = (key, tail)
+        if len(carry) + len(rest) < TAIL_MASK_LENGTH:
+            return rest  # a few characters say nothing about a value
+        replacement = state.replacement()
+        return replacement(None) if callable(replacement) else replacement
 
     def _flush_soon(self) -> None:
         stream = self._stream()

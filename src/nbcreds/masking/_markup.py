@@ -1,0 +1,238 @@
+"""Matching what a reader sees: markup removed, entities decoded, folded lines joined.
+
+A renderer puts things *inside* a value: ``rich`` colours digit groups with ANSI
+escapes (or ``<span>``s in HTML), pygments splits a string across token spans in
+HTML and writes ``-`` as ``\\PYZhy{}`` in LaTeX, a console or ``textwrap.fill``
+breaks a long value over lines (often indenting the continuation). The raw
+matcher sees none of these as the value. Here a text is cut into *segments* --
+plain runs, markup (tags, escape sequences, macros that render nothing, a line
+break with the whitespace around it) and atoms (an entity or macro that renders
+one character) -- and the *visible text* (runs and decoded atoms) is matched.
+Each match is mapped back to the original's runs and atoms: the first piece is
+replaced by the mask, the other pieces are dropped, and every markup segment is
+kept, so tags stay balanced, escapes stay well formed and lines stay lines.
+
+Cost: a text is first masked as is (:meth:`Compiled.sub`). Only when it can hold
+markup or a line break is the visible text built -- with one C-level
+``re.sub`` for ANSI text and line breaks -- and scanned once more; the segment
+map is built only when that scan finds something the first did not.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+from collections.abc import Callable
+from typing import Literal
+
+from ._engine import Compiled
+
+__all__ = ["Kind", "masked_text", "masked_view", "visible"]
+
+Kind = Literal["plain", "html", "markdown", "latex"]
+
+#: the MIME types whose text is matched through their markup
+MIME_KINDS: dict[str, Kind] = {
+    "text/html": "html",
+    "text/markdown": "markdown",
+    "text/latex": "latex",
+}
+
+# A line break with the padding after it: the newline, the next line's indent and
+# an optional box-drawing border (rich panels and tables). It starts with its
+# newline so that the regex engine only tries it there; the padding *before* the
+# newline (trailing blanks, the right border) is taken off the preceding run.
+_BREAK = r"\n[ \t]*[│┃║]?[ \t]*"
+_BEFORE_BREAK = " \t\r│┃║"
+# ANSI/VT escapes: CSI (colours, cursor), OSC (titles, rich's hyperlinks), 2-byte
+_ANSI = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]"
+_TAG = r"<!--.*?-->|<[A-Za-z/!?][^<>]*>"
+_ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?"
+_MD_ESCAPE = r"\\[!-/:-@\[-`{-~]"
+# pygments' LaTeX escapes (\PYZhy{} is "-") and plain LaTeX ones (\_ is "_")
+_PYGMENTS_CHARS = {
+    "bs": "\\",
+    "ob": "{",
+    "cb": "}",
+    "ca": "^",
+    "us": "_",
+    "am": "&",
+    "lt": "<",
+    "gt": ">",
+    "sh": "#",
+    "pc": "%",
+    "dl": "$",
+    "hy": "-",
+    "sq": "'",
+    "dq": '"',
+    "ti": "~",
+    "at": "@",
+    "lb": "[",
+    "rb": "]",
+}
+_LATEX_NAMED = {
+    "textbackslash": "\\",
+    "textasciitilde": "~",
+    "textasciicircum": "^",
+    "textunderscore": "_",
+    "textless": "<",
+    "textgreater": ">",
+    "textbar": "|",
+}
+_LATEX = (
+    r"(?P<pyz>\\PYZ(?P<pyzc>[a-z]{2})\{\})"
+    r"|(?P<named>\\(?P<namedc>[a-z]+)\{\})"
+    r"|(?P<esc>\\[_&%$#{}])"
+    r"|\\PY\{[^{}]*\}\{"
+    r"|\\[A-Za-z@]+\*?(?:\[[^\]]*\])?"
+    r"|[{}]"
+)
+
+_PLAIN_STRIP = re.compile(f"{_ANSI}|{_BREAK}")
+_TOKENS: dict[Kind, re.Pattern[str]] = {
+    "plain": re.compile(f"(?P<markup>{_ANSI}|{_BREAK})"),
+    "html": re.compile(f"(?P<markup>{_TAG}|{_BREAK})|(?P<entity>{_ENTITY})", re.DOTALL),
+    "markdown": re.compile(
+        f"(?P<markup>{_TAG}|{_BREAK})|(?P<entity>{_ENTITY})|(?P<mdesc>{_MD_ESCAPE})", re.DOTALL
+    ),
+    "latex": re.compile(f"(?P<markup>{_BREAK})|{_LATEX}"),
+}
+
+
+def _decode(match: re.Match[str], group: str) -> str:
+    """What one atom renders as."""
+    if group == "entity":
+        return html.unescape(match.group())
+    if group == "pyz":
+        return _PYGMENTS_CHARS.get(match.group("pyzc"), "")
+    if group == "named":
+        return _LATEX_NAMED.get(match.group("namedc"), "")
+    return match.group()[1]  # a backslash escape (Markdown, LaTeX)
+
+
+# (visible start, visible end, original start, original end, atomic)
+_Segment = tuple[int, int, int, int, bool]
+
+
+def visible(text: str, kind: Kind = "plain") -> tuple[str, list[_Segment]]:
+    """The text a reader sees in ``text`` and the segments mapping it back.
+
+    Each segment is ``(vis_start, vis_end, orig_start, orig_end, atomic)``: a run
+    of the original shown as is (``atomic`` false, same length on both sides) or
+    one token (entity, macro) rendered as ``text[vis_start:vis_end]``. Markup
+    has no segment: it is what lies between them in the original.
+    """
+    pieces: list[str] = []
+    segments: list[_Segment] = []
+    shown = 0
+    position = 0
+    for match in _TOKENS[kind].finditer(text):
+        start, end = match.span()
+        group = match.lastgroup
+        if text[start] == "\n":  # a line break: also its trailing padding
+            start = position + len(text[position:start].rstrip(_BEFORE_BREAK))
+        if start > position:
+            pieces.append(text[position:start])
+            segments.append((shown, shown + start - position, position, start, False))
+            shown += start - position
+        decoded = "" if group is None or group == "markup" else _decode(match, group)
+        if decoded:
+            pieces.append(decoded)
+            segments.append((shown, shown + len(decoded), start, end, True))
+            shown += len(decoded)
+        position = end
+    if position < len(text):
+        pieces.append(text[position:])
+        segments.append((shown, shown + len(text) - position, position, len(text), False))
+    return "".join(pieces), segments
+
+
+def _quick_view(text: str, kind: Kind) -> str | None:
+    """The visible text, cheaply, or None when it cannot differ from ``text``.
+
+    Plain text without escapes or padded line breaks -- nearly every stream
+    message -- costs two ``in`` tests and a ``str.replace``."""
+    if kind == "plain":
+        escapes = "\x1b" in text
+        if "\n" not in text:
+            return _PLAIN_STRIP.sub("", text) if escapes else None
+        if (
+            not escapes
+            and text.isascii()  # O(1); the box borders are not ASCII
+            and "\n " not in text
+            and " \n" not in text
+            and "\t" not in text
+            and "\r" not in text
+        ):
+            return text.replace("\n", "")
+        view = visible(text, kind)[0]
+    elif kind == "latex":
+        if "\\" not in text and "{" not in text and "\n" not in text:
+            return None
+        view = visible(text, kind)[0]
+    else:
+        if "<" not in text and "&" not in text and "\n" not in text and "\\" not in text:
+            return None
+        view = visible(text, kind)[0]
+    return None if view == text else view
+
+
+def masked_view(text: str, state: Compiled, kind: Kind = "plain") -> str:
+    """``text`` (already masked as is) with every value hidden by markup or folding
+    masked too. Returns ``text`` itself when there is nothing more to mask."""
+    if len(text) < state.min_length:
+        return text
+    view = _quick_view(text, kind)
+    if view is None or not state.matcher.search(view):
+        return text
+    shown, segments = visible(text, kind)
+    spans = state.matcher.spans(shown)
+    if not spans:
+        return text
+    return _rewrite(text, shown, segments, spans, state.replacement())
+
+
+def masked_text(text: str, state: Compiled, kind: Kind = "plain") -> str:
+    """``text`` masked as is, then through its markup and folds."""
+    return masked_view(state.sub(text), state, kind)
+
+
+def _rewrite(
+    text: str,
+    shown: str,
+    segments: list[_Segment],
+    spans: list[tuple[int, int, str | None]],
+    replacement: str | Callable[[str | None], str],
+) -> str:
+    starts = [segment[0] for segment in segments]
+    edits: list[tuple[int, int, str]] = []
+    for vis_start, vis_end, label in spans:
+        mask = replacement(label) if callable(replacement) else replacement
+        index = max(bisect.bisect_right(starts, vis_start) - 1, 0)
+        first = True
+        while index < len(segments) and segments[index][0] < vis_end:
+            seg_vis_start, seg_vis_end, orig_start, orig_end, atomic = segments[index]
+            index += 1
+            if seg_vis_end <= vis_start:
+                continue
+            if not atomic:
+                lo = orig_start + max(vis_start, seg_vis_start) - seg_vis_start
+                hi = orig_start + min(vis_end, seg_vis_end) - seg_vis_start
+            else:
+                lo, hi = orig_start, orig_end
+            if edits and edits[-1][1] > lo:
+                # an atom shared with the previous span: already hidden
+                lo = edits[-1][1]
+                if lo >= hi:
+                    continue
+            edits.append((lo, hi, mask if first else ""))
+            first = False
+    parts: list[str] = []
+    position = 0
+    for lo, hi, new in edits:
+        parts.append(text[position:lo])
+        parts.append(new)
+        position = hi
+    parts.append(text[position:])
+    return "".join(parts)
