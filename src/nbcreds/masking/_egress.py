@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _engine, _logging
+from . import _engine, _logging, _shell
 from ._engine import Compiled
 from ._markup import MIME_KINDS, Kind, masked_text, masked_view
 from ._stream import HoldBack, KernelStreamHold, release_all
@@ -387,6 +387,23 @@ def _wrap_publish(original: Callable[..., Any]) -> Callable[..., Any]:
     return publish
 
 
+def _install_shell_files(ipython: Any, record: _Installed) -> None:
+    """IPython's own outputs: the ``%logstart`` log, the output history database,
+    the inspector (see :mod:`._shell`)."""
+    try:
+        logger = getattr(ipython, "logger", None)  # created on first use
+    except Exception:
+        logger = None
+    if callable(getattr(logger, "log_write", None)):
+        _patch_attr(logger, "log_write", _shell.wrap_log_write, record)
+    history = getattr(ipython, "history_manager", None)
+    if callable(getattr(history, "store_output", None)):
+        _patch_attr(history, "store_output", _shell.wrap_store_output(history), record)
+    inspector = getattr(ipython, "inspector", None)
+    if callable(getattr(inspector, "info", None)):
+        _patch_attr(inspector, "info", _shell.wrap_info, record)
+
+
 def _release_on_cell_end(*_args: Any) -> None:
     release_all()
 
@@ -405,6 +422,7 @@ def install(ipython: Any) -> None:
         display_pub = getattr(ipython, "display_pub", None)
         if not sessions and display_pub is not None:
             _patch_attr(display_pub, "publish", _wrap_publish, record)
+        _install_shell_files(ipython, record)
         events = getattr(ipython, "events", None)
         if events is not None:
             events.register("post_run_cell", _release_on_cell_end)
