@@ -30,6 +30,8 @@ class LeakSecrets:
     password: str
     token: str
     private_key: str
+    #: 64 characters: long enough for every truncating display to cut it
+    long: str
 
     def __repr__(self) -> str:  # a failing test shows its arguments: never the values
         return "<LeakSecrets>"
@@ -37,13 +39,18 @@ class LeakSecrets:
     def values(self) -> list[str]:
         """Every value to scan for: each secret and each line of the key."""
         lines = [line for line in self.private_key.splitlines() if len(line) >= 8]
-        return [self.password, self.token, self.private_key, *lines]
+        return [self.password, self.token, self.private_key, self.long, *lines]
+
+    def sliceable(self) -> list[str]:
+        """The values whose 16-character windows must not show either."""
+        return [self.token, self.long]
 
     def env(self) -> dict[str, str]:
         return {
             "LEAK_PASSWORD": self.password,
             "LEAK_PRIVATE_KEY": self.private_key,
             "SECRET_LEAK_TOKEN": base64.b64encode(self.token.encode()).decode(),
+            "SECRET_LEAK_LONG": base64.b64encode(self.long.encode()).decode(),
         }
 
 
@@ -55,6 +62,8 @@ def leak_secrets() -> LeakSecrets:
         password=f"Pw/{secrets.token_urlsafe(9)}+&<q>\"' é~",
         token=f"tok_{secrets.token_hex(16)}",
         private_key=f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----",
+        # "-" and "_" are what pygments' LaTeX writes as macros
+        long="lv-" + secrets.token_urlsafe(48)[:56] + "_x-" + secrets.token_hex(1)[:1] + "z",
     )
 
 
@@ -89,6 +98,8 @@ class Run:
     extra_replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     kernel_output: bytes = b""
     cell_msg_ids: list[str] = field(default_factory=list)
+    #: every file the run left in its working directory (``%logstart`` logs...)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def text_for(self, msg_id: str) -> str:
         """Every iopub message of one execution, as JSON."""
@@ -120,6 +131,25 @@ def no_leak(haystack: str | bytes, values: list[str]) -> None:
         raise AssertionError(f"secret material found: {leaks}") from None
 
 
+WINDOW = 16
+
+
+def no_window(haystack: str | bytes, values: list[str]) -> None:
+    """No 16-character slice of any value in ``haystack`` (raw or JSON-escaped):
+    what a truncating display (``%whos``, ``?``, pandas, a debugger) would show."""
+    __tracebackhide__ = True
+    text = haystack.decode("utf-8", "replace") if isinstance(haystack, bytes) else haystack
+    found = []
+    for index, value in enumerate(values):
+        forms = {value, json.dumps(value)[1:-1]}
+        for form in forms:
+            windows = {form[i : i + WINDOW] for i in range(max(len(form) - WINDOW + 1, 1))}
+            if any(window in text for window in windows):
+                found.append(f"value#{index}")
+    if found:
+        raise AssertionError(f"a 16-character slice of {sorted(set(found))} is present") from None
+
+
 def dump(obj: Any) -> str:
     """Both JSON spellings of a message (non-ASCII raw and \\u-escaped)."""
     return json.dumps(obj, default=str, ensure_ascii=False) + json.dumps(obj, default=str)
@@ -143,7 +173,7 @@ class _Recorder:
 
 
 async def _execute(
-    path: Path, kernel_name: str, env: dict[str, str], log: Path, extra: bool
+    path: Path, kernel_name: str, env: dict[str, str], log: Path, extra: str, work: Path
 ) -> Run:
     nb = nbformat.read(path, as_version=4)
     run = Run(notebook=nb, ipynb=b"")
@@ -155,7 +185,7 @@ async def _execute(
         timeout=60,
         allow_errors=False,
         record_timing=False,
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(work)}},
     )
     with log.open("wb") as sink:
         async with client.async_setup_kernel(env=env, stdout=sink, stderr=sink):
@@ -168,7 +198,9 @@ async def _execute(
                 await client.async_execute_cell(cell, index)
             kc = client.kc
             replies = (
-                {}
+                await _display_requests(kc)
+                if extra == "display"
+                else {}
                 if not extra
                 else {
                     "user_expressions": await kc.execute(
@@ -198,7 +230,57 @@ async def _execute(
         if m["channel"] == "shell" and m["msg_type"] == "execute_reply"
     ]
     run.ipynb = nbformat.writes(nb).encode()
+    run.files = {
+        str(f.relative_to(work)): f.read_bytes() for f in sorted(work.rglob("*")) if f.is_file()
+    }
     return run
+
+
+async def _control(kc: Any, command: str, arguments: dict[str, Any], seq: int) -> dict[str, Any]:
+    """One Debug Adapter Protocol request on the control channel, as JupyterLab sends it."""
+    content = {"type": "request", "seq": seq, "command": command, "arguments": arguments}
+    msg = kc.session.msg("debug_request", content)
+    kc.control_channel.send(msg)
+    while True:
+        reply = await kc.control_channel.get_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+            record = dict(reply)
+            record["channel"] = "control"
+            return record
+
+
+async def _display_requests(kc: Any) -> dict[str, dict[str, Any]]:
+    """Shift-Tab (inspect_request) and the debugger's variable view."""
+    replies: dict[str, dict[str, Any]] = {}
+    for name in ("long", "plain"):
+        for level in (0, 1):
+            replies[f"inspect-{name}-{level}"] = await kc.inspect(
+                name, detail_level=level, reply=True, timeout=30
+            )
+    init = {
+        "clientID": "JupyterLab",
+        "clientName": "JupyterLab",
+        "adapterID": "python",
+        "pathFormat": "path",
+        "linesStartAt1": True,
+        "columnsStartAt1": True,
+        "supportsVariableType": True,
+        "supportsVariablePaging": True,
+        "supportsRunInTerminalRequest": True,
+        "locale": "en",
+    }
+    replies["debug-initialize"] = await _control(kc, "initialize", init, 1)
+    replies["debug-attach"] = await _control(kc, "attach", {}, 2)
+    replies["debug-configurationDone"] = await _control(kc, "configurationDone", {}, 3)
+    replies["debug-inspectVariables"] = await _control(kc, "inspectVariables", {}, 4)
+    for seq, name in enumerate(("long", "plain"), start=5):
+        replies[f"debug-rich-{name}"] = await _control(
+            kc, "richInspectVariables", {"variableName": name}, seq
+        )
+    replies["debug-disconnect"] = await _control(
+        kc, "disconnect", {"restart": False, "terminateDebuggee": True}, 9
+    )
+    return replies
 
 
 def execute_notebook(name: str, kernel_name: str, env: dict[str, str], tmp: Path) -> Run:
@@ -210,9 +292,16 @@ def execute_notebook(name: str, kernel_name: str, env: dict[str, str], tmp: Path
     full_env.pop("PYTEST_CURRENT_TEST", None)
     # the shell requests after the cells need masking on: only for notebooks without
     # a canary (%unload_ext) at the end
-    extra = name == "messages"
+    extra = "messages" if name == "messages" else "display" if name == "display" else ""
+    work = tmp / "work"
+    work.mkdir()
+    if name == "display":
+        # every 16-character slice is masked (the [masking] default of Masking v2)
+        (work / "nbcreds.toml").write_text("[masking]\nfragment_length = 16\n")
     return asyncio.run(
-        _execute(NOTEBOOKS / f"{name}.ipynb", kernel_name, full_env, tmp / "kernel.log", extra)
+        _execute(
+            NOTEBOOKS / f"{name}.ipynb", kernel_name, full_env, tmp / "kernel.log", extra, work
+        )
     )
 
 

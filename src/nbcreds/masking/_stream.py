@@ -75,6 +75,44 @@ def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
     return head, text[cut:]
 
 
+def mask_continuation(carry: str, text: str, state: Compiled) -> str:
+    """``text`` with its start masked where it completes a pattern begun in ``carry``
+    (the raw end of what already went out)."""
+    size = len(carry)
+    spans = state.matcher.spans(carry + text)
+    crossing = [span for span in spans if span[0] < size < span[1]]
+    if not crossing:
+        return text
+    _start, end, label = crossing[0]
+    replacement = state.replacement()
+    mask = replacement(label) if callable(replacement) else replacement
+    return mask + text[end - size :]
+
+
+def let_go(carry: str, rest: str, state: Compiled) -> tuple[str, str]:
+    """A held piece whose time is up: (what to send, the new carry).
+
+    ``rest`` is a proper prefix of a pattern (after ``carry``, which already went
+    out). It goes out masked from :data:`TAIL_MASK_LENGTH` characters on, and
+    is remembered so that its continuation is masked when it comes."""
+    tail = (carry + rest)[-max(state.max_length, 1) :]
+    masked = state.sub(rest)
+    if masked != rest:
+        return masked, tail  # it holds a whole pattern (a match crossed the cut)
+    if len(carry) + len(rest) < TAIL_MASK_LENGTH:
+        return rest, tail  # a few characters say nothing about a value
+    replacement = state.replacement()
+    return (replacement(None) if callable(replacement) else replacement), tail
+
+
+def split_after(carry: str, text: str, state: Compiled, *, mask: bool) -> tuple[str, str]:
+    """:func:`split` of ``text``, holding all of it while it still continues
+    ``carry`` towards a pattern."""
+    if carry and state.hold_from(carry + text) < len(carry):
+        return "", text
+    return split(text, state, mask=mask)
+
+
 class _Releasable:
     def release(self) -> None:
         raise NotImplementedError
@@ -103,6 +141,7 @@ class HoldBack(_Releasable):
         self._emit = emit
         self._lock = threading.RLock()
         self._held = ""
+        self._carry = ""  # the raw end of a piece released by time (see let_go)
         _live.add(self)
 
     @property
@@ -117,7 +156,13 @@ class HoldBack(_Releasable):
             combined = self._held + text
             self._held = ""
             try:
-                out, self._held = split(combined, _engine.compiled())
+                state = _engine.compiled()
+                carry, self._carry = self._carry, ""
+                if carry:
+                    combined = mask_continuation(carry, combined, state)
+                out, self._held = split_after(carry, combined, state, mask=True)
+                if carry and not out and self._held:
+                    self._carry = carry  # still growing: the held piece extends it
             except Exception:
                 out = _engine.WITHHELD
             if out:
@@ -132,7 +177,11 @@ class HoldBack(_Releasable):
         with self._lock:
             held, self._held = self._held, ""
             if held:
-                self._emit(_engine.safe_masked(held))
+                try:
+                    out, self._carry = let_go(self._carry, held, _engine.compiled())
+                except Exception:
+                    out = _engine.WITHHELD
+                self._emit(out)
 
     def release_due(self) -> None:
         self.release()
@@ -197,8 +246,8 @@ class KernelStreamHold(_Releasable):
                 continue
             carry = self._take_carry(key)
             if carry:
-                text = self._mask_continuation(carry, text, state)
-            emit, rest = self._split(carry, text, state)
+                text = mask_continuation(carry, text, state)
+            emit, rest = split_after(carry, text, state, mask=False)
             if emit:
                 out.append((parent, emit))
             if rest and release:
@@ -238,39 +287,11 @@ class KernelStreamHold(_Releasable):
                 carry = self._carry.pop(last_key)
         return carry
 
-    def _mask_continuation(self, carry: str, text: str, state: Compiled) -> str:
-        """``text`` with its start masked where it completes a pattern begun in ``carry``."""
-        size = len(carry)
-        spans = state.matcher.spans(carry + text)
-        crossing = [span for span in spans if span[0] < size < span[1]]
-        if not crossing:
-            return text
-        _start, end, label = crossing[0]
-        replacement = state.replacement()
-        mask = replacement(label) if callable(replacement) else replacement
-        return mask + text[end - size :]
-
-    @staticmethod
-    def _split(carry: str, text: str, state: Compiled) -> tuple[str, str]:
-        """:func:`split` of ``text``, holding all of it while it still continues
-        ``carry`` towards a pattern."""
-        if carry:
-            full = carry + text
-            cut = state.hold_from(full)
-            if cut < len(carry):
-                return "", text
-        return split(text, state, mask=False)
-
     def _let_go(self, key: frozenset[Any], carry: str, rest: str, state: Compiled) -> str:
-        """What to send for a held piece whose time is up (``rest``: a proper prefix
-        of a pattern, possibly after ``carry`` that already went out)."""
-        tail = (carry + rest)[-max(state.max_length, 1) :]
+        out, tail = let_go(carry, rest, state)
         self._carry[key] = tail
         self._last = (key, tail)
-        if len(carry) + len(rest) < TAIL_MASK_LENGTH:
-            return rest  # a few characters say nothing about a value
-        replacement = state.replacement()
-        return replacement(None) if callable(replacement) else replacement
+        return out
 
     def _flush_soon(self) -> None:
         stream = self._stream()
