@@ -54,7 +54,7 @@ def _parse(document: str) -> _Structure:
 
 
 def _state() -> _engine.Compiled:
-    return _engine.compiled(strict=True)
+    return _engine.compiled()
 
 
 # -- the visible text -------------------------------------------------------------
@@ -114,7 +114,7 @@ def test_rich_ansi_output_is_masked() -> None:
 
 def test_html_in_a_display_message_is_masked_through_its_tags() -> None:
     nbcreds.mask(VALUE)
-    document = f"<b>{VALUE[:5]}</b><i>{html.escape(VALUE[5:])}</i>"
+    document = f"<b>{VALUE[:10]}</b><i>{html.escape(VALUE[10:])}</i>"  # halves < 16
     content = {"data": {"text/html": document, "text/plain": "x"}, "metadata": {}}
     masked = _egress.mask_message_part(content, _state())
     assert masked["data"]["text/html"] == "<b>****</b><i></i>"

@@ -105,6 +105,19 @@ def let_go(carry: str, rest: str, state: Compiled) -> tuple[str, str]:
     return (replacement(None) if callable(replacement) else replacement), tail
 
 
+def next_carry(carry: str, raw: str, text: str, emit: str, rest: str, state: Compiled) -> str:
+    """The carry after a chunk (``raw``; ``text`` once its continuation is masked)
+    that went out as ``emit`` with ``rest`` held: it goes on while the chunk
+    continued a pattern (a sliding slice window may continue further), or while
+    all of the chunk is held; it ends once the chunk went out without continuing."""
+    if text is not raw:  # a continuation was masked: the value may go on
+        sent = raw[: len(raw) - len(rest)] if rest and raw.endswith(rest) else raw
+        return (carry + sent)[-max(state.max_length, 1) :]
+    if rest and not emit:
+        return carry  # still growing: the held piece extends it
+    return ""
+
+
 def split_after(carry: str, text: str, state: Compiled, *, mask: bool) -> tuple[str, str]:
     """:func:`split` of ``text``, holding all of it while it still continues
     ``carry`` towards a pattern."""
@@ -158,11 +171,12 @@ class HoldBack(_Releasable):
             try:
                 state = _engine.compiled()
                 carry, self._carry = self._carry, ""
+                raw = combined
                 if carry:
                     combined = mask_continuation(carry, combined, state)
                 out, self._held = split_after(carry, combined, state, mask=True)
-                if carry and not out and self._held:
-                    self._carry = carry  # still growing: the held piece extends it
+                if carry:
+                    self._carry = next_carry(carry, raw, combined, out, self._held, state)
             except Exception:
                 out = _engine.WITHHELD
             if out:
@@ -245,17 +259,21 @@ class KernelStreamHold(_Releasable):
                 out.append((parent, _engine.WITHHELD))
                 continue
             carry = self._take_carry(key)
+            raw = text
             if carry:
                 text = mask_continuation(carry, text, state)
             emit, rest = split_after(carry, text, state, mask=False)
             if emit:
                 out.append((parent, emit))
+            if carry:
+                kept_carry = next_carry(carry, raw, text, emit, rest, state)
+                if kept_carry:
+                    self._carry[key] = kept_carry
+                    self._last = (key, kept_carry)
             if rest and release:
-                out.append((parent, self._let_go(key, carry, rest, state)))
+                out.append((parent, self._let_go(key, self._carry.pop(key, ""), rest, state)))
             elif rest:
                 kept[key] = (parent, rest, now + HOLD_SECONDS)
-                if carry and not emit:
-                    self._carry[key] = carry  # still growing: the held piece extends it
         for key, (parent, rest, due) in pending.items():
             if release or due <= now:
                 carry = self._carry.pop(key, "") if state is not None else ""
