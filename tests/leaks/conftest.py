@@ -287,6 +287,9 @@ def execute_notebook(name: str, kernel_name: str, env: dict[str, str], tmp: Path
     import os
 
     full_env = {**os.environ, **env}
+    if name != "display":
+        # only the display notebook binds it: elsewhere `!env` would print it unregistered
+        full_env.pop("SECRET_LEAK_LONG", None)
     full_env["IPYTHONDIR"] = str(tmp / "ipython")
     # ipykernel does not capture fd 1/2 under pytest: the kernel must not think it is
     full_env.pop("PYTEST_CURRENT_TEST", None)
