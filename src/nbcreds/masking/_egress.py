@@ -32,7 +32,7 @@ from typing import Any
 
 from . import _engine, _logging, _shell
 from ._engine import Compiled
-from ._markup import MIME_KINDS, Kind, masked_text, masked_view
+from ._markup import MIME_KINDS, Kind, masked_text
 from ._stream import HoldBack, KernelStreamHold, release_all
 
 __all__ = ["MaskedStream", "install", "installed", "mask_message_part", "uninstall"]
@@ -52,7 +52,7 @@ def mask_message_part(obj: Any, state: Compiled, kind: Kind = "plain") -> Any:
     if type(obj) is str:
         if len(obj) < state.min_length:
             return obj  # keys like "name", "text": too short to hold a pattern
-        return masked_view(state.sub(obj), state, kind)
+        return masked_text(obj, state, kind)
     if isinstance(obj, str):  # a subclass (Secret): mask its plain value
         return masked_text(str.__str__(obj), state, kind)
     if isinstance(obj, dict):
@@ -68,7 +68,7 @@ def mask_message_part(obj: Any, state: Compiled, kind: Kind = "plain") -> Any:
                 if len(value) < shortest:
                     new_value = value
                 else:
-                    new_value = masked_view(state.sub(value), state, MIME_KINDS.get(key, "plain"))
+                    new_value = masked_text(value, state, MIME_KINDS.get(key, "plain"))
             else:
                 new_value = mask_message_part(value, state, MIME_KINDS.get(key, "plain"))
             if out is None and (new_key is not key or new_value is not value):

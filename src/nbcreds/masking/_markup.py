@@ -157,14 +157,7 @@ def _quick_view(text: str, kind: Kind) -> str | None:
         escapes = "\x1b" in text
         if "\n" not in text:
             return _PLAIN_STRIP.sub("", text) if escapes else None
-        if (
-            not escapes
-            and text.isascii()  # O(1); the box borders are not ASCII
-            and "\n " not in text
-            and " \n" not in text
-            and "\t" not in text
-            and "\r" not in text
-        ):
+        if not escapes and _plain_lines(text):
             return text.replace("\n", "")
         view = visible(text, kind)[0]
     elif kind == "latex":
@@ -194,8 +187,39 @@ def masked_view(text: str, state: Compiled, kind: Kind = "plain") -> str:
 
 
 def masked_text(text: str, state: Compiled, kind: Kind = "plain") -> str:
-    """``text`` masked as is, then through its markup and folds."""
+    """``text`` masked as is, then through its markup and folds.
+
+    Plain multi-line text -- most stream messages -- is scanned once, as the
+    text and its lines joined side by side: when the joined part holds no match
+    beyond the text's own, the text's part is the answer."""
+    if len(text) < state.min_length:
+        return text
+    if kind == "plain" and "\n" in text and _plain_lines(text):
+        combined = text + _SEPARATOR + text.replace("\n", "")
+        both = state.sub(combined)
+        if both is combined:
+            return text  # nothing anywhere: the common case
+        first, separator, second = both.partition(_SEPARATOR)
+        if separator and second == first.replace("\n", "") and _SEPARATOR not in second:
+            return first
     return masked_view(state.sub(text), state, kind)
+
+
+#: between a text and its joined lines in one scan (no pattern holds it: NUL)
+_SEPARATOR = "\n\x00\x00\n"
+
+
+def _plain_lines(text: str) -> bool:
+    """True when joining ``text``'s lines is all its visible text needs: no
+    escapes, no padding around its line breaks."""
+    return (
+        "\x1b" not in text
+        and text.isascii()  # O(1); the box borders are not ASCII
+        and "\n " not in text
+        and " \n" not in text
+        and "\t" not in text
+        and "\r" not in text
+    )
 
 
 def _rewrite(
