@@ -229,3 +229,17 @@ def test_any_split_and_any_timing_keeps_the_value_out_of_the_joined_stream(
     assert not any(window in joined for window in _windows(VALUE, _stream.TAIL_MASK_LENGTH))
     assert joined.startswith("start ")
     assert joined.endswith(" end\n")
+
+
+def test_a_line_end_is_never_held_back() -> None:
+    """A slice window of a multi-line value may start with a newline: the newline
+    of an ordinary line must still go out at once (nbval, readers waiting for it)."""
+    nbcreds.mask("first-line-of-it\nsecond-line-of-it\nthird-line-of-it")
+    out, hold = _collector()
+    hold.write("an ordinary line\n")
+    assert "".join(out) == "an ordinary line\n"
+    assert not hold.holding
+    kernel = _stream.KernelStreamHold(_Stream())
+    parent = {"msg_id": "cell-1"}
+    assert kernel._process([(parent, "NBCREDS-LEAKS {}\n")]) == [(parent, "NBCREDS-LEAKS {}\n")]
+    assert not kernel.holding

@@ -54,7 +54,7 @@ def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
     """Split ``text`` into (the part that can go now, the raw piece to hold back).
 
     The held piece is the longest suffix that could still become a registered
-    pattern; if a complete match crosses that point, the cut moves back to the
+    pattern, within the last line (a line end is never held back); if a complete match crosses that point, the cut moves back to the
     match's start so the match is masked whole (with whatever overlaps it) later.
     The part that goes is masked unless ``mask=False`` (the kernel's session
     masks it anyway).
@@ -62,6 +62,12 @@ def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
     if state.empty or not text:
         return text, ""
     cut = state.hold_from(text)
+    if cut < len(text) and "\n" in text[cut:]:
+        # A held piece never holds a line end: ordinary lines go out at once (a
+        # slice window of a multi-line value can start with a newline; each line
+        # of such a value is a pattern of its own).
+        line_start = text.rindex("\n") + 1
+        cut = line_start + state.hold_from(text[line_start:])
     if cut == len(text):
         return (masked_text(text, state) if mask else text), ""
     spans = state.matcher.spans(text)
@@ -118,10 +124,19 @@ def next_carry(carry: str, raw: str, text: str, emit: str, rest: str, state: Com
     return ""
 
 
+def line_end_carry(text: str, rest: str, state: Compiled) -> str:
+    """The piece :func:`split` would have held but for a line end in it, up to
+    the ``rest`` it did hold: it went out (line ends are not held back), so it
+    becomes the carry, and what continues it is masked when it comes."""
+    cut = state.hold_from(text)
+    piece = text[cut : len(text) - len(rest)]
+    return piece[-max(state.max_length, 1) :] if "\n" in piece else ""
+
+
 def split_after(carry: str, text: str, state: Compiled, *, mask: bool) -> tuple[str, str]:
     """:func:`split` of ``text``, holding all of it while it still continues
     ``carry`` towards a pattern."""
-    if carry and state.hold_from(carry + text) < len(carry):
+    if carry and "\n" not in text and state.hold_from(carry + text) < len(carry):
         return "", text
     return split(text, state, mask=mask)
 
@@ -177,6 +192,8 @@ class HoldBack(_Releasable):
                 out, self._held = split_after(carry, combined, state, mask=True)
                 if carry:
                     self._carry = next_carry(carry, raw, combined, out, self._held, state)
+                if not self._carry:
+                    self._carry = line_end_carry(carry + raw, self._held, state)
             except Exception:
                 out = _engine.WITHHELD
             if out:
@@ -265,11 +282,12 @@ class KernelStreamHold(_Releasable):
             emit, rest = split_after(carry, text, state, mask=False)
             if emit:
                 out.append((parent, emit))
-            if carry:
-                kept_carry = next_carry(carry, raw, text, emit, rest, state)
-                if kept_carry:
-                    self._carry[key] = kept_carry
-                    self._last = (key, kept_carry)
+            kept_carry = next_carry(carry, raw, text, emit, rest, state) if carry else ""
+            if not kept_carry:
+                kept_carry = line_end_carry(carry + raw, rest, state)
+            if kept_carry:
+                self._carry[key] = kept_carry
+                self._last = (key, kept_carry)
             if rest and release:
                 out.append((parent, self._let_go(key, self._carry.pop(key, ""), rest, state)))
             elif rest:
