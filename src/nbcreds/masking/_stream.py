@@ -54,8 +54,9 @@ def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
     """Split ``text`` into (the part that can go now, the raw piece to hold back).
 
     The held piece is the longest suffix that could still become a registered
-    pattern, within the last line (a line end is never held back); if a complete match crosses that point, the cut moves back to the
-    match's start so the match is masked whole (with whatever overlaps it) later.
+    pattern, within the last line (a line end is never held back); if a
+    complete match crosses that point, the cut moves back to the match's start
+    so the match is masked whole (with whatever overlaps it) later.
     The part that goes is masked unless ``mask=False`` (the kernel's session
     masks it anyway).
     """
