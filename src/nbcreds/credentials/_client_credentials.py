@@ -6,6 +6,7 @@ import base64
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ..masking import registry
 from ._engine import Minted, TokenHttp, TokenRequest
 from ._types import (
     form_request,
@@ -61,6 +62,8 @@ class ClientCredentials:
         headers: dict[str, str] | None = None
         if method == "client_secret_basic":
             header = basic_authorization(client_id, secret)
+            # the whole header too: a server echoing it masks as one piece
+            registry.register(header.removeprefix("Basic "), f"{definition.name}.basic")
             headers = {"Authorization": header}
         else:
             form["client_id"] = client_id

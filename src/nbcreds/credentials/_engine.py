@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from .._deadline import Deadline, deadline_transport
 from .._exceptions import CredentialError, TokenRequestError
+from .._text import server_text
 from ..masking import registry
 from ..values import Secret
 
@@ -74,6 +76,40 @@ class Minted:
     lifetime: float | None
     token_type: str = "Bearer"
     scope: str | None = None
+
+
+#: Longest token lifetime nbcreds believes: a longer (or infinite) ``expires_in`` is
+#: clamped to it, so a lying server costs one refresh a year, never an overflow.
+MAX_TOKEN_LIFETIME = 365 * 86400.0
+
+
+def token_lifetime(raw: object, credential: str, field: str = "expires_in") -> float | None:
+    """A token endpoint's lifetime answer, checked (the rule docs/credentials.md states).
+
+    - absent (``None``): no known expiry, the token is kept until refused;
+    - a number, or a string holding one (some servers send ``"3600"``): seconds;
+    - negative: ``0`` (already expired: used once, minted again next time);
+    - above :data:`MAX_TOKEN_LIFETIME`, ``inf`` included: clamped to it;
+    - anything else (text, ``true``, a list, ``NaN``): :class:`TokenRequestError`.
+    """
+    if raw is None:
+        return None
+    value: float | None = None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = None
+    if value is None or math.isnan(value):
+        shown = server_text(repr(raw), limit=40)
+        raise TokenRequestError(
+            f"Credential {credential!r}: the token endpoint answered {field} = {shown}, which "
+            "is not a number of seconds. The server is misconfigured: ask its operator, or "
+            "check token_endpoint."
+        )
+    return min(max(0.0, value), MAX_TOKEN_LIFETIME)
 
 
 def refresh_point(sent: float, lifetime: float | None, margin: float) -> float:
@@ -152,6 +188,7 @@ class TokenHttp:
                 self._client = httpx.Client(
                     headers={"User-Agent": "nbcreds", "Accept": "application/json"},
                     follow_redirects=False,
+                    transport=deadline_transport(),
                 )
             return self._client
 
@@ -167,7 +204,9 @@ class TokenHttp:
         build: Callable[[], TokenRequest],
         sensitive: Callable[[], list[str]],
     ) -> tuple[httpx.Response, float, float]:
-        """POST until a 2xx, a final refusal or the retries run out.
+        """POST until a 2xx, a final refusal or the retries run out, all within the
+        credential's ``timeout`` (one deadline for the whole exchange, retries and
+        pauses included: a trickling server cannot hold the caller past it).
 
         Returns the response and the monotonic / wall times its request was sent.
         """
@@ -176,25 +215,38 @@ class TokenHttp:
         client = self.client()
         policy = retry_policy
         attempt = 0
+        deadline = Deadline(definition.timeout)
         while True:
             request = build()
             sent_mono, sent_wall = time.monotonic(), time.time()
+            failure: str | None = None  # the transport error's class name; the error is dropped
             try:
-                response = client.post(
-                    request.url,
-                    data=request.data,
-                    json=request.json,
-                    headers=request.headers,
-                    timeout=definition.timeout,
-                )
+                with deadline.watching():
+                    response = client.post(
+                        request.url,
+                        data=request.data,
+                        json=request.json,
+                        headers=request.headers,
+                        timeout=deadline.httpx_timeout(),
+                    )
             except httpx.TransportError as exc:
-                if attempt < policy.retries:
+                # its .request holds the Authorization header: keep only its class name, and
+                # raise ours outside this block so no __context__ leads back to it
+                failure = type(exc).__name__
+            if failure is not None:
+                if deadline.expired:
+                    raise TokenRequestError(
+                        f"Credential {definition.name!r}: {_url(request.url)} did not answer "
+                        f"within {definition.timeout:g}s (the credential's timeout). Check the "
+                        "server, or raise the credential's timeout setting."
+                    )
+                if attempt < policy.retries and deadline.remaining() > 0:
                     attempt += 1
-                    pause = _backoff(attempt)
+                    pause = min(_backoff(attempt), deadline.remaining())
                     log.info(
                         "credential '%s': %s from %s, retry %d/%d in %.2fs",
                         definition.name,
-                        type(exc).__name__,
+                        failure,
                         _url(request.url),
                         attempt,
                         policy.retries,
@@ -203,18 +255,20 @@ class TokenHttp:
                     time.sleep(pause)
                     continue
                 raise TokenRequestError(
-                    f"Credential '{definition.name}': could not reach {_url(request.url)} "
-                    f"({type(exc).__name__}) after {attempt + 1} attempts. Check the URL and "
+                    f"Credential {definition.name!r}: could not reach {_url(request.url)} "
+                    f"({failure}) after {attempt + 1} attempts. Check the URL and "
                     "the network, then try again."
-                ) from None
+                )
             status = response.status_code
             if 200 <= status < 300:
                 return response, sent_mono, sent_wall
             if status in RETRY_STATUSES and attempt < policy.retries:
                 wait = _retry_after(response)
-                if wait is None or wait <= policy.max_retry_after:
+                pause = _backoff(attempt + 1) if wait is None else wait
+                if (
+                    wait is None or wait <= policy.max_retry_after
+                ) and pause < deadline.remaining():
                     attempt += 1
-                    pause = _backoff(attempt) if wait is None else wait
                     log.info(
                         "credential '%s': HTTP %d from %s, retry %d/%d in %.2fs",
                         definition.name,
@@ -273,14 +327,9 @@ _ADVICE = {
 }
 
 
-def _scrub(text: str | None, sensitive: list[str]) -> str | None:
-    if text is None:
-        return None
-    text = text[:300]
-    for value in sensitive:
-        if value and len(value) >= 4 and value in text:
-            text = text.replace(value, "****")
-    return text
+def _server_field(value: object) -> str | None:
+    """One of the server's error fields, masked (every encoding) before it is shortened."""
+    return server_text(value) if isinstance(value, str) else None
 
 
 def raise_for_response(
@@ -305,14 +354,17 @@ def raise_for_response(
         elif isinstance(body.get("message"), str):  # GitHub's error shape
             description = body["message"]
             uri = body.get("documentation_url")
-    values = sensitive()  # a callable: tracebacks showing arguments never show the values
-    error = _scrub(error, values)
-    description = _scrub(description if isinstance(description, str) else None, values)
-    uri = _scrub(uri if isinstance(uri, str) else None, values)
-    del values
+    # the request's secrets are registered with the masker (a callable: a traceback
+    # showing arguments never shows the values); a server echoing them -- raw, in a
+    # Basic header's base64, percent-encoded -- is masked before anything is cut
+    for value in sensitive():
+        registry.register(value, f"{definition.name}.request")
+    error = _server_field(error)
+    description = _server_field(description)
+    uri = _server_field(uri)
     detail = ": ".join(x for x in (error, description) if x)
     message = (
-        f"Credential '{definition.name}': {_url(url)} refused the token request "
+        f"Credential {definition.name!r}: {_url(url)} refused the token request "
         f"(HTTP {status}{', ' + detail if detail else ''})"
     )
     if attempts > 1:

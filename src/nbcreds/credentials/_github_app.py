@@ -9,12 +9,12 @@ the answer's ``expires_at``. GitHub Enterprise Server: set ``api_url`` to
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import TokenRequestError
 from ..masking import registry
-from ._engine import Minted, TokenHttp, TokenRequest
+from ._engine import Minted, TokenHttp, TokenRequest, token_lifetime
 from ._types import load_private_key, now, resolve_secret, resolve_text, sign_jwt
 
 if TYPE_CHECKING:
@@ -108,14 +108,23 @@ class GitHubApp:
             )
         registry.register(token, definition.name)
         assert isinstance(answer, dict)
-        lifetime: float | None = None
-        expires = answer.get("expires_at")
-        if isinstance(expires, str):
-            try:
-                lifetime = max(0.0, datetime.fromisoformat(expires).timestamp() - sent_wall)
-            except ValueError:
-                lifetime = None
+        lifetime = _lifetime(definition.name, answer.get("expires_at"), sent_wall)
         return Minted(token, sent_mono, sent_wall, lifetime, "token", None)
+
+
+def _lifetime(credential: str, expires: object, sent_wall: float) -> float | None:
+    """Seconds from sending until GitHub's ``expires_at`` (ISO 8601), by the rule of
+    :func:`token_lifetime` (clamped; an unreadable date is a TokenRequestError)."""
+    if expires is None:
+        return None
+    try:
+        when = datetime.fromisoformat(expires) if isinstance(expires, str) else None
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)  # GitHub writes Z; a bare time is UTC too
+        seconds = when.timestamp() - sent_wall if when is not None else None
+    except (ValueError, OverflowError, OSError):
+        seconds = None
+    return token_lifetime(seconds if seconds is not None else expires, credential, "expires_at")
 
 
 STRATEGY = GitHubApp()

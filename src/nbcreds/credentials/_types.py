@@ -16,7 +16,7 @@ from .._builtins import ALGORITHMS_ALL as ALGORITHMS
 from .._exceptions import SecretError, TokenRequestError
 from ..masking import registry
 from ..plugins import Strategy, is_reference, parse_reference
-from ._engine import Minted, TokenRequest
+from ._engine import Minted, TokenRequest, token_lifetime
 
 if TYPE_CHECKING:
     import httpx
@@ -208,13 +208,7 @@ def parse_token_response(
         )
     registry.register(token, definition.name)
     assert isinstance(body, dict)
-    lifetime: float | None = None
-    expires_in = body.get("expires_in")
-    if expires_in is not None:
-        try:
-            lifetime = max(0.0, float(expires_in))
-        except (TypeError, ValueError):
-            lifetime = None
+    lifetime = token_lifetime(body.get("expires_in"), definition.name)
     token_type = body.get("token_type") if isinstance(body.get("token_type"), str) else "Bearer"
     scope = body.get("scope") if isinstance(body.get("scope"), str) else None
     return Minted(token, sent_mono, sent_wall, lifetime, str(token_type), scope)

@@ -20,9 +20,13 @@ class EnvSource(SecretSource):
     """Secrets from ``SECRET_<NAME>`` variables holding the value's base64.
 
     Names are upper-cased and lookup is case-insensitive; a trailing newline of
-    the decoded value is stripped (``echo pass | base64`` adds one). A variable
-    that is not valid base64 is skipped with a warning that names the variable,
-    never its content. These are tenant-level secrets, as in Kestra.
+    the decoded value is stripped (``echo pass | base64`` adds one). Line breaks
+    and spaces inside the base64 are ignored (the ``base64`` tool wraps at 76
+    columns, PEM-style tools at 64). A variable that is not valid base64 is
+    skipped with a warning that names the variable, never its content. An empty
+    variable is an empty secret, with a warning naming the variable (it is
+    usually a mistake: ``export SECRET_X=$(cat missing-file | base64)``). These
+    are tenant-level secrets, as in Kestra.
     With ``raw = true`` the values are taken as they are (Kestra #17844).
     """
 
@@ -44,26 +48,39 @@ class EnvSource(SecretSource):
         if var is None:
             return None
         raw = os.environ[var]
+        if not raw.strip():
+            self._warn_once(
+                var,
+                f"nbcreds: environment variable {var!r} is empty, so secret {name!r} is the "
+                "empty string; unset the variable to look the secret up elsewhere",
+            )
+            return raw if self.raw else ""
         if self.raw:
             return raw
         try:
-            decoded = base64.b64decode(raw.strip(), validate=True).decode("utf-8")
+            # the base64 tool wraps its output at 76 columns: drop all whitespace
+            compact = "".join(raw.split())
+            decoded = base64.b64decode(compact, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
-            if var not in self._warned:
-                self._warned.add(var)
-                message = (
-                    f"nbcreds: environment variable {var} is not valid base64 and is skipped; "
-                    f"store base64 of the value (e.g. `echo -n ... | base64`) or set "
-                    f"[sources.env] raw = true"
-                )
-                log.warning(message)
-                warnings.warn(message, RuntimeWarning, stacklevel=4)
+            self._warn_once(
+                var,
+                f"nbcreds: environment variable {var!r} is not valid base64 and is skipped; "
+                f"store base64 of the value (e.g. `echo -n ... | base64`) or set "
+                f"[sources.env] raw = true",
+            )
             return None
         return decoded.removesuffix("\n").removesuffix("\r")
 
     def read_reference(self, ref: Reference) -> SecretData | None:
         """``env:VAR``: the raw value of ``VAR`` (None when unset)."""
         return read_env_reference(ref.target)
+
+    def _warn_once(self, var: str, message: str) -> None:
+        if var in self._warned:
+            return
+        self._warned.add(var)
+        log.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=5)
 
     def names(self, namespace: str | None) -> list[str]:
         if namespace is not None:

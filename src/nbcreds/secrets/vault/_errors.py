@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..._exceptions import SecretBackendError
+from ..._text import server_text
 from ._settings import AUTH_METHODS
 
 if TYPE_CHECKING:
     from ._settings import VaultSettings
 
-__all__ = ["Failure", "failure_of", "server_text", "vault_error"]
-
-#: Longest server text kept in a message (after masking).
-MAX_SERVER_TEXT = 300
+__all__ = ["Failure", "failure_of", "vault_error"]
 
 #: hvac's exception classes and the HTTP status each one stands for (hvac's own
 #: ``VaultError.from_status`` map, read backwards, plus the ones it raises itself).
@@ -94,16 +92,6 @@ def failure_of(exc: BaseException) -> Failure | None:
         )
         return Failure("http", status=status, errors=errors, exception=name)
     return None
-
-
-def server_text(text: str, limit: int | None = MAX_SERVER_TEXT) -> str:
-    """Text a server sent, safe for a message: masked first, then shortened."""
-    from ...masking._engine import safe_masked
-
-    clean = safe_masked(text)
-    if limit is not None and len(clean) > limit:
-        clean = clean[: limit - 3] + "..."
-    return clean
 
 
 # --- the table ----------------------------------------------------------------------
