@@ -31,10 +31,10 @@ def validate(name: object) -> str:
         raise NamespaceError(f"Invalid namespace '': {NAMESPACE_RULE}.")
     if len(name) > MAX_LENGTH:
         raise NamespaceError(
-            f"Invalid namespace '{shown}': it is {len(name)} characters long; {NAMESPACE_RULE}."
+            f"Invalid namespace {shown!r}: it is {len(name)} characters long; {NAMESPACE_RULE}."
         )
     if not _PATTERN.fullmatch(name) or any(part == "" for part in name.split(".")):
-        raise NamespaceError(f"Invalid namespace '{shown}': {NAMESPACE_RULE}.")
+        raise NamespaceError(f"Invalid namespace {shown!r}: {NAMESPACE_RULE}.")
     return name
 
 

@@ -51,7 +51,7 @@ __all__ = [
 # that a busy, shared machine never turns contention into an error (diskcache: 60 s)
 DEFAULT_BUSY_TIMEOUT = 30.0
 
-_KV_SETTINGS = {"backend", "path", "url", "busy_timeout", "connect_timeout"}
+_KV_SETTINGS = {"backend", "path", "url", "busy_timeout", "connect_timeout", "timeout"}
 
 
 # --- the store -----------------------------------------------------------------------------
@@ -108,6 +108,10 @@ def _open_sqlite(config: Config, settings: Mapping[str, Any]) -> KVBackend:
     )
 
 
+#: ``[kv] timeout`` on PostgreSQL: the longest one statement runs or waits for a lock.
+DEFAULT_STATEMENT_TIMEOUT = 30.0
+
+
 def _open_postgres(config: Config, settings: Mapping[str, Any]) -> KVBackend:
     from ._postgres import PostgresBackend
 
@@ -132,7 +136,11 @@ def _open_postgres(config: Config, settings: Mapping[str, Any]) -> KVBackend:
     else:
         url = raw
     _registry.register(url, "[kv] url")  # may hold a password: masked before anything else
-    return PostgresBackend(url, connect_timeout=_seconds(config, settings, "connect_timeout", 10.0))
+    return PostgresBackend(
+        url,
+        connect_timeout=_seconds(config, settings, "connect_timeout", 10.0),
+        timeout=_seconds(config, settings, "timeout", DEFAULT_STATEMENT_TIMEOUT),
+    )
 
 
 _state = _session()
@@ -227,9 +235,26 @@ def _refuse_secrets(key: str, ns: str, value: object, kind: str, text: str) -> N
         raise _refused(key, ns, "contains a registered secret (or an encoding of one)")
 
 
+def _refuse_secret_key(key: str, ns: str) -> None:
+    """``KVSecretRefused`` when the key itself is, or contains, a registered secret:
+    keys are stored and listed in clear. The message cannot name such a key."""
+    engine: Callable[[str], bool] | None = getattr(_masking, "contains_secret", None)
+    if engine is None:
+        values = _secret_values()
+        hit = bool(values) and any(v in key for v in values)
+    else:
+        hit = bool(engine(key))
+    if hit:
+        raise KVSecretRefused(
+            f"Refusing a KV key in the namespace {ns!r}: the key itself is, or contains, a "
+            "registered secret, and keys are stored and listed in clear. Choose a key that "
+            "names the value instead (e.g. 'api_token_cursor')."
+        )
+
+
 def _refused(key: str, ns: str, why: str) -> KVSecretRefused:
     return KVSecretRefused(
-        f"Refusing to store the key '{key}' in the namespace '{ns}': the value {why}. "
+        f"Refusing to store the key {key!r} in the namespace {ns!r}: the value {why}. "
         "The KV store holds state, not secrets -- keep the value in a secret source "
         "(env, Vault, session) and read it with nbcreds.secret('NAME')."
     )
@@ -362,6 +387,7 @@ def set_kv(
     ns = _namespace(namespace)
     if key.__class__ is not str or key not in _valid_keys:
         check_key(key)
+    _refuse_secret_key(key, ns)
     if type is None and value.__class__ is str:
         kind, text = "STRING", value
     else:
@@ -413,6 +439,7 @@ def put_kv(
     """
     ns = _namespace(namespace)
     check_key(key)
+    _refuse_secret_key(key, ns)
     if not isinstance(value, Mapping):
         raise KVValueError(
             f"put_kv merges a dict into a JSON object, not a {type(value).__name__}; "

@@ -26,10 +26,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from .._exceptions import KVValueError
+from .._exceptions import KVBackendError, KVValueError
+from .._text import shown
 from ._types import KVEntry, KVType
 
-__all__ = ["KVBackend", "make_entry", "not_a_json_object"]
+__all__ = ["KVBackend", "damaged_row", "make_entry", "not_a_json_object"]
 
 
 class KVBackend(ABC):
@@ -130,20 +131,37 @@ def make_entry(
     created: Any,
     updated: Any,
     expires: Any,
+    *,
+    where: str = "the KV store",
 ) -> KVEntry:
     """A :class:`KVEntry` from a row's columns, in the order both backends select them.
 
     ``to_datetime`` turns the backend's stored time (SQLite: epoch seconds,
     PostgreSQL: ``timestamptz``) into an aware UTC ``datetime``; ``expires``
-    ``None`` stays ``None`` (the key never expires).
+    ``None`` stays ``None`` (the key never expires). A damaged row (a time out of
+    range or not a number, an unknown type) is a :class:`KVBackendError` naming
+    ``where`` (the database), the namespace and the key.
     """
-    return KVEntry(
-        key=key,
-        namespace=namespace,
-        type=KVType(kind),
-        revision=int(revision),
-        description=description,
-        created=to_datetime(created),
-        updated=to_datetime(updated),
-        expires=None if expires is None else to_datetime(expires),
+    try:
+        return KVEntry(
+            key=key,
+            namespace=namespace,
+            type=KVType(kind),
+            revision=int(revision),
+            description=description,
+            created=to_datetime(created),
+            updated=to_datetime(updated),
+            expires=None if expires is None else to_datetime(expires),
+        )
+    except (ValueError, TypeError, OverflowError, OSError):
+        pass
+    raise damaged_row(where, namespace, key)
+
+
+def damaged_row(where: str, namespace: str, key: str) -> KVBackendError:
+    """The error for a row whose columns cannot be read back."""
+    return KVBackendError(
+        f"The KV database {where} holds a damaged row for key {shown(key)} in namespace "
+        f"{shown(namespace)} (a time or type that cannot be read). Delete the key "
+        "(delete_kv) and set it again, or restore the database from a backup."
     )

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import KVBackendError
+from .._text import server_text
 from ..masking import registry
 from ._base import KVBackend, make_entry, not_a_json_object
 from ._connections import ConnectionPerThread
@@ -181,12 +182,18 @@ WHERE (ns = %(ns)s OR (%(recursive)s AND starts_with(ns, %(ns)s || '.')))
   AND (NOT %(expired_only)s OR expires <= now())"""
 
 
+def _session_options(timeout: float) -> str:
+    """libpq ``options``: every statement and lock wait of the session bounded."""
+    ms = max(1, round(timeout * 1000))
+    return f"-c statement_timeout={ms} -c lock_timeout={ms}"
+
+
 class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend):
     """KV in a PostgreSQL database (tables ``nbcreds_kv`` and ``nbcreds_kv_schema``)."""
 
     name = "postgres"
 
-    def __init__(self, url: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 10.0, timeout: float = 30.0) -> None:
         from psycopg.conninfo import conninfo_to_dict
 
         try:
@@ -207,6 +214,9 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
         self.host, self.port = host, port
         self.location = f"{host}:{port}" + (f"/{dbname}" if dbname else "")
         self.connect_timeout = connect_timeout
+        #: statement_timeout and lock_timeout of every session: no statement runs, or
+        #: waits behind another session's lock, longer than this
+        self.timeout = timeout
         super().__init__()
 
     def __repr__(self) -> str:
@@ -214,19 +224,38 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
 
     # --- connections ---------------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
-        for secret in (self._url, self._password):
-            if secret:
-                text = text.replace(secret, "****")
-        return text
-
     def _reason(self, exc: BaseException) -> str:
+        """The first line of the server's message, masked (the URL and its password are
+        registered) before it is cut."""
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        return self._scrub(lines[0] if lines else type(exc).__name__)
+        return server_text(lines[0] if lines else type(exc).__name__)
+
+    def _timed_out(self, exc: BaseException, doing: str) -> KVBackendError | None:
+        """Our error when ``exc`` is the session's statement or lock timeout, else None.
+
+        Errors are built from copied text and raised by the caller outside its
+        ``except`` block: psycopg's error holds the connection, whose repr shows the
+        password."""
+        import psycopg.errors
+
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            return KVBackendError(
+                f"The PostgreSQL KV store at {self.location} waited more than {self.timeout:g}s "
+                f"for a lock held by another session ({doing}). Retry once it is released "
+                "(look for a long transaction or a LOCK TABLE on nbcreds_kv), or raise [kv] "
+                "timeout."
+            )
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            return KVBackendError(
+                f"The PostgreSQL KV store at {self.location} did not answer within "
+                f"{self.timeout:g}s ({doing}). Check the server's load, or raise [kv] timeout."
+            )
+        return None
 
     def _connect(self) -> psycopg.Connection[Any]:
         import psycopg
 
+        failure: KVBackendError | None = None
         try:
             conn = psycopg.connect(
                 self._url,
@@ -234,24 +263,29 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
                 prepare_threshold=0,
                 connect_timeout=max(1, round(self.connect_timeout)),
                 application_name="nbcreds-kv",
+                options=_session_options(self.timeout),
             )
         except psycopg.Error as exc:
-            raise KVBackendError(
+            failure = KVBackendError(
                 f"Cannot connect to the PostgreSQL KV store at {self.location}: "
                 f"{self._reason(exc)}. Check that the server is running and [kv] url."
-            ) from None
+            )
+        if failure is not None:
+            raise failure
         try:
             if not self._ready:
                 self._migrate(conn)
         except psycopg.Error as exc:
-            conn.close()
-            raise KVBackendError(
+            failure = self._timed_out(exc, "preparing the KV schema") or KVBackendError(
                 f"Cannot prepare the KV schema in the PostgreSQL database at {self.location}: "
                 f"{self._reason(exc)}. The user needs CREATE rights on the database."
-            ) from None
+            )
         except BaseException:
             conn.close()
             raise
+        if failure is not None:
+            conn.close()
+            raise failure
         return self._keep(conn)
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
@@ -294,22 +328,32 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
             conn = self._local.conn
         except AttributeError:
             conn = self._connect()
+        failure: KVBackendError | None = None
         try:
             with conn.pipeline():  # Parse (first time) + Bind + Execute + Sync: one round trip
                 cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else [(cursor.rowcount,)]
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:
+            failure = self._classify(exc, conn)
+        raise failure
+
+    def _classify(self, exc: psycopg.Error, conn: psycopg.Connection[Any]) -> KVBackendError:
+        import psycopg.errors
+
+        timed_out = self._timed_out(exc, "running a statement")
+        if timed_out is not None:
+            return timed_out
+        if isinstance(exc, psycopg.OperationalError):
             self._drop(conn)
-            raise KVBackendError(
+            return KVBackendError(
                 f"Lost the connection to the PostgreSQL KV store at {self.location}: "
                 f"{self._reason(exc)}. Retry once the server is back."
-            ) from None
-        except psycopg.Error as exc:
-            if conn.broken:
-                self._drop(conn)
-            raise KVBackendError(
-                f"The PostgreSQL KV store at {self.location} failed: {self._reason(exc)}."
-            ) from None
+            )
+        if conn.broken:
+            self._drop(conn)
+        return KVBackendError(
+            f"The PostgreSQL KV store at {self.location} failed: {self._reason(exc)}."
+        )
 
     def connection(self) -> psycopg.Connection[Any]:
         """This thread's connection (opened on first use): for diagnostics such as
@@ -344,7 +388,18 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
         if not rows:
             return None
         kind, text, ns, revision, description, created, updated, expires = rows[0]
-        entry = make_entry(_utc, key, ns, kind, revision, description, created, updated, expires)
+        entry = make_entry(
+            _utc,
+            key,
+            ns,
+            kind,
+            revision,
+            description,
+            created,
+            updated,
+            expires,
+            where=self.location,
+        )
         return text, entry
 
     def set(
@@ -415,7 +470,8 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
 
     def entries(self, namespace: str, prefix: str | None) -> list[KVEntry]:
         rows = self._run(_ENTRIES, {"ns": namespace, "prefix": prefix or None})
-        return [make_entry(_utc, row[0], namespace, *row[1:]) for row in rows]
+        where = self.location
+        return [make_entry(_utc, row[0], namespace, *row[1:], where=where) for row in rows]
 
     def purge(self, namespace: str, *, expired_only: bool, recursive: bool) -> int:
         rows = self._run(

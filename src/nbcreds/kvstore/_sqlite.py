@@ -29,7 +29,7 @@ from time import time as _now
 from typing import Any
 
 from .._exceptions import KVBackendError
-from ._base import KVBackend, make_entry, not_a_json_object
+from ._base import KVBackend, damaged_row, make_entry, not_a_json_object
 from ._connections import ConnectionPerThread
 from ._types import MAX_EXPIRY_EPOCH, KVEntry, KVType, deep_merge, epoch_to_datetime
 
@@ -211,6 +211,12 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
                 "Move it aside (nbcreds starts a new one) or restore a backup; [kv] path "
                 "chooses another file."
             )
+        elif "disk is full" in low or "disk full" in low:
+            message = (
+                f"The disk holding the KV database {self.path} is full: nothing was written "
+                "(the old value is kept). Free space on that disk, or set [kv] path to a "
+                "file on another one."
+            )
         elif "unable to open" in low:
             message = (
                 f"Cannot open the KV database {self.path} ({text}): check that the file and "
@@ -231,7 +237,7 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
             row = conn.execute(_GET, (namespace, key)).fetchone()
             if row is None:
                 return None
-            if row[2] is not None and row[2] <= _now():
+            if row[2] is not None and _expired(row[2], _now(), self.path, namespace, key):
                 conn.execute(_EXPIRE, (namespace, key, _now())).fetchall()
                 return None
         except sqlite3.Error as exc:
@@ -249,7 +255,7 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
         ).fetchall()
         live = []
         for row in rows:
-            if row[-1] is not None and row[-1] <= now:
+            if row[-1] is not None and _expired(row[-1], now, self.path, row[0], key):
                 conn.execute(_EXPIRE, (row[0], key, now)).fetchall()
             else:
                 live.append(row)
@@ -275,7 +281,16 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
             return None
         ns, kind, text, revision, description, created, updated, expires = rows[0]
         return text, make_entry(
-            epoch_to_datetime, key, ns, kind, revision, description, created, updated, expires
+            epoch_to_datetime,
+            key,
+            ns,
+            kind,
+            revision,
+            description,
+            created,
+            updated,
+            expires,
+            where=str(self.path),
         )
 
     def _listing(self, columns: str, namespace: str, prefix: str | None) -> list[Any]:
@@ -297,7 +312,10 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
         rows = self._listing(
             "key, type, revision, description, created, updated, expires", namespace, prefix
         )
-        return [make_entry(epoch_to_datetime, row[0], namespace, *row[1:]) for row in rows]
+        where = str(self.path)
+        return [
+            make_entry(epoch_to_datetime, row[0], namespace, *row[1:], where=where) for row in rows
+        ]
 
     # --- writes --------------------------------------------------------------------------
 
@@ -444,3 +462,10 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
             return self._conn().execute(sql, params).rowcount
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+
+def _expired(expires: Any, now: float, path: Path, namespace: str, key: str) -> bool:
+    """``expires <= now``; a damaged (non-number) expiry is a KVBackendError."""
+    if isinstance(expires, int | float):
+        return bool(expires <= now)
+    raise damaged_row(str(path), namespace, key)
