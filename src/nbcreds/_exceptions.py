@@ -13,6 +13,7 @@ their values.
     ├── SecretError
     │   ├── SecretNotFound        no source has it (also LookupError)
     │   ├── SecretBackendError    a source is down, sealed, forbidden, misconfigured
+    │   │   └── SecretMountNotFound   Vault has no such KV mount (or the token sees none)
     │   └── SecretReadOnly        a write to a read-only source
     ├── CredentialError
     │   ├── CredentialNotFound    no definition of that name (also LookupError)
@@ -64,6 +65,7 @@ __all__ = [
     "ScanError",
     "SecretBackendError",
     "SecretError",
+    "SecretMountNotFound",
     "SecretNotFound",
     "SecretReadOnly",
     "TokenRequestError",
@@ -122,7 +124,9 @@ class SecretNotFound(SecretError, LookupError):
 class SecretBackendError(SecretError):
     """A secret source failed: down, sealed, forbidden or misconfigured.
 
-    Carries the source's address and HTTP status when there is one, never a token.
+    Carries the source's address, the HTTP status and the server's error strings
+    (masked) when there are some -- never a token, and never the library's own
+    exception (which holds the request and its credentials).
     """
 
     def __init__(
@@ -132,11 +136,22 @@ class SecretBackendError(SecretError):
         source: str = "",
         address: str | None = None,
         status: int | None = None,
+        errors: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.source = source
         self.address = address
         self.status = status
+        self.errors = errors
+
+
+class SecretMountNotFound(SecretBackendError):
+    """The configured KV mount does not exist on the Vault server, or the token can
+    see nothing in it. ``.mount`` names it; the setting is ``[sources.vault] mount``."""
+
+    def __init__(self, message: str, *, mount: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.mount = mount
 
 
 class SecretReadOnly(SecretError):

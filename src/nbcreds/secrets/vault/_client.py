@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..._deadline import Deadline, deadline_session
+from ..._deadline import current as current_deadline
 from ..._exceptions import SecretBackendError
 from ...config import Reference
 from ...masking import registry
-from ._errors import Failure, failure_of, vault_error
+from ._errors import Failure, failure_of, missing_mount, vault_error
 
 if TYPE_CHECKING:
     import hvac
@@ -49,6 +52,8 @@ class VaultClient:
         #: Called with each newly logged-in client, before anyone uses it (the KV
         #: source checks its mount's version there).
         self.on_connect: Callable[[hvac.Client], None] | None = None
+        #: Added to the advice of a 403 (set by the KV source's mount check).
+        self.forbidden_hint = ""
 
     @property
     def address(self) -> str:
@@ -65,30 +70,43 @@ class VaultClient:
         """``call(client)``; None on 404 when ``missing_ok``, else
         :class:`SecretBackendError` on any failure (raised outside ``except``)."""
         failure: Failure | None = None
-        for attempt in (1, 2):
-            client = self.connected()
-            failure = None
-            try:
-                with self.quiet_tls():
-                    return call(client)
-            except Exception as exc:
-                failure = failure_of(exc)
-                if failure is None:
-                    raise
-            if failure.status == 404 and missing_ok:
-                return None
-            if failure.status == 403 and attempt == 1 and self.settings.auth != "token":
-                log.info(
-                    "Vault at %s refused the login token (HTTP 403) %s %s; logging in again",
-                    self.address,
-                    action,
-                    target,
-                )
-                self._forget(client)
-                continue
-            break
+        deadline = Deadline(self.settings.timeout)
+        with deadline.watching():
+            for attempt in (1, 2):
+                client = self.connected()
+                failure = None
+                try:
+                    with self.quiet_tls():
+                        return call(client)
+                except Exception as exc:
+                    failure = self.failure(exc)
+                    if failure is None:
+                        raise
+                if failure.status == 404 and missing_ok and not missing_mount(failure):
+                    return None  # a missing secret, not a missing mount
+                if failure.status == 403 and attempt == 1 and self.settings.auth != "token":
+                    log.info(
+                        "Vault at %s refused the login token (HTTP 403) %s %s; logging in again",
+                        self.address,
+                        action,
+                        target,
+                    )
+                    self._forget(client)
+                    continue
+                break
         assert failure is not None
-        raise vault_error(failure, self.settings, action, target)
+        raise vault_error(
+            failure, self.settings, action, target, forbidden_hint=self.forbidden_hint
+        )
+
+    def failure(self, exc: BaseException) -> Failure | None:
+        """:func:`failure_of` ``exc``; a timeout when the operation's deadline passed
+        (the watchdog shut the socket: requests then reports a broken connection)."""
+        failure = failure_of(exc)
+        deadline = current_deadline()
+        if failure is not None and failure.kind != "http" and deadline and deadline.expired:
+            return Failure("timeout", exception=failure.exception)
+        return failure
 
     def connected(self) -> hvac.Client:
         """The logged-in client, created on first use."""
@@ -155,7 +173,14 @@ class VaultClient:
         import hvac
 
         s = self.settings
-        return hvac.Client(url=s.url, token="", verify=s.verify, timeout=s.timeout)
+        verify = s.verify
+        if verify is None:  # as hvac does without a verify argument (VAULT_CACERT wins)
+            verify = os.environ.get("VAULT_CACERT") or os.environ.get("VAULT_CAPATH") or True
+        # the session's sockets are shut down when an operation's deadline passes; hvac
+        # takes the verify setting from a session it is given
+        session = deadline_session()
+        session.verify = verify
+        return hvac.Client(url=s.url, token="", verify=verify, timeout=s.timeout, session=session)
 
     def _login(self, client: hvac.Client) -> None:
         s = self.settings
@@ -190,7 +215,7 @@ class VaultClient:
                         s.role, jwt, use_token=False, path=s.auth_mount
                     )
         except Exception as exc:
-            failure = failure_of(exc)
+            failure = self.failure(exc)
             if failure is None:
                 raise
         if failure is not None:

@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..._exceptions import SecretBackendError
+from ..._exceptions import SecretBackendError, SecretMountNotFound
 from ..._text import server_text
 from ._settings import AUTH_METHODS
 
 if TYPE_CHECKING:
     from ._settings import VaultSettings
 
-__all__ = ["Failure", "failure_of", "vault_error"]
+__all__ = ["Failure", "failure_of", "missing_mount", "mount_not_found", "vault_error"]
 
 #: hvac's exception classes and the HTTP status each one stands for (hvac's own
 #: ``VaultError.from_status`` map, read backwards, plus the ones it raises itself).
@@ -170,9 +170,18 @@ MESSAGES: dict[str | int, Builder] = {
 
 
 def vault_error(
-    failure: Failure, settings: VaultSettings, action: str, target: str, *, login: bool = False
+    failure: Failure,
+    settings: VaultSettings,
+    action: str,
+    target: str,
+    *,
+    login: bool = False,
+    forbidden_hint: str = "",
 ) -> SecretBackendError:
-    """Our error for ``failure`` while ``action`` ``target`` (raise it outside ``except``)."""
+    """Our error for ``failure`` while ``action`` ``target`` (raise it outside ``except``).
+
+    ``forbidden_hint`` is added to a 403's advice (the source's mount check knows
+    when the token sees no KV mount at all)."""
     doing = f"{action} {target}"
     if failure.kind != "http":
         builder = MESSAGES[failure.kind]
@@ -180,11 +189,48 @@ def vault_error(
         builder = _login
     else:
         builder = MESSAGES.get(failure.status or 0, _other)
+    if failure.kind == "http" and not login and missing_mount(failure):
+        return mount_not_found(settings, doing, failure)
+    message = builder(failure, settings, doing)
+    if failure.status == 403 and forbidden_hint and not login:
+        message = message.removesuffix(".") + forbidden_hint + "."
     return SecretBackendError(
-        server_text(builder(failure, settings, doing), limit=None),
+        server_text(message, limit=None),
         source="vault",
         address=settings.address,
         status=failure.status,
+        errors=failure.errors,
+    )
+
+
+def missing_mount(failure: Failure) -> bool:
+    """Vault's answers for a mount that is not there: 404 'no handler for route'
+    (a token that may look), or the mounts endpoint's 403 'preflight capability check'
+    (nothing in the mount is visible to the token)."""
+    text = " ".join(failure.errors).lower()
+    if failure.status == 404:
+        return "no handler for route" in text
+    if failure.status == 403:
+        return "preflight capability check" in text
+    return False
+
+
+def mount_not_found(
+    settings: VaultSettings,
+    doing: str,
+    failure: Failure | None = None,
+    visible: list[str] | None = None,
+) -> SecretMountNotFound:
+    sees = f" (it sees {', '.join(repr(m) for m in visible)})" if visible else ""
+    return SecretMountNotFound(
+        f"Vault at {settings.address} has no KV mount {settings.mount!r} that this token can "
+        f"see{sees} ({doing}): check [sources.vault] mount in {settings.where} (`bao secrets "
+        "list` shows the mounts), or the token's policy if the mount exists.",
+        mount=settings.mount,
+        source="vault",
+        address=settings.address,
+        status=failure.status if failure else None,
+        errors=failure.errors if failure else (),
     )
 
 

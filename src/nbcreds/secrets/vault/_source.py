@@ -20,7 +20,7 @@ from ..._exceptions import SecretBackendError, SecretError, SecretReadOnly
 from ...masking import registry
 from .._base import SecretData, SecretSource
 from ._client import VaultClient
-from ._errors import failure_of, vault_error
+from ._errors import mount_not_found, vault_error
 from ._settings import VaultSettings, parse_settings
 
 if TYPE_CHECKING:
@@ -202,6 +202,17 @@ class VaultSource(SecretSource):
             address=self.address,
         )
 
+    def _visible_kv_mounts(self, client: hvac.Client) -> list[str]:
+        """The KV mounts the token can see (names only; best effort, [] on failure)."""
+        try:
+            with self.client.quiet_tls():
+                response = client.adapter.get("/v1/sys/internal/ui/mounts")
+        except Exception as exc:
+            if self.client.failure(exc) is None:
+                raise
+            return []
+        return _kv_mounts(response)
+
     def _check_mount(self, client: hvac.Client) -> None:
         """Best effort: say so when the mount's KV version is not the configured one
         (a v2 read on a v1 mount would otherwise look like 'not found')."""
@@ -213,10 +224,22 @@ class VaultSource(SecretSource):
             with self.client.quiet_tls():
                 response = client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}")
         except Exception as exc:
-            failure = failure_of(exc)
+            failure = self.client.failure(exc)
             if failure is None:
                 raise
         if failure is not None:
+            doing = f"reading the settings of mount {self.mount}/"
+            if failure.status == 403 and "preflight" in " ".join(failure.errors).lower():
+                # the token sees nothing in the mount: a wrong mount name, or no policy
+                visible = self._visible_kv_mounts(client)
+                if visible:  # it sees other KV mounts: the name is wrong
+                    raise mount_not_found(self.settings, doing, failure, visible)
+                self.client.forbidden_hint = (
+                    f"; the token sees no KV mount at all, so also check [sources.vault] "
+                    f"mount = {self.mount!r} in {self.settings.where}"
+                )
+                self._mount_checked = True
+                return
             if failure.kind == "http":  # the token may not see it: nothing to say then
                 self._mount_checked = True
                 return
@@ -231,6 +254,18 @@ class VaultSource(SecretSource):
             if actual != self.kv_version:
                 raise self._kv_mismatch(actual)  # checked again next time: still wrong
         self._mount_checked = True
+
+
+def _kv_mounts(response: Any) -> list[str]:
+    data = response.get("data") if isinstance(response, Mapping) else None
+    mounts = data.get("secret") if isinstance(data, Mapping) else None
+    if not isinstance(mounts, Mapping):
+        return []
+    return sorted(
+        str(path).rstrip("/")
+        for path, info in mounts.items()
+        if isinstance(info, Mapping) and info.get("type") in ("kv", "generic")
+    )
 
 
 def _check_name(name: str) -> None:
