@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pluggy
 import pytest
@@ -13,6 +14,11 @@ from hypothesis import settings
 import nbcreds
 from nbcreds._session import session
 from nbcreds.masking import registry
+
+if TYPE_CHECKING:  # the servers' modules are imported by the fixtures that start them
+    from nbcreds.testing.oauth import OAuthServer
+    from nbcreds.testing.openbao import OpenBaoLab
+    from nbcreds.testing.postgres import PostgresServer
 
 # Property tests: no per-example deadline (the machines are shared and noisy, and
 # timing is never what a test asserts); CI replays the same examples every run.
@@ -42,6 +48,42 @@ def isolated_nbcreds(
     yield work
     session().reset()
     registry.clear()
+
+
+# --- real servers, one per test session (started on first use) ------------------------
+
+
+@pytest.fixture(scope="session")
+def openbao_lab() -> Iterator[OpenBaoLab]:
+    """A running OpenBao dev server with mounts, policies and auth methods."""
+    from nbcreds.testing.openbao import OpenBaoServer, build_lab
+
+    with OpenBaoServer() as server:
+        yield build_lab(server)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session (skips without the binaries)."""
+    from nbcreds.testing.postgres import PostgresUnavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def _oauth_server() -> Iterator[OAuthServer]:
+    """The authlib token server on 127.0.0.1 (tests use the ``oauth`` fixture)."""
+    from nbcreds.testing.oauth import OAuthServer
+
+    with OAuthServer() as server:
+        yield server
 
 
 @pytest.fixture

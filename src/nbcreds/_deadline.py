@@ -64,6 +64,12 @@ class Deadline:
     def expired(self) -> bool:
         return self._fired or time.monotonic() >= self.expires
 
+    @property
+    def fired(self) -> bool:
+        """True once the deadline passed while the operation ran (its sockets were shut
+        down: whatever a library made of the cut answer is not to be trusted)."""
+        return self._fired
+
     def httpx_timeout(self) -> float:
         """The time left, as the per-phase timeout of one httpx request (at least 1 ms:
         httpx takes 0 as 'no timeout' in places)."""
@@ -90,9 +96,8 @@ class Deadline:
         if sock is None:
             return
         with self._lock:
+            self._sockets.add(sock)
             fire = self._fired
-            if not fire:
-                self._sockets.add(sock)
         if fire or time.monotonic() >= self.expires:
             self._fire()
 

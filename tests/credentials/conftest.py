@@ -49,12 +49,6 @@ def keys() -> dict[str, KeyPair]:
 
 
 @pytest.fixture(scope="session")
-def _oauth_server() -> Iterator[OAuthServer]:
-    with OAuthServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
 def _github_server() -> Iterator[GitHubAppServer]:
     with GitHubAppServer() as server:
         yield server

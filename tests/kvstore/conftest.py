@@ -5,27 +5,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import nbcreds
-from nbcreds.testing.postgres import PostgresServer, PostgresUnavailable, start_postgres
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """A real PostgreSQL server for the whole session (skips without the binaries)."""
-    try:
-        server = start_postgres()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.cleanup()
+from nbcreds.testing.postgres import PostgresServer
 
 
 @dataclass

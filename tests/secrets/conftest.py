@@ -13,16 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from nbcreds.testing.openbao import OpenBaoLab, OpenBaoServer, build_lab
+from nbcreds.testing.openbao import OpenBaoLab, OpenBaoServer
 
 _VAULT_ENV = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_NAMESPACE")
-
-
-@pytest.fixture(scope="session")
-def openbao_lab() -> Iterator[OpenBaoLab]:
-    """A running OpenBao dev server with mounts, policies and auth methods."""
-    with OpenBaoServer() as server:
-        yield build_lab(server)
 
 
 @pytest.fixture

@@ -77,11 +77,15 @@ class VaultClient:
                 failure = None
                 try:
                     with self.quiet_tls():
-                        return call(client)
+                        result = call(client)
                 except Exception as exc:
                     failure = self.failure(exc)
                     if failure is None:
                         raise
+                else:
+                    if not deadline.fired:
+                        return result
+                    failure = Failure("timeout")  # an answer cut by the deadline
                 if failure.status == 404 and missing_ok and not missing_mount(failure):
                     return None  # a missing secret, not a missing mount
                 if failure.status == 403 and attempt == 1 and self.settings.auth != "token":
@@ -98,6 +102,12 @@ class VaultClient:
         raise vault_error(
             failure, self.settings, action, target, forbidden_hint=self.forbidden_hint
         )
+
+    def check_deadline(self, action: str, target: str) -> None:
+        """A timeout error when the deadline in force cut the last answer short."""
+        deadline = current_deadline()
+        if deadline is not None and deadline.fired:
+            raise vault_error(Failure("timeout"), self.settings, action, target)
 
     def failure(self, exc: BaseException) -> Failure | None:
         """:func:`failure_of` ``exc``; a timeout when the operation's deadline passed
@@ -220,6 +230,7 @@ class VaultClient:
                 raise
         if failure is not None:
             raise vault_error(failure, s, "logging in with", f"{s.auth} at {where}", login=True)
+        self.check_deadline("logging in with", f"{s.auth} at {where}")
         issued = _login_token(response)
         if issued is None:
             raise SecretBackendError(

@@ -247,6 +247,7 @@ class VaultSource(SecretSource):
             raise vault_error(
                 failure, self.settings, "reading", f"the settings of mount {self.mount}/"
             )
+        self.client.check_deadline("reading", f"the settings of mount {self.mount}/")
         data = response.get("data") if isinstance(response, Mapping) else None
         if isinstance(data, Mapping) and data.get("type") in ("kv", "generic"):
             options = data.get("options") or {}
