@@ -77,6 +77,14 @@ def no_secret_anywhere(exc: BaseException, values: list[str], *texts: str) -> No
         assert_no_leak(text, values)
 
 
+def client_log(caplog: pytest.LogCaptureFixture) -> str:
+    """What the kernel's side logged (the in-process test servers' own logs, authlib's,
+    show what they received and are not output of nbcreds)."""
+    return "\n".join(
+        f"{r.name}: {r.getMessage()}" for r in caplog.records if not r.name.startswith("authlib")
+    )
+
+
 def says_what_to_do(message: str, *hints: str) -> None:
     for hint in hints:
         assert hint in message, f"the message does not mention {hint!r}: {message}"

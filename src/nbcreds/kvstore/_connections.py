@@ -48,10 +48,9 @@ class ConnectionPerThread(Generic[ConnT]):
 
     def _conn(self) -> ConnT:
         """This thread's connection, opened on first use."""
-        try:
-            return self._local.conn  # type: ignore[no-any-return]
-        except AttributeError:
-            return self._connect()
+        # not try/except AttributeError: a failing connect would carry it as __context__
+        conn = getattr(self._local, "conn", None)
+        return conn if conn is not None else self._connect()
 
     def close(self) -> None:
         with self._lock:

@@ -183,9 +183,12 @@ WHERE (ns = %(ns)s OR (%(recursive)s AND starts_with(ns, %(ns)s || '.')))
 
 
 def _session_options(timeout: float) -> str:
-    """libpq ``options``: every statement and lock wait of the session bounded."""
-    ms = max(1, round(timeout * 1000))
-    return f"-c statement_timeout={ms} -c lock_timeout={ms}"
+    """libpq ``options``: every statement of the session ends within ``timeout``
+    (``statement_timeout``), and a wait for another session's lock within 90 % of it
+    (``lock_timeout``: shorter, so a lock wait is reported as one)."""
+    statement = max(1, round(timeout * 1000))
+    lock = max(1, round(timeout * 900))
+    return f"-c statement_timeout={statement} -c lock_timeout={lock}"
 
 
 class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend):
@@ -240,8 +243,9 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
 
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return KVBackendError(
-                f"The PostgreSQL KV store at {self.location} waited more than {self.timeout:g}s "
-                f"for a lock held by another session ({doing}). Retry once it is released "
+                f"The PostgreSQL KV store at {self.location} waited too long (the [kv] timeout "
+                f"is {self.timeout:g}s) for a lock held by another session ({doing}). Retry "
+                "once it is released "
                 "(look for a long transaction or a LOCK TABLE on nbcreds_kv), or raise [kv] "
                 "timeout."
             )
@@ -324,10 +328,7 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
         reconnects) and reported with host and port."""
         import psycopg
 
-        try:
-            conn = self._local.conn
-        except AttributeError:
-            conn = self._connect()
+        conn = getattr(self._local, "conn", None) or self._connect()
         failure: KVBackendError | None = None
         try:
             with conn.pipeline():  # Parse (first time) + Bind + Execute + Sync: one round trip

@@ -230,10 +230,7 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
 
     def get(self, namespace: str, key: str) -> Sequence[Any] | None:
         try:
-            try:
-                conn = self._local.conn
-            except AttributeError:
-                conn = self._connect()
+            conn = getattr(self._local, "conn", None) or self._connect()
             row = conn.execute(_GET, (namespace, key)).fetchone()
             if row is None:
                 return None
@@ -334,10 +331,7 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
         now = _now()
         expires = None if ttl is None else min(now + ttl, MAX_EXPIRY_EPOCH)
         try:
-            try:
-                conn = self._local.conn
-            except AttributeError:
-                conn = self._connect()
+            conn = getattr(self._local, "conn", None) or self._connect()
             if if_revision:
                 rows = conn.execute(
                     _UPDATE_IF, (namespace, key, kind, text, description, now, expires, if_revision)
