@@ -11,8 +11,10 @@ definition lookup and the single-flight cache.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -113,10 +115,12 @@ def find_definition(name: str, namespace: str | None) -> Definition:
             return found
     looked = ", ".join(display(level) for level in chain)
     where = f"in namespace '{namespace}'" if namespace is not None else "at the tenant level"
+    # a TOML key: bare when it can be, else quoted with JSON (= TOML basic string) escapes
+    table_key = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
     raise CredentialNotFound(
-        f"Cannot find credential '{name}' {where} (looked in {looked} of {config.where}). "
-        f"Define it in a [credentials.{name}] table (tenant) or "
-        f'[namespaces."<ns>".credentials.{name}].'
+        f"Cannot find credential {name!r} {where} (looked in {looked} of {config.where}). "
+        f"Define it in a [credentials.{table_key}] table (tenant) or "
+        f'[namespaces."<ns>".credentials.{table_key}].'
     )
 
 

@@ -47,7 +47,7 @@ def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]
             origin = f"{ref.scheme} ({display(level)})"
             if data is None:
                 raise SecretNotFound(
-                    f"Cannot find secret '{name}': the config declares it as {ref} at level "
+                    f"Cannot find secret {name!r}: the config declares it as {ref} at level "
                     f"{display(level)}, and that is unset. Set it or fix the reference in "
                     f"{config.where}.",
                     name=name,
@@ -70,7 +70,7 @@ def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]
     names = ", ".join(s.name for s in sources) or "none"
     where = f"in namespace '{ns}'" if ns is not None else "at the tenant level"
     raise SecretNotFound(
-        f"Cannot find secret '{name}' {where} (looked in {looked}; sources: {names}).",
+        f"Cannot find secret {name!r} {where} (looked in {looked}; sources: {names}).",
         name=name,
         namespace=ns,
     )
