@@ -351,17 +351,20 @@ def send(
     with httpx.Client(
         timeout=timeout, follow_redirects=follow_redirects, transport=transport
     ) as client:
+        failure: str | None = None
         try:
             response = client.request(
                 req.method, req.url, headers=headers, content=content, auth=auth
             )
             response.read()
         except httpx.RequestError as exc:
-            raise HttpRequestError(_describe_failure(exc, req, timeout)) from None
+            failure = _describe_failure(exc, req, timeout)
         except httpx.InvalidURL:
-            raise HttpRequestError(
-                "the URL is not valid (after expanding templates): check host and port."
-            ) from None
+            failure = "the URL is not valid (after expanding templates): check host and port."
+        if failure is not None:
+            # raised outside the except block: httpx's exception holds the request and
+            # its headers (an Authorization with a secret), and must not be __context__
+            raise HttpRequestError(failure)
     return HttpResult(shown or req, response)
 
 

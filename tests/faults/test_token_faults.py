@@ -145,3 +145,18 @@ def test_expires_in_is_clamped_or_refused(
     else:
         assert info_.expires_at is not None
         assert info_.expires_at.year < 9999
+
+
+def test_http_magic_refused_keeps_no_header(write_config: Any, fault_clock: FaultClock) -> None:
+    from nbcreds._exceptions import HttpRequestError
+    from nbcreds.http import request
+
+    nbcreds.bind_secret("API_KEY", SECRET)
+    text = (
+        f"GET http://127.0.0.1:{free_port()}/x\nAuthorization: Bearer {{{{ secret('API_KEY') }}}}"
+    )
+    with pytest.raises(HttpRequestError) as info, fault_clock:
+        request(text)
+    says_what_to_do(str(info.value), "connection refused", "is the server running")
+    assert info.value.__context__ is None
+    no_secret_anywhere(info.value, [SECRET])
