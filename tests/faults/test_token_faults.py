@@ -160,3 +160,50 @@ def test_http_magic_refused_keeps_no_header(write_config: Any, fault_clock: Faul
     says_what_to_do(str(info.value), "connection refused", "is the server running")
     assert info.value.__context__ is None
     no_secret_anywhere(info.value, [SECRET])
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "outcome"),
+    [
+        ("2999-01-01T00:00:00Z", 365 * 86400.0),  # clamped to a year
+        ("1999-01-01T00:00:00Z", 0.0),  # in the past: used once
+        ("not a date", "error"),
+        ("+999999-01-01T00:00:00Z", "error"),
+        (12, "error"),
+    ],
+)
+def test_github_expires_at_is_clamped_or_refused(
+    expires_at: Any,
+    outcome: Any,
+    token_server: ScriptedTokenServer,
+    write_config: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    monkeypatch.setenv("GH_KEY", pem)
+    token = "ghs_" + "b" * 36
+    token_server.answer = lambda request: (201, {"token": token, "expires_at": expires_at})
+    api_url = token_server.token_endpoint.removesuffix("/token")
+    write_config(
+        "[credentials.gh]\n"
+        'type = "github_app"\napp_id = "1"\ninstallation_id = 7\n'
+        'private_key = "env:GH_KEY"\n'
+        f'api_url = "{api_url}"\n'
+    )
+    if outcome == "error":
+        with pytest.raises(TokenRequestError) as info:
+            nbcreds.credential("gh")
+        says_what_to_do(str(info.value), "expires_at", "not a number of seconds or a date")
+        return
+    assert nbcreds.credential("gh").reveal() == token
+    expiry = nbcreds.credential_info("gh").expires_at
+    assert expiry is not None
+    assert expiry.year < 9999

@@ -103,13 +103,18 @@ def token_lifetime(raw: object, credential: str, field: str = "expires_in") -> f
         except ValueError:
             value = None
     if value is None or math.isnan(value):
-        shown = server_text(repr(raw), limit=40)
-        raise TokenRequestError(
-            f"Credential {credential!r}: the token endpoint answered {field} = {shown}, which "
-            "is not a number of seconds. The server is misconfigured: ask its operator, or "
-            "check token_endpoint."
-        )
+        raise lifetime_error(credential, field, raw)
     return min(max(0.0, value), MAX_TOKEN_LIFETIME)
+
+
+def lifetime_error(credential: str, field: str, raw: object) -> TokenRequestError:
+    """The error for a token lifetime that is not one (the answer's text masked)."""
+    shown = server_text(repr(raw), limit=40)
+    return TokenRequestError(
+        f"Credential {credential!r}: the token endpoint answered {field} = {shown}, which "
+        "is not a number of seconds or a date. The server is misconfigured: ask its "
+        "operator, or check the credential's endpoint."
+    )
 
 
 def refresh_point(sent: float, lifetime: float | None, margin: float) -> float:

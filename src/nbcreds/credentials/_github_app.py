@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import TokenRequestError
 from ..masking import registry
-from ._engine import Minted, TokenHttp, TokenRequest, token_lifetime
+from ._engine import Minted, TokenHttp, TokenRequest, lifetime_error, token_lifetime
 from ._types import load_private_key, now, resolve_secret, resolve_text, sign_jwt
 
 if TYPE_CHECKING:
@@ -117,14 +117,18 @@ def _lifetime(credential: str, expires: object, sent_wall: float) -> float | Non
     :func:`token_lifetime` (clamped; an unreadable date is a TokenRequestError)."""
     if expires is None:
         return None
-    try:
-        when = datetime.fromisoformat(expires) if isinstance(expires, str) else None
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)  # GitHub writes Z; a bare time is UTC too
-        seconds = when.timestamp() - sent_wall if when is not None else None
-    except (ValueError, OverflowError, OSError):
-        seconds = None
-    return token_lifetime(seconds if seconds is not None else expires, credential, "expires_at")
+    seconds: float | None = None
+    if isinstance(expires, str):
+        try:
+            when = datetime.fromisoformat(expires)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)  # GitHub writes Z; a bare time is UTC too
+            seconds = when.timestamp() - sent_wall
+        except (ValueError, OverflowError, OSError):
+            seconds = None
+    if seconds is None:
+        raise lifetime_error(credential, "expires_at", expires)
+    return token_lifetime(seconds, credential, "expires_at")
 
 
 STRATEGY = GitHubApp()
