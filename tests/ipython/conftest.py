@@ -55,14 +55,6 @@ def cell(ip: InteractiveShell) -> Any:
     return lambda code: run_cell(ip, code)
 
 
-@pytest.fixture(scope="session")
-def _oauth_server() -> Iterator[Any]:
-    from nbcreds.testing.oauth import OAuthServer
-
-    with OAuthServer() as server:
-        yield server
-
-
 @pytest.fixture
 def oauth(_oauth_server: Any) -> Iterator[Any]:
     """The session's local OAuth server (authlib), counters cleared; no cached token

@@ -93,9 +93,6 @@ def everything_sent(recorded: list[dict[str, Any]]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def openbao() -> Iterator[Any]:
-    """A real OpenBao dev server (KV v2 at ``secret``)."""
-    from nbcreds.testing.openbao import OpenBaoServer
-
-    with OpenBaoServer() as server:
-        yield server
+def openbao(openbao_lab: Any) -> Any:
+    """The session's OpenBao dev server (KV v2 at ``secret``), shared with the other tests."""
+    return openbao_lab.server
