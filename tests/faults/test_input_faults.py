@@ -64,6 +64,7 @@ def test_control_characters_in_secret_and_credential_names_are_escaped(name: str
 SIZES = {"13KB": 13_000, "1MB": 1_000_000, "10MB": 10_000_000}
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("size", list(SIZES))
 def test_large_values_end_to_end(size: str, fault_clock: FaultClock) -> None:
     """A large secret is bound, read back, refused by set_kv (alone and inside a bigger
