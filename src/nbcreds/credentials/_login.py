@@ -315,10 +315,13 @@ def _keyring_get(definition: Definition) -> str | None:
 
 def _keyring_set(definition: Definition, value: str) -> None:
     kr = _keyring()
+    failure: LoginError | None = None
     try:
         kr.set_password(KEYRING_SERVICE, keyring_username(definition), value)
     except Exception as exc:
-        raise _keyring_failed(definition, "store", exc) from None
+        failure = _keyring_failed(definition, "store", exc)
+    if failure is not None:  # raised outside: the backend's error may quote what it was given
+        raise failure
 
 
 def _keyring_delete(definition: Definition) -> None:
