@@ -247,6 +247,9 @@ KV_SETTINGS: tuple[plugins.Setting, ...] = (
     plugins.Setting("url", help='postgres: a reference such as "env:NBCREDS_KV_URL"'),
     plugins.Setting("busy_timeout", kind="number", help="seconds a writer waits (SQLite)"),
     plugins.Setting("connect_timeout", kind="number", help="seconds (PostgreSQL)"),
+    plugins.Setting(
+        "timeout", kind="number", help="seconds one statement may take (PostgreSQL; default 30)"
+    ),
 )
 
 _LEVEL_KEYS = {"secrets", "credentials", "description"}
@@ -364,7 +367,7 @@ def _validate_sources(config: Config, table: dict[str, Any]) -> None:
 
 def _validate_kv(config: Config, table: dict[str, Any]) -> None:
     _check_problem(config, "kv", plugins.check_settings(table, KV_SETTINGS))
-    for key in ("busy_timeout", "connect_timeout"):
+    for key in ("busy_timeout", "connect_timeout", "timeout"):
         if key in table and table[key] < 0:
             raise config.error("must be a number of seconds (e.g. 5 or 0.5)", "kv", key)
     if table.get("backend") in ("postgres", "postgresql") and not table.get("url"):

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from nbcreds import _context
+from nbcreds._session import session
 from nbcreds.testing._proxy import TcpProxy
 from nbcreds.testing.leaks import assert_no_leak, assert_no_leak_in_exception
 from nbcreds.testing.openbao import OpenBaoLab
@@ -121,7 +121,7 @@ def proxy_to(request: pytest.FixtureRequest) -> Iterator[Callable[..., TcpProxy]
     yield make
     for proxy in started:
         proxy.stop()
-    _context.reset()  # close clients holding connections to the proxies
+    session().reset()  # close clients holding connections to the proxies
 
 
 # --- a scripted token server -----------------------------------------------------------------

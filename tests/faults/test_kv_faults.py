@@ -21,6 +21,7 @@ import pytest
 
 import nbcreds
 from nbcreds import KVBackendError, KVSecretRefused
+from nbcreds._session import session
 from nbcreds.testing.postgres import PostgresServer
 
 from .conftest import FaultClock, no_secret_anywhere, says_what_to_do
@@ -108,7 +109,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        nbcreds._context.reset()  # close the database before unmounting
+        session().reset()  # close the database before unmounting
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
