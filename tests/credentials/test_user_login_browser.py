@@ -384,6 +384,37 @@ def test_interrupt_stops_the_polling_and_the_sidebar_hears_of_it(
     assert kernel.run("print(nc.login_state('me').status)").strip() == "signed_out"
 
 
+def test_interrupting_an_awaiting_cell_stops_the_sign_in(
+    kernel: Kernel, oauth: OAuthServer, isolated_nbcreds: Path
+) -> None:
+    """``await acredential(...)``: the sign-in runs in a worker thread; interrupting the
+    cell (ipykernel cancels its task) must still stop the polling."""
+    client = "kernel-async-interrupt"
+    oauth.add_client(client, public=True)
+    write_device(isolated_nbcreds, oauth, client)
+    kernel.run("import nbcreds as nc\nfrom nbcreds.credentials import acredential")
+
+    msg_id = kernel.start("tok = await acredential('me')")
+    kernel.until(msg_id, is_prompt)
+    while oauth.counts["device_poll"] < 1:
+        time.sleep(0.05)
+    kernel.km.interrupt_kernel()
+    reply = kernel.finish(msg_id)
+
+    assert reply["status"] == "error"
+    assert reply["ename"] in ("CancelledError", "KeyboardInterrupt")
+    out = kernel.run(
+        "import time\n"
+        "while nc.login_state('me').status == 'pending': time.sleep(0.05)\n"
+        "print(nc.login_state('me').status)"
+    )
+    assert out.strip() == "signed_out"
+    polls = oauth.counts["device_poll"]
+    time.sleep(2.5)  # more than two intervals
+    assert oauth.counts["device_poll"] == polls
+    assert oauth.counts["device_token"] == 0
+
+
 def _login_event(msg: dict[str, Any], status: str) -> bool:
     if msg["msg_type"] != "comm_msg":
         return False

@@ -171,7 +171,16 @@ class CredentialEngine:
 
             return await asyncio.to_thread(self._mint, definition)
         generation = self._generation
-        token = await self.cache.aget(definition.cache_key, lambda: self._mint(definition))
+        try:
+            token = await self.cache.aget(definition.cache_key, lambda: self._mint(definition))
+        except BaseException as exc:
+            import asyncio
+
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                from ._login import cancel_pending
+
+                cancel_pending(definition)  # an interrupted cell stops a sign-in it waited on
+            raise
         self._remember(name, namespace, token, generation, seen)
         return token
 

@@ -507,8 +507,15 @@ class TokenCache:
         if leader:
             loop = asyncio.get_running_loop()
             loop.run_in_executor(None, self._lead, key, flight, mint)
+        waited = asyncio.wrap_future(flight)
         try:
-            return await asyncio.shield(asyncio.wrap_future(flight))
+            # wake up now and then instead of one long await: a loop with no other timer
+            # sleeps in select() until the flight ends, so a kernel interrupt (ipykernel
+            # turns SIGINT into cancelling the cell's task) would not land before that --
+            # minutes for a user sign-in. asyncio.wait never cancels the shared flight.
+            while not waited.done():
+                await asyncio.wait({waited}, timeout=0.25)
+            return waited.result()
         except CredentialError as exc:
             if leader:
                 raise

@@ -61,6 +61,7 @@ __all__ = [
     "UserLogin",
     "add_login_listener",
     "book",
+    "cancel_pending",
     "interactive",
     "keyring_username",
     "login",
@@ -261,6 +262,15 @@ class LoginBook:
 
 
 book = LoginBook()
+
+
+def cancel_pending(definition: Definition) -> bool:
+    """Stop a pending sign-in of ``definition`` (its waiters get a ``LoginError``); True
+    if one was pending. An interrupted ``await acredential(...)`` calls this: the
+    sign-in runs in a worker thread that a kernel interrupt does not reach."""
+    if definition.type not in USER_TYPES:
+        return False
+    return book.cancel(definition)
 
 
 def add_login_listener(listener: Callable[[str, LoginState], None]) -> None:
