@@ -193,8 +193,8 @@ class AuthorizationCode(UserLogin):
                         if cancel.wait(min(1.0, left)):
                             raise LoginError(
                                 f"Credential '{definition.name}': the sign-in was cancelled "
-                                "(logout, or an interrupted cell waiting for it). Call credential() again to "
-                                "start over."
+                                "(logout, or an interrupted cell waiting for it). Call "
+                                "credential() again to start over."
                             )
                 except KeyboardInterrupt:
                     prompt.done("Sign-in cancelled (kernel interrupted). Run the cell again.")

@@ -107,8 +107,8 @@ class DeviceCode(UserLogin):
                     if cancel.wait(min(interval, left)):
                         raise LoginError(
                             f"Credential '{definition.name}': the sign-in was cancelled "
-                            "(logout, or an interrupted cell waiting for it). Call credential() again to "
-                            "start over."
+                            "(logout, or an interrupted cell waiting for it). Call "
+                            "credential() again to start over."
                         )
                     poll = {"grant_type": GRANT_TYPE, "device_code": device_code}
                     try:
