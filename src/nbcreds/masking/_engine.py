@@ -104,24 +104,52 @@ class Tier:
         return size
 
 
+def _value_forms(value: str, conf: MaskingSettings) -> list[tuple[str, bool]]:
+    """The (form, caseless) pairs ``value`` is matched by: its variants, and those
+    of its JSON leaves and (non-ASCII, long enough) case forms."""
+    key = (value, conf)
+    cached = _forms_cache.get(key)
+    if cached is not None:
+        return cached
+    fragment = conf.fragment_length
+    caseless_from = conf.case_insensitive_min_length
+    members = [value]
+    if conf.json_leaves:
+        members += json_leaves(value, conf.min_length)
+    out: list[tuple[str, bool]] = []
+    for member in members:
+        caseless = bool(caseless_from) and len(member) >= caseless_from
+        forms = variants(member, fragment)
+        if caseless and not member.isascii():
+            # ASCII case folding does not reach é/É: add the value's own case forms
+            for cased in sorted({member.upper(), member.lower()} - {member}):
+                forms += variants(cased, fragment)
+        out.extend((form, caseless) for form in forms)
+    if len(value) <= _CACHE_MAX_VALUE:
+        # a tier merge compiles the same values again: their forms are kept
+        _forms_cache[key] = out
+    return out
+
+
+#: forms of the registered values, for tier merges (pruned to the registry's values)
+_forms_cache: dict[tuple[str, MaskingSettings], list[tuple[str, bool]]] = {}
+#: values longer than this are not cached (their forms are megabytes)
+_CACHE_MAX_VALUE = 4096
+
+
+def _prune_cache(values: dict[str, str | None], conf: MaskingSettings) -> None:
+    if len(_forms_cache) > 2 * len(values) + 64:
+        for key in [k for k in _forms_cache if k[0] not in values or k[1] != conf]:
+            del _forms_cache[key]
+
+
 def _build_tier(values: dict[str, str | None], conf: MaskingSettings) -> Tier:
     patterns: list[tuple[str, str | None, bool]] = []
     fragment = conf.fragment_length
-    caseless_from = conf.case_insensitive_min_length
     for value, label in values.items():
         if len(value) < conf.min_length:
             continue
-        members = [value]
-        if conf.json_leaves:
-            members += json_leaves(value, conf.min_length)
-        for member in members:
-            caseless = bool(caseless_from) and len(member) >= caseless_from
-            forms = variants(member, fragment)
-            if caseless and not member.isascii():
-                # ASCII case folding does not reach é/É: add the value's own case forms
-                for cased in {member.upper(), member.lower()} - {member}:
-                    forms += variants(cased, fragment)
-            patterns.extend((form, label, caseless) for form in forms)
+        patterns.extend((form, label, caseless) for form, caseless in _value_forms(value, conf))
     matcher = Matcher(patterns, backend=_forced_backend, fragment_length=fragment)
     depth = fragment if fragment else HOLD_DEPTH
     cut = sorted({p[:depth]: None for p in matcher.patterns})
@@ -374,6 +402,7 @@ def compiled() -> Compiled:
             current = _build(version, values, conf)
         elif current.version != version:
             current = _update(current, version, values, conf)
+        _prune_cache(values, conf)
         _compiled = current
         _compiled_generation = generation
     _warn_short(values, conf.min_length)
@@ -446,3 +475,4 @@ def _reset_for_tests() -> None:
     with _lock:
         _compiled = None
         _warned.clear()
+        _forms_cache.clear()
