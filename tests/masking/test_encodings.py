@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import nbcreds
+from nbcreds._session import session
 from nbcreds.masking import _engine, masked
 
 # quotes, slashes, a backslash, '&<>', a space, non-ASCII and a newline: every
@@ -25,6 +26,9 @@ OTHER = "nothing in common with it at all, XYZ"
 
 @pytest.fixture(autouse=True, params=nbcreds.masking.available_backends())
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    # load the (empty) config now: a lazy load later would push the default
+    # [masking] settings over those a test configures
+    session().config  # noqa: B018
     _engine._reset_for_tests()
     _engine.force_backend(request.param)
     yield request.param
