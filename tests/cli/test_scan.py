@@ -384,7 +384,8 @@ def test_configured_value_escaped_twice_with_ascii_escapes_is_found(
     run_cli: Callable[..., tuple[int, str, str]],
 ) -> None:
     """A JSON document (``ensure_ascii``) inside a JSON string: ``é`` becomes
-    ``\\\\u00e9`` -- a form the variants do not list; one unescaping layer reveals it."""
+    ``\\\\u00e9``. Masking v2's variants list this form (JSON inside JSON, ASCII
+    escapes at both levels), so it is found directly as an escaped form."""
     doc = json.dumps({"config": json.dumps({"password": db_password})})  # ASCII escapes, twice
     cell = new_code_cell("x")
     cell.outputs = [new_output("display_data", data={"text/plain": doc})]
@@ -393,7 +394,7 @@ def test_configured_value_escaped_twice_with_ascii_escapes_is_found(
     assert code == 1
     [finding] = json.loads(out)["findings"]
     assert finding["secret"] == "DB_PASSWORD"
-    assert finding["encoding"].startswith("JSON-escaped")
+    assert finding["encoding"] in ("escaped", "JSON-escaped")
     assert_no_leak(out + err, [db_password])
     assert run_cli("scrub", str(path))[0] == 0
     assert_no_leak(path.read_text(), [db_password])

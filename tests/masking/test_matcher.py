@@ -123,3 +123,101 @@ def test_padding_literals_never_match(backend: str) -> None:
     m = Matcher([("real-secret", None)], backend=backend)  # type: ignore[arg-type]
     data = b"\xffnbcreds-pad-0001\xfe real-secret"
     assert m.spans(data) == [(19, 30, None)]
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _windows_sub(
+    text: str, patterns: list[tuple[str, bool]], fragment: int, replacement: str
+) -> str:
+    """The reference for windows and case folding: every window of ``fragment``
+    characters of a longer pattern, and every shorter pattern whole, found by
+    ``str.find`` (on ASCII-lowered text for caseless patterns)."""
+    literals: list[tuple[str, bool]] = []
+    for pattern, caseless in patterns:
+        if fragment and len(pattern) > fragment:
+            pieces = {pattern[i : i + fragment] for i in range(len(pattern) - fragment + 1)}
+        else:
+            pieces = {pattern}
+        literals.extend((piece, caseless) for piece in pieces)
+    covered = [False] * len(text)
+    lowered = text.translate(_ASCII_LOWER)
+    for piece, caseless in literals:
+        haystack, needle = (lowered, piece.translate(_ASCII_LOWER)) if caseless else (text, piece)
+        start = haystack.find(needle)
+        while start != -1:
+            for i in range(start, start + len(needle)):
+                covered[i] = True
+            start = haystack.find(needle, start + 1)
+    out, i = [], 0
+    while i < len(text):
+        if covered[i]:
+            while i < len(text) and covered[i]:
+                i += 1
+            out.append(replacement)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+WINDOW_ALPHABET = st.sampled_from(list("abAB-é€\x00"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    patterns=st.lists(
+        st.tuples(st.text(WINDOW_ALPHABET, min_size=1, max_size=30), st.booleans()),
+        min_size=1,
+        max_size=4,
+    ),
+    fragment=st.sampled_from([0, 8, 10]),
+    data=st.data(),
+)
+def test_windows_and_case_folding_match_the_reference(
+    patterns: list[tuple[str, bool]], fragment: int, data: st.DataObject
+) -> None:
+    def slices(pattern: str) -> st.SearchStrategy[str]:
+        return st.tuples(
+            st.integers(0, len(pattern)), st.integers(0, len(pattern)), st.booleans()
+        ).map(lambda t: pattern[t[0] : t[1]].upper() if t[2] else pattern[t[0] : t[1]])
+
+    # texts made of slices of the patterns (some upper-cased) and noise
+    pieces = st.one_of(*(slices(p) for p, _ in patterns), st.text(WINDOW_ALPHABET, max_size=3))
+    text = "".join(data.draw(st.lists(pieces, max_size=6)))
+    expected = _windows_sub(text, patterns, fragment, "<>")
+    for backend in BACKENDS:
+        matcher = Matcher(
+            [(p, None, c) for p, c in patterns],
+            backend=backend,  # type: ignore[arg-type]
+            fragment_length=fragment,
+        )
+        assert matcher.sub(text, "<>") == expected, backend
+        assert matcher.sub_bytes(text.encode("utf-8", "surrogatepass"), b"<>") == expected.encode(
+            "utf-8", "surrogatepass"
+        ), backend
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_pattern_longer_than_any_literal_limit_is_matched_whole(backend: str) -> None:
+    value = "".join(chr(0x41 + (i * 7919) % 26) + str(i % 10) for i in range(20_000))
+    m = Matcher([(value, "BIG")], backend=backend)  # type: ignore[arg-type]
+    assert m.sub(f"<{value}>", "*") == "<*>"
+    assert m.sub(f"<{value[:-1]}>", "*") == f"<{value[:-1]}>"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_huge_pattern_windows_at_the_edges_and_long_slices_in_the_middle(backend: str) -> None:
+    from nbcreds.masking._matcher import HUGE_EDGE, HUGE_PATTERN
+
+    rng = __import__("random").Random(5)
+    value = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789+/", k=HUGE_PATTERN * 3))
+    m = Matcher([(value, None)], backend=backend, fragment_length=16)  # type: ignore[arg-type]
+    assert m.sub(f"[{value}]", "*") == "[*]"
+    for start in (0, 5, HUGE_EDGE - 40, len(value) - HUGE_EDGE + 3, len(value) - 16):
+        piece = value[start : start + 16]
+        assert m.sub(f"[{piece}]", "*") == "[*]", start
+    middle = len(value) // 2
+    long_slice = value[middle : middle + 4096]
+    assert m.sub(f"[{long_slice}]", "*") == "[*]"

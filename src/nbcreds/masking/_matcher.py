@@ -10,6 +10,7 @@ their spans -- and therefore :meth:`Matcher.sub` -- are identical.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -97,9 +98,22 @@ def _replace(text: Any, spans: Sequence[Span], replacement: Any, joiner: Any) ->
 class Matcher:
     """Find every occurrence of a set of literal patterns.
 
-    ``patterns`` is a sequence of ``(pattern, label)``; empty patterns are
-    ignored and duplicates keep their first label. ``backend`` forces
-    ``"hyperscan"`` or ``"ahocorasick"`` (default: the first available).
+    ``patterns`` is a sequence of ``(pattern, label)`` or ``(pattern, label,
+    caseless)``; empty patterns are ignored and duplicates keep their first
+    label (and are caseless if any copy is). A caseless pattern matches in any
+    ASCII letter case. ``backend`` forces ``"hyperscan"`` or ``"ahocorasick"``
+    (default: the first available).
+
+    ``fragment_length`` > 0: a pattern longer than that is matched by its
+    windows -- every slice of ``fragment_length`` characters of it counts as an
+    occurrence (so the pattern itself, and any longer slice, is covered by the
+    union). Windows are not compiled one by one: the automaton holds *anchors*,
+    short slices sampled so that every window contains one, and each anchor hit
+    is checked against the few characters around it. A pattern of more than
+    :data:`HUGE_PATTERN` characters keeps every window within
+    :data:`HUGE_EDGE` characters of either end and, in between, any slice of
+    ``len / MAX_HUGE_ANCHORS`` characters or more.
+
     Works on ``str`` (offsets are character offsets) and on ``bytes``
     (patterns are matched as UTF-8; offsets are byte offsets).
     """
@@ -107,14 +121,27 @@ class Matcher:
     backend: Backend
 
     def __init__(
-        self, patterns: Iterable[tuple[str, str | None]], backend: Backend | None = None
+        self,
+        patterns: Iterable[tuple[str, str | None] | tuple[str, str | None, bool]],
+        backend: Backend | None = None,
+        *,
+        fragment_length: int = 0,
     ) -> None:
-        unique: dict[str, str | None] = {}
-        for pattern, label in patterns:
-            if pattern and pattern not in unique:
-                unique[pattern] = label
+        unique: dict[str, tuple[str | None, bool]] = {}
+        for item in patterns:
+            pattern, label = item[0], item[1]
+            caseless = bool(item[2]) if len(item) > 2 else False
+            if not pattern:
+                continue
+            if pattern in unique:
+                if caseless and not unique[pattern][1]:
+                    unique[pattern] = (unique[pattern][0], True)
+                continue
+            unique[pattern] = (label, caseless)
         self.patterns: list[str] = list(unique)
-        self.labels: list[str | None] = list(unique.values())
+        self.labels: list[str | None] = [label for label, _ in unique.values()]
+        self.caseless: list[bool] = [caseless for _, caseless in unique.values()]
+        self.fragment_length = fragment_length
         available = available_backends()
         if backend is None:
             if not available:
@@ -130,13 +157,18 @@ class Matcher:
                 + ("'hyperscan'" if backend == "hyperscan" else "'ahocorasick-rs'")
             )
         self.backend = backend
+        #: fold the scan to lower case (some pattern is caseless)
+        self._fold = any(self.caseless)
         self._encoded = [p.encode("utf-8", "surrogatepass") for p in self.patterns]
-        self._roots, self._extensions = _prefix_roots(self._encoded)
-        self._root_bytes = [self._encoded[i] for i in self._roots]
+        self._folded = [
+            e.lower() if c else e for e, c in zip(self._encoded, self.caseless, strict=True)
+        ]
+        self._roots, self._groups = _plan(self)
+        self._root_lengths = [len(root) for root in self._roots]
         self._lock = threading.Lock()
         self._hs_db: Any = None
         self._ac: Any = None
-        if self.patterns:
+        if self._roots:
             if backend == "hyperscan":
                 self._hs_db = self._compile_hyperscan()
             else:
@@ -146,30 +178,30 @@ class Matcher:
         return len(self.patterns)
 
     def __repr__(self) -> str:
-        return f"<Matcher {self.backend} patterns={len(self.patterns)}>"
+        return f"<Matcher {self.backend} patterns={len(self.patterns)} literals={len(self._roots)}>"
 
     # -- backends -----------------------------------------------------------------
     #
     # Both backends match UTF-8 bytes (a str is encoded; for ASCII text byte and
-    # character offsets are the same). Only the *root* patterns are compiled: a
-    # pattern that has another pattern as a proper prefix (base64 with padding
-    # after the same base64 without it, a percent-encoding that starts like the
-    # raw value...) is checked where its root matched -- every occurrence of it is
-    # an occurrence of its root -- which roughly halves the automaton.
+    # character offsets are the same) against *root* literals: a literal that has
+    # another literal as a proper prefix is checked where its root matched (every
+    # occurrence of it is an occurrence of its root), a pattern longer than
+    # _LITERAL_MAX bytes is found by its first _LITERAL_MAX bytes and checked whole,
+    # and window patterns by their anchors (see the class docstring).
 
     def _compile_hyperscan(self) -> Any:
         import hyperscan
 
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        # Pure literals: the start of a match is its end minus the pattern's byte
+        # Pure literals: the start of a match is its end minus the literal's byte
         # length, so no start-of-match tracking (HS_FLAG_SOM_LEFTMOST) is needed --
         # it would only slow the scan down and cap the pattern length.
         # Hyperscan picks its literal engine by the number of patterns; on this
         # kind of text a few dozen patterns scan several times slower than 64 or
         # more. Small sets are padded with literals that cannot occur in UTF-8
         # (they start with 0xFF); their matches, if any in raw bytes, are ignored.
-        roots = self._root_bytes + [
-            b"\xffnbcreds-pad-%04d\xfe" % i for i in range(_HS_MIN_PATTERNS - len(self._root_bytes))
+        roots = self._roots + [
+            b"\xffnbcreds-pad-%04d\xfe" % i for i in range(_HS_MIN_PATTERNS - len(self._roots))
         ]
         if any(b"\0" in p for p in roots):
             # the literal API takes C strings: a NUL byte needs the regex compiler,
@@ -182,7 +214,7 @@ class Matcher:
             expressions=expressions,
             ids=list(range(len(expressions))),
             elements=len(expressions),
-            flags=0,
+            flags=hyperscan.HS_FLAG_CASELESS if self._fold else 0,
             literal=literal,
         )
         return db
@@ -192,50 +224,77 @@ class Matcher:
 
         # A DFA scans about twice as fast as the NFA but takes roughly 10 KB of
         # memory per pattern: use it up to a few thousand patterns.
-        size = sum(len(p) for p in self._root_bytes)
+        size = sum(len(p) for p in self._roots)
         implementation = ahocorasick_rs.Implementation.DFA if size <= _DFA_MAX_BYTES else None
         return ahocorasick_rs.BytesAhoCorasick(
-            self._root_bytes,
+            self._roots,
             matchkind=ahocorasick_rs.MATCHKIND_STANDARD,
             implementation=implementation,
         )
 
-    def _scan(self, data: bytes) -> list[tuple[int, int, int]]:
-        """Occurrences of the root patterns as (root number, start, end) byte offsets."""
+    def _scan(self, data: bytes, folded: bytes | None) -> list[tuple[int, int]]:
+        """Occurrences of the root literals as (root number, start) byte offsets."""
         if self.backend == "ahocorasick":
-            matches: list[tuple[int, int, int]] = self._ac.find_matches_as_indexes(
-                data, overlapping=True
-            )
-            return matches
-        found: list[tuple[int, int, int]] = []
+            target = folded if folded is not None else data
+            return [
+                (root, start)
+                for root, start, _ in self._ac.find_matches_as_indexes(target, overlapping=True)
+            ]
+        found: list[tuple[int, int]] = []
+        # a module-level handler and a plain list as context: a bound method here
+        # would tie the database to this matcher in a cycle the collector cannot see
+        # through (Hyperscan's objects are not GC-tracked) and leak both
+        context = (found, self._root_lengths)
         with self._lock:  # one scratch space per database: scans must not overlap
-            self._hs_db.scan(data, match_event_handler=self._on_match, context=found)
+            self._hs_db.scan(data, match_event_handler=_on_hs_match, context=context)
         return found
 
-    def _on_match(
-        self, index: int, _start: int, end: int, _flags: int, found: list[tuple[int, int, int]]
-    ) -> None:
-        if index < len(self._root_bytes):  # not a padding literal
-            found.append((index, end - len(self._root_bytes[index]), end))
-
     def _raw_bytes(self, data: bytes) -> list[tuple[int, int, int]]:
-        """Every occurrence of every pattern as (pattern index, start, end) byte offsets."""
-        return self._extend(data, self._scan(data))
+        """Every occurrence of every pattern (or window) as (pattern index, start, end)
+        byte offsets."""
+        # Hyperscan folds case itself; the lower-case copy is made for a hit's checks
+        folded = data.lower() if self._fold and self.backend == "ahocorasick" else None
+        scanned = self._scan(data, folded)
+        if not scanned:
+            return []
+        return self._check(data, folded, scanned)
 
-    def _extend(
-        self, data: bytes, scanned: list[tuple[int, int, int]]
+    def _check(
+        self, data: bytes, folded: bytes | None, scanned: list[tuple[int, int]]
     ) -> list[tuple[int, int, int]]:
-        """Root occurrences -> occurrences of every pattern (roots and their extensions)."""
+        """Root hits -> occurrences of patterns and windows, each checked in place."""
         found: list[tuple[int, int, int]] = []
+        groups = self._groups
         roots = self._roots
-        extensions = self._extensions
-        encoded = self._encoded
-        for root, start, end in scanned:
-            index = roots[root]
-            found.append((index, start, end))
-            for longer in extensions.get(index, ()):
-                if data.startswith(encoded[longer], start):
-                    found.append((longer, start, start + len(encoded[longer])))
+        caseless = self.caseless
+        fold_keys = self._fold
+        if fold_keys and folded is None:
+            folded = data.lower()
+        for root, start in scanned:
+            key_source = folded if fold_keys else data
+            assert key_source is not None
+            root_bytes = roots[root]
+            for key, checks in groups[root]:
+                if key is not root_bytes and not key_source.startswith(key, start):
+                    continue
+                for check in checks:
+                    index = check[0]
+                    source = folded if caseless[index] else data
+                    assert source is not None
+                    pattern = self._folded[index]
+                    if len(check) == 1:  # a whole pattern
+                        if source.startswith(pattern, start):
+                            found.append((index, start, start + len(pattern)))
+                        continue
+                    _, lb, ab, ae, rb, window, q = check
+                    if not source.startswith(pattern[ab:ae], start):
+                        continue
+                    end = start + (ae - ab)
+                    left = _common_suffix(source, start, pattern, lb, ab)
+                    right = _common_prefix(source, end, pattern, ae, rb)
+                    chars = q + _chars(pattern, ab - left, ab) + _chars(pattern, ae, ae + right)
+                    if chars >= window:
+                        found.append((index, start - left, end + right))
         return found
 
     def _raw(self, text: str | bytes) -> list[tuple[int, int, int]]:
@@ -251,6 +310,10 @@ class Matcher:
 
     # -- public -------------------------------------------------------------------
 
+    def occurrences(self, text: str | bytes) -> list[tuple[int, int, int]]:
+        """Every occurrence as ``(pattern index, start, end)``, unmerged, unsorted."""
+        return self._raw(text)
+
     def spans(self, text: str | bytes) -> list[Span]:
         """Sorted, disjoint ``(start, end, label)`` spans covering every occurrence."""
         return merge_spans(self._raw(text), self.labels)
@@ -264,17 +327,20 @@ class Matcher:
         function of the span's label returning one)."""
         if not self.patterns or not text:
             return text
-        if text.isascii():  # the common case, inlined: one scan, nothing else if no match
+        if text.isascii():  # the common case: one scan, nothing else if no match
             data = text.encode("ascii")
-            scanned = self._scan(data)
+            folded = data.lower() if self._fold and self.backend == "ahocorasick" else None
+            scanned = self._scan(data, folded)
             if not scanned:
                 return text
-            raw = self._extend(data, scanned)
+            raw = self._check(data, folded, scanned)
             # free the encoded copy before building the result: the allocator can
             # reuse its memory instead of mapping (and faulting in) fresh pages
             del data, scanned
         else:
             raw = self._raw(text)
+        if not raw:
+            return text
         return str(_replace(text, merge_spans(raw, self.labels), replacement, ""))
 
     def sub_bytes(self, data: bytes, replacement: bytes | Callable[[str | None], bytes]) -> bytes:
@@ -285,6 +351,187 @@ class Matcher:
     def replace_spans(text: str, spans: Sequence[Span], replacement: Replacement) -> str:
         """Replace already computed ``spans`` of ``text``."""
         return str(_replace(text, spans, replacement, ""))
+
+
+def _on_hs_match(
+    index: int, _start: int, end: int, _flags: int, context: tuple[list[tuple[int, int]], list[int]]
+) -> None:
+    found, lengths = context
+    if index < len(lengths):  # not a padding literal
+        found.append((index, end - lengths[index]))
+
+
+def _common_suffix(source: bytes, end: int, pattern: bytes, lo: int, hi: int) -> int:
+    """How many bytes before ``source[end]`` equal the end of ``pattern[lo:hi]``,
+    cut back to a character boundary of the pattern."""
+    limit = min(hi - lo, end)
+    if limit <= 0:
+        return 0
+    if source[end - limit : end] == pattern[hi - limit : hi]:
+        n = limit
+    else:
+        good, bad = 0, limit  # binary search: C-speed slice compares, O(log n) of them
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if source[end - mid : end] == pattern[hi - mid : hi]:
+                good = mid
+            else:
+                bad = mid
+        n = good
+    while n and (pattern[hi - n] & 0xC0) == 0x80:  # inside a multi-byte character
+        n -= 1
+    return n
+
+
+def _common_prefix(source: bytes, start: int, pattern: bytes, lo: int, hi: int) -> int:
+    """How many bytes from ``source[start]`` equal the start of ``pattern[lo:hi]``,
+    cut back to a character boundary of the pattern."""
+    limit = min(hi - lo, len(source) - start)
+    if limit <= 0:
+        return 0
+    if source[start : start + limit] == pattern[lo : lo + limit]:
+        n = limit
+    else:
+        good, bad = 0, limit
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if source[start : start + mid] == pattern[lo : lo + mid]:
+                good = mid
+            else:
+                bad = mid
+        n = good
+    while n and lo + n < hi and (pattern[lo + n] & 0xC0) == 0x80:
+        n -= 1
+    return n
+
+
+def _chars(pattern: bytes, lo: int, hi: int) -> int:
+    """The number of characters in ``pattern[lo:hi]`` (on character boundaries)."""
+    if hi <= lo:
+        return 0
+    piece = pattern[lo:hi]
+    if piece.isascii():
+        return hi - lo
+    return len(piece.decode("utf-8", "surrogatepass"))
+
+
+#: The longest literal given to an automaton; a longer pattern is found by this many
+#: bytes of its start and checked whole (Hyperscan refuses literals near 16 KB).
+_LITERAL_MAX = 1024
+
+#: Above this many characters a windowed pattern is "huge" (see :class:`Matcher`).
+HUGE_PATTERN = 1 << 16
+#: Every window within this many characters of a huge pattern's ends is matched.
+HUGE_EDGE = 4096
+#: The most anchors sampled from the middle of one huge pattern.
+MAX_HUGE_ANCHORS = 2048
+
+
+def _anchor_plan(length: int, fragment: int) -> tuple[int, list[tuple[int, int]]]:
+    """Anchor length q and (position, window) for a pattern of ``length`` characters.
+
+    Every window [a, a + fragment) holds the anchor at the multiple of
+    ``fragment - q + 1`` in [a, a + fragment - q], so sampling at that step finds
+    each window once. A huge pattern's middle is sampled at a wider step, with the
+    window widened to match.
+    """
+    q = min(8, max(4, fragment // 2))
+    step = fragment - q + 1
+    last = length - q  # the last position an anchor can start at
+    if length <= HUGE_PATTERN:
+        return q, [(pos, fragment) for pos in range(0, last + 1, step)]
+    plan: list[tuple[int, int]] = []
+    head_end = HUGE_EDGE
+    tail_start = length - HUGE_EDGE
+    pos = 0
+    while pos <= head_end:
+        plan.append((pos, fragment))
+        pos += step
+    wide_step = max(step, (tail_start - pos) // MAX_HUGE_ANCHORS + 1)
+    wide = wide_step + q - 1
+    while pos < tail_start:
+        plan.append((pos, max(fragment, wide)))
+        pos += wide_step
+    pos = tail_start - tail_start % step
+    while pos <= last:
+        plan.append((pos, fragment))
+        pos += step
+    return q, plan
+
+
+def _plan(
+    matcher: Matcher,
+) -> tuple[list[bytes], list[list[tuple[bytes, list[tuple[int, ...]]]]]]:
+    """The root literals and, for each, the literals under it with their checks.
+
+    A check is ``(index,)`` for a whole pattern or ``(index, lb, ab, ae, rb,
+    window, q)`` for an anchor of a windowed pattern: the anchor is bytes
+    [ab, ae) of the pattern, [lb, ab) and [ae, rb) the context a window around
+    it may use.
+    """
+    by_key: dict[bytes, list[tuple[int, ...]]] = {}
+    seen_context: set[tuple[bytes, bytes, bytes, bool]] = set()
+    fragment = matcher.fragment_length
+    fold = matcher._fold
+    for index, text in enumerate(matcher.patterns):
+        folded = matcher._folded[index]
+        caseless = matcher.caseless[index]
+        if not fragment or len(text) <= fragment:
+            key = folded[:_LITERAL_MAX]
+            by_key.setdefault(key.lower() if fold else key, []).append((index,))
+            continue
+        q, plan = _anchor_plan(len(text), fragment)
+        offsets = _byte_offsets(text, folded)
+        for pos, window in plan:
+            reach = window - q
+            lb = offsets(max(0, pos - reach))
+            ab = offsets(pos)
+            ae = offsets(pos + q)
+            rb = offsets(min(len(text), pos + q + reach))
+            key = folded[ab:ae]
+            if window == fragment:
+                # equal anchors with equal surroundings find the same windows: keep one
+                context = (folded[lb:ab], key, folded[ae:rb], caseless)
+                if context in seen_context:
+                    continue
+                seen_context.add(context)
+            by_key.setdefault(key.lower() if fold else key, []).append(
+                (index, lb, ab, ae, rb, window, q)
+            )
+    roots: list[bytes] = []
+    groups: list[list[tuple[bytes, list[tuple[int, ...]]]]] = []
+    for key in sorted(by_key):
+        # sorted order puts every literal right after the shortest literal that is
+        # its prefix, so the last root is the only candidate: linear, not quadratic
+        if roots and key.startswith(roots[-1]):
+            groups[-1].append((key, by_key[key]))
+        else:
+            roots.append(key)
+            groups.append([(key, by_key[key])])
+    # each group's first key is its root literal, the same object: _check tells it
+    # by identity and skips re-checking it
+    return roots, groups
+
+
+def _byte_offsets(text: str, encoded: bytes) -> Callable[[int], int]:
+    """Character offset -> byte offset in ``encoded`` (the UTF-8 of ``text``)."""
+    if len(encoded) == len(text):
+        return lambda pos: pos
+    known = [0]  # sorted character offsets already converted
+    table = {0: 0}
+
+    def offset(pos: int) -> int:
+        found = table.get(pos)
+        if found is None:
+            # from the nearest known offset below: anchors come in order, so each
+            # conversion encodes a few characters, never the whole prefix again
+            base = known[bisect.bisect_right(known, pos) - 1]
+            found = table[base] + len(text[base:pos].encode("utf-8", "surrogatepass"))
+            table[pos] = found
+            bisect.insort(known, pos)
+        return found
+
+    return offset
 
 
 def _to_char_offsets(
@@ -310,22 +557,3 @@ _HS_MIN_PATTERNS = 64
 
 #: Above this many bytes of root patterns, the Aho-Corasick fallback uses an NFA.
 _DFA_MAX_BYTES = 400_000
-
-
-def _prefix_roots(patterns: list[bytes]) -> tuple[list[int], dict[int, list[int]]]:
-    """Split patterns into roots (no other pattern is a proper prefix of them) and,
-    for each root, the patterns that start with it (attached to their shortest
-    prefix in the set, which is a root)."""
-    index_of = {p: i for i, p in enumerate(patterns)}
-    shortest = min((len(p) for p in patterns), default=0)
-    roots: list[int] = []
-    extensions: dict[int, list[int]] = {}
-    for i, pattern in enumerate(patterns):
-        for k in range(shortest, len(pattern)):
-            root = index_of.get(pattern[:k])
-            if root is not None:
-                extensions.setdefault(root, []).append(i)
-                break
-        else:
-            roots.append(i)
-    return roots, extensions

@@ -31,12 +31,16 @@ class Registry:
             return
         with self._lock:
             if plain in self._values:
-                if self._values[plain] is None and label is not None:
-                    self._values[plain] = label
-                return
-            self._values[plain] = label
-            self._version += 1
-            listeners = list(self._listeners)
+                if self._values[plain] is not None or label is None:
+                    return
+                # a label given later is kept: the compiled state must learn it
+                self._values[plain] = label
+                self._version += 1
+                listeners = list(self._listeners)
+            else:
+                self._values[plain] = label
+                self._version += 1
+                listeners = list(self._listeners)
         for listener in listeners:
             listener()
 
