@@ -39,9 +39,6 @@ from ._login import (
 if TYPE_CHECKING:
     from ._auth import auth
 
-if TYPE_CHECKING:
-    from ._auth import auth
-
 __all__ = [
     "CredentialInfo",
     "CredentialListing",
