@@ -21,6 +21,7 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -89,7 +90,7 @@ class KVBackendTests:
     )
     def test_values_round_trip_exactly(self, ns: str, value: object, kind: KVType) -> None:
         nbcreds.set_kv("v", value)
-        back = nbcreds.kv("v")
+        back: Any = nbcreds.kv("v")
         assert back == value or (value != value and back != back)
         assert type(back) is type(value)
         if isinstance(value, Decimal):
@@ -411,7 +412,7 @@ class KVBackendTests:
     def test_a_secret_is_refused(self, ns: str) -> None:
         token = Secret("s3cr3t-token-value-123", "API_TOKEN", "session")
         registry.register(token.reveal(), "API_TOKEN")
-        attempts = [
+        attempts: list[Callable[[], object]] = [
             lambda: nbcreds.set_kv("k", token),
             lambda: nbcreds.set_kv("k", {"auth": {"token": token}}),
             lambda: nbcreds.set_kv("k", [1, token]),

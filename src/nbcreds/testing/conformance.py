@@ -142,7 +142,7 @@ class CredentialTypeTests:
             )
             with pytest.raises(nbcreds.CredentialConfigError) as info:
                 self._load(tmp_path, body)
-            assert info.value.key == spec.key
+            assert getattr(info.value, "key", None) == spec.key
 
     def test_a_literal_in_a_secret_field_fails_at_load(
         self, tmp_path: Path, definition: str, credential_type: plugins.CredentialType
@@ -156,7 +156,7 @@ class CredentialTypeTests:
             body = "\n".join([*kept, f'{spec.key} = "a-literal-value"']) + "\n"
             with pytest.raises((nbcreds.ConfigError, nbcreds.CredentialConfigError)) as info:
                 self._load(tmp_path, body)
-            assert info.value.key == spec.key
+            assert getattr(info.value, "key", None) == spec.key
 
     def test_a_minted_token_is_masked(self, tmp_path: Path, definition: str) -> None:
         self._load(tmp_path, definition)
