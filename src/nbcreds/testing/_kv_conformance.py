@@ -88,7 +88,7 @@ class KVBackendTests:
     @pytest.mark.parametrize(
         ("value", "kind"), ROUND_TRIP, ids=[repr(v)[:30] for v, _ in ROUND_TRIP]
     )
-    def test_values_round_trip_exactly(self, ns: str, value: object, kind: KVType) -> None:
+    def test_values_round_trip_exactly(self, ns: str, value: Any, kind: KVType) -> None:
         nbcreds.set_kv("v", value)
         back: Any = nbcreds.kv("v")
         assert back == value or (value != value and back != back)
