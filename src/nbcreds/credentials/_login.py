@@ -41,9 +41,11 @@ from .._exceptions import (
     RefreshTokenRejected,
     TokenRequestError,
 )
+from .._session import resolve_namespace
 from ..masking import registry
 from ..namespaces import display
 from ..values import Secret
+from ._api import engine, find_definition
 from ._engine import Minted, TokenHttp, TokenRequest
 from ._types import parse_token_response, resolve_secret, resolve_text
 
@@ -261,6 +263,7 @@ class LoginBook:
 
 
 book = LoginBook()
+engine.reset_hooks.append(book.clear)  # forgetting every token forgets sign-ins too
 
 
 def add_login_listener(listener: Callable[[str, LoginState], None]) -> None:
@@ -600,8 +603,6 @@ class UserLogin:
 
 
 def _definition(name: str, namespace: str | None) -> Definition:
-    from .._session import resolve_namespace
-    from ._api import find_definition
 
     definition = find_definition(name, resolve_namespace(namespace))
     if definition.type not in USER_TYPES:
@@ -614,8 +615,6 @@ def _definition(name: str, namespace: str | None) -> Definition:
 
 def login_state(name: str, namespace: str | None = None) -> LoginState:
     """The sign-in state of ``name`` (pending with code and link, signed in, signed out)."""
-    from .._session import resolve_namespace
-    from ._api import find_definition
 
     definition = find_definition(name, resolve_namespace(namespace))
     if definition.type not in USER_TYPES:
@@ -629,8 +628,6 @@ def login_state(name: str, namespace: str | None = None) -> LoginState:
 def login(name: str, namespace: str | None = None, *, force: bool = False) -> str:
     """Sign in now (``%credential login``): mint through the engine, so a sign-in already
     running is joined, not repeated. ``force`` forgets the current sign-in first."""
-    from ._api import engine
-
     definition = _definition(name, namespace)
     if force:
         book.forget(definition)
@@ -648,8 +645,6 @@ def logout(name: str, namespace: str | None = None) -> str:
     """Sign out (``%credential logout``): revoke the refresh and access tokens at the
     ``revocation_endpoint`` (RFC 7009) when there is one, and forget both (memory and
     keyring). The next ``credential()`` signs in again."""
-    from ._api import engine
-
     definition = _definition(name, namespace)
     book.cancel(definition)
     cached = engine.cache.peek(definition.cache_key)
