@@ -45,7 +45,7 @@ def parse_duration(text: str) -> float:
     durations are lengths). The same parser as the KV store's."""
     seconds = duration_seconds(text)
     if seconds < 0:
-        raise ValueError("a negative duration is not a length of time")
+        raise ValueError("not an ISO-8601 length of time: a credential duration is never negative")
     return float(seconds)
 
 
