@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import plugins
+from ._duration import duration_seconds
 from ._exceptions import CredentialConfigError
 from .namespaces import display
 from .plugins import is_reference, parse_reference
@@ -38,21 +38,15 @@ COMMON_KEYS = frozenset(
 )
 _CACHING_KEYS = frozenset({"enabled", "refresh_before_expiry"})
 
-_DURATION = re.compile(
-    r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
-    re.IGNORECASE,
-)
-
 
 def parse_duration(text: str) -> float:
-    """Seconds of an ISO-8601 duration made of days, hours, minutes and seconds
-    (``PT1M``, ``PT30S``, ``PT1H30M``, ``P1D``, ``PT0.5S``); ValueError otherwise."""
-    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
-    if match is None or not any(match.groupdict().values()) or text.strip().upper().endswith("T"):
-        raise ValueError("not an ISO-8601 duration such as PT1M, PT30S or PT1H")
-    parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
-    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    """Seconds of an ISO-8601 duration (``PT1M``, ``PT30S``, ``PT1H30M``, ``P1D``,
+    ``P1W``, ``PT0.5S``); ValueError otherwise (a negative one too: a credential's
+    durations are lengths). The same parser as the KV store's."""
+    seconds = duration_seconds(text)
+    if seconds < 0:
+        raise ValueError("not an ISO-8601 length of time: a credential duration is never negative")
+    return float(seconds)
 
 
 @dataclass(frozen=True)

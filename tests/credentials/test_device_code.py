@@ -390,14 +390,15 @@ def test_bad_settings_are_refused(oauth: Any, write_config: Any, extra: str, key
         f"token_endpoint = {json.dumps(oauth.token_endpoint)}\n"
         'client_id = "x"\n' + extra
     )
-    # refused when the file loads (the type's declared fields are checked then)
+    # everything is refused when the file loads: a literal secret by the config's literal
+    # check (ConfigError), the rest by the definition's validation (CredentialConfigError)
     with pytest.raises((nbcreds.ConfigError, CredentialConfigError), match=f"key '{key}'"):
         write_config(text)
 
 
 def test_missing_device_endpoint_is_a_config_error(oauth: Any, write_config: Any) -> None:
     with pytest.raises(CredentialConfigError, match="device_authorization_endpoint"):
-        write_config(
+        write_config(  # at load, not at first use
             "[credentials.me]\n"
             'type = "oauth2_device_code"\n'
             f"token_endpoint = {json.dumps(oauth.token_endpoint)}\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._config_write import CREDENTIAL_NAME_RULE
 from .._definition import Definition, parse_duration
 from ._api import (
     CredentialInfo,
@@ -21,6 +22,7 @@ from ._api import (
     acredential,
     credential,
     credential_info,
+    definition_table,
     engine,
     invalidate,
     list_credentials,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from ._auth import auth
 
 __all__ = [
+    "CREDENTIAL_NAME_RULE",
     "CredentialInfo",
     "CredentialListing",
     "Definition",
@@ -52,6 +55,7 @@ __all__ = [
     "auth",
     "credential",
     "credential_info",
+    "definition_table",
     "engine",
     "invalidate",
     "list_credentials",

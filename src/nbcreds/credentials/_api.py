@@ -17,6 +17,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "TestResult",
     "credential",
     "credential_info",
+    "definition_table",
     "engine",
     "find_definition",
     "invalidate",
@@ -124,6 +126,13 @@ def find_definition(name: str, namespace: str | None) -> Definition:
     )
 
 
+def definition_table(name: str, namespace: str | None) -> dict[str, Any] | None:
+    """The table of credential ``name`` as the loaded config declares it at exactly
+    ``namespace`` (``None``: the tenant level), or None (forms load it to edit)."""
+    found = session().config.credentials_at(namespace).get(name)
+    return dict(found) if isinstance(found, dict) else None
+
+
 def visible_definitions(namespace: str | None) -> list[tuple[str, str | None, dict[str, Any]]]:
     """(name, level, table) of every credential visible from ``namespace``, nearest wins."""
     config = session().config
@@ -143,6 +152,8 @@ class CredentialEngine:
         self.fast: dict[tuple[str, str | None], _FastEntry] = {}
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every drop, so a racing fill cannot resurrect
+        #: called by :meth:`reset` (the sign-in book forgets its refresh tokens)
+        self.reset_hooks: list[Callable[[], None]] = []
 
     def _mint(self, definition: Definition) -> CachedToken:
         ctype = plugins.credential_type(definition.type)
@@ -226,13 +237,12 @@ class CredentialEngine:
     def reset(self) -> None:
         """Forget every token, sign-ins' refresh tokens included (tests; also on demand).
         The HTTP client is kept; a refresh token in the OS keyring is kept."""
-        from ._login import book
-
         with self._lock:
             self._generation += 1
             self.fast.clear()
         self.cache.clear()
-        book.clear()
+        for hook in list(self.reset_hooks):
+            hook()
 
     def close(self) -> None:
         """Forget every token and close the HTTP client (a new one is made on demand)."""

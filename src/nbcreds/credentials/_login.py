@@ -41,9 +41,11 @@ from .._exceptions import (
     RefreshTokenRejected,
     TokenRequestError,
 )
+from .._session import resolve_namespace
 from ..masking import registry
 from ..namespaces import display
 from ..values import Secret
+from ._api import engine, find_definition
 from ._engine import Minted, TokenHttp, TokenRequest
 from ._types import parse_token_response, resolve_secret, resolve_text
 
@@ -262,6 +264,7 @@ class LoginBook:
 
 
 book = LoginBook()
+engine.reset_hooks.append(book.clear)  # forgetting every token forgets sign-ins too
 
 
 def cancel_pending(definition: Definition) -> bool:
@@ -613,8 +616,6 @@ class UserLogin:
 
 
 def _definition(name: str, namespace: str | None) -> Definition:
-    from .._session import resolve_namespace
-    from ._api import find_definition
 
     definition = find_definition(name, resolve_namespace(namespace))
     if definition.type not in USER_TYPES:
@@ -627,8 +628,6 @@ def _definition(name: str, namespace: str | None) -> Definition:
 
 def login_state(name: str, namespace: str | None = None) -> LoginState:
     """The sign-in state of ``name`` (pending with code and link, signed in, signed out)."""
-    from .._session import resolve_namespace
-    from ._api import find_definition
 
     definition = find_definition(name, resolve_namespace(namespace))
     if definition.type not in USER_TYPES:
@@ -642,8 +641,6 @@ def login_state(name: str, namespace: str | None = None) -> LoginState:
 def login(name: str, namespace: str | None = None, *, force: bool = False) -> str:
     """Sign in now (``%credential login``): mint through the engine, so a sign-in already
     running is joined, not repeated. ``force`` forgets the current sign-in first."""
-    from ._api import engine
-
     definition = _definition(name, namespace)
     if force:
         book.forget(definition)
@@ -661,8 +658,6 @@ def logout(name: str, namespace: str | None = None) -> str:
     """Sign out (``%credential logout``): revoke the refresh and access tokens at the
     ``revocation_endpoint`` (RFC 7009) when there is one, and forget both (memory and
     keyring). The next ``credential()`` signs in again."""
-    from ._api import engine
-
     definition = _definition(name, namespace)
     book.cancel(definition)
     cached = engine.cache.peek(definition.cache_key)

@@ -20,6 +20,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Final
 
+from .._duration import DURATION_RULE
+from .._duration import duration_seconds as _duration_seconds
 from .._exceptions import KVSecretRefused, KVValueError
 from ..values import Secret
 
@@ -138,18 +140,6 @@ def check_key(key: object) -> str:
 
 # --- ISO-8601 durations --------------------------------------------------------------------
 
-_DURATION = re.compile(
-    r"(?P<sign>[-+])?P(?!$)(?:(?P<weeks>\d+(?:[.,]\d+)?)W)?(?:(?P<days>\d+(?:[.,]\d+)?)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+(?:[.,]\d+)?)H)?(?:(?P<minutes>\d+(?:[.,]\d+)?)M)?"
-    r"(?:(?P<seconds>\d+(?:[.,]\d{1,9})?)S)?)?",
-    re.IGNORECASE,
-)
-_UNIT_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
-DURATION_RULE = (
-    "an ISO-8601 duration such as 'PT30M', 'P1D', 'P2DT3H4M5.5S' or 'P1W' "
-    "(years and months are not fixed lengths and are not accepted)"
-)
-
 
 def parse_duration(text: str) -> _dt.timedelta:
     """Parse an ISO-8601 duration (``PnW``, ``PnDTnHnMn.nS``) into a ``timedelta``.
@@ -170,18 +160,7 @@ def parse_duration(text: str) -> _dt.timedelta:
 
 def duration_seconds(text: str) -> Decimal:
     """The length of an ISO-8601 duration in seconds, as an exact :class:`Decimal`."""
-    if not isinstance(text, str):
-        raise KVValueError(f"A duration must be a string or a timedelta: {DURATION_RULE}.")
-    match = _DURATION.fullmatch(text.strip())
-    if match is None or not any(match.group(unit) for unit in _UNIT_SECONDS):
-        shown = text if len(text) <= 40 else text[:37] + "..."
-        raise KVValueError(f"Invalid duration {shown!r}: expected {DURATION_RULE}.")
-    total = Decimal(0)
-    for unit, factor in _UNIT_SECONDS.items():
-        part = match.group(unit)
-        if part:
-            total += Decimal(part.replace(",", ".")) * factor
-    return -total if match.group("sign") == "-" else total
+    return _duration_seconds(text, KVValueError)
 
 
 def format_duration(value: _dt.timedelta) -> str:

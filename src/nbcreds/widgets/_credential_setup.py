@@ -17,7 +17,6 @@ import ipywidgets as w
 
 import nbcreds as nc
 
-from .. import _config_write
 from .._exceptions import ConfigError, CredentialConfigError
 from ._common import (
     LevelChoice,
@@ -353,7 +352,9 @@ class CredentialSetup(Panel):
             status(self.name_error, "error", "a name is required")
             ok = False
         elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", name):
-            status(self.name_error, "error", _config_write.CREDENTIAL_NAME_RULE)
+            from nbcreds.credentials import CREDENTIAL_NAME_RULE
+
+            status(self.name_error, "error", CREDENTIAL_NAME_RULE)
             ok = False
         shown, required = self.type_fields[self.type.value]
         for key in shown:
@@ -374,7 +375,7 @@ class CredentialSetup(Panel):
         name = self.name.value.strip()
         level = self.level_choice()
         try:
-            path = _config_write.save_credential(name, self.definition(), level)
+            path = nc.save_credential(name, self.definition(), level)
         except (ConfigError, CredentialConfigError) as exc:
             field = self.fields.get(_key_at_fault(exc))
             if field is not None:
@@ -438,10 +439,9 @@ class CredentialSetup(Panel):
 
 def _saved(name: str, level: str | None) -> dict[str, Any] | None:
     """The definition ``name`` as the loaded config holds it at ``level``."""
-    from .._session import session
+    import nbcreds.credentials
 
-    found = session().config.credentials_at(level).get(name)
-    return found if isinstance(found, dict) else None
+    return nbcreds.credentials.definition_table(name, level)
 
 
 def _key_at_fault(exc: Exception) -> str:
