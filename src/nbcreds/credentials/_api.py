@@ -154,6 +154,8 @@ class CredentialEngine:
         self._generation = 0  # bumped by every drop, so a racing fill cannot resurrect
         #: called by :meth:`reset` (the sign-in book forgets its refresh tokens)
         self.reset_hooks: list[Callable[[], None]] = []
+        #: called with the definition whose waiter was interrupted (sign-ins register here)
+        self.cancel_hooks: list[Callable[[Definition], object]] = []
 
     def _mint(self, definition: Definition) -> CachedToken:
         ctype = plugins.credential_type(definition.type)
@@ -188,9 +190,8 @@ class CredentialEngine:
             import asyncio
 
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-                from ._login import cancel_pending
-
-                cancel_pending(definition)  # an interrupted cell stops a sign-in it waited on
+                for cancel in list(self.cancel_hooks):
+                    cancel(definition)  # an interrupted cell stops a sign-in it waited on
             raise
         self._remember(name, namespace, token, generation, seen)
         return token

@@ -276,6 +276,9 @@ def cancel_pending(definition: Definition) -> bool:
     return book.cancel(definition)
 
 
+engine.cancel_hooks.append(cancel_pending)
+
+
 def add_login_listener(listener: Callable[[str, LoginState], None]) -> None:
     """Be told ``(credential name, state)`` whenever a sign-in's state changes."""
     book.add_listener(listener)
