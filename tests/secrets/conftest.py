@@ -123,6 +123,11 @@ class DatabaseLab:
     def creds_path(self) -> str:
         return f"{self.mount}/creds/{self.role}"
 
+    @property
+    def short_path(self) -> str:
+        """A role whose leases last 6 s (renewable up to 1 h)."""
+        return f"{self.mount}/creds/short"
+
     def login_url(self, username: str, password: str) -> str:
         pg = self.postgres
         return f"postgresql://{username}:{password}@{pg.host}:{pg.port}/{pg.dbname}"
@@ -166,7 +171,7 @@ def database_lab(openbao_lab: OpenBaoLab) -> Iterator[DatabaseLab]:
             admin.secrets.database.configure(
                 name="pg",
                 plugin_name="postgresql-database-plugin",
-                allowed_roles=["readonly"],
+                allowed_roles=["readonly", "short"],
                 connection_url=(
                     "postgresql://{{username}}:{{password}}@"
                     f"{postgres.host}:{postgres.port}/{postgres.dbname}?sslmode=disable"
@@ -183,6 +188,16 @@ def database_lab(openbao_lab: OpenBaoLab) -> Iterator[DatabaseLab]:
                 ],
                 default_ttl="1h",
                 max_ttl="24h",
+            )
+            admin.secrets.database.create_role(  # for background renewal: 6 s leases
+                name="short",
+                db_name="pg",
+                creation_statements=[
+                    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
+                    "VALID UNTIL '{{expiration}}';"
+                ],
+                default_ttl="6s",
+                max_ttl="1h",
             )
             admin.sys.create_or_update_policy(
                 "nbcreds-leases",

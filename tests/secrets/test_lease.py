@@ -73,30 +73,34 @@ def test_context_manager_revokes(lease_vault: DatabaseLab) -> None:
 
 
 def test_background_renewal_before_expiry(
-    lease_vault: DatabaseLab, write_config: Any, monkeypatch: pytest.MonkeyPatch
+    lease_vault: DatabaseLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A 1 h lease with refresh_before_expiry = 1 h is due at once: the keeper renews it
-    in its thread (observed through the lease's renewals, not through time)."""
-    write_config(
-        f'[sources.vault]\nurl = "{lease_vault.bao.url}"\nauth = "token"\n'
-        'token = "env:LEASE_VAULT_TOKEN"\nrefresh_before_expiry = "PT2H"\n'
-    )
-    renewed = threading.Event()
-    threads: list[str] = []
+    """A 6 s lease is renewed by the keeper's thread when a third of it is left (the
+    default refresh_before_expiry, PT1M, is longer than the lease); observed through
+    the renewals themselves, not by timing."""
+    renewals: list[tuple[str, dt.datetime, dt.datetime]] = []
+    done = threading.Event()
     original = _lease.Lease.renew
 
     def spy(self: _lease.Lease, increment: float | None = None) -> dt.datetime:
-        threads.append(threading.current_thread().name)
+        before = self.expires_at
         result = original(self, increment)
-        renewed.set()
-        self.renewing = False  # once is enough for this test
+        renewals.append((threading.current_thread().name, before, result))
+        if len(renewals) == 2:
+            done.set()
         return result
 
     monkeypatch.setattr(_lease.Lease, "renew", spy)
-    taken = nc.lease(lease_vault.creds_path)
-    assert renewed.wait(timeout=30)
-    assert threads == ["nbcreds-lease-keeper"]
+    taken = nc.lease(lease_vault.short_path)
+    assert taken.renewing
+    assert done.wait(timeout=60)
+    assert [name for name, _, _ in renewals[:2]] == ["nbcreds-lease-keeper"] * 2
+    assert all(after > before for _, before, after in renewals)
+    time.sleep(max((renewals[0][1] - dt.datetime.now(dt.UTC)).total_seconds() + 1, 0))
+    # past the first expiry: the login still works because it was renewed
     assert lease_vault.can_login(taken["username"], taken["password"])
+    taken.revoke()
+    assert not lease_vault.can_login(taken["username"], taken["password"])
 
 
 def test_keeper_stops_cleanly() -> None:
@@ -166,8 +170,10 @@ def test_interpreter_exit_revokes(lease_vault: DatabaseLab, isolated_nbcreds: Pa
 
 
 def test_unknown_path_says_what_to_check(lease_vault: DatabaseLab) -> None:
-    with pytest.raises(SecretBackendError, match="no dynamic secret at database/creds/nope"):
+    with pytest.raises(SecretBackendError, match="HTTP 400.*unknown role: nope"):
         nc.lease("database/creds/nope")
+    with pytest.raises(SecretBackendError, match="permission denied .* nothing/here"):
+        nc.lease("nothing/here")  # outside the token's policy
     with pytest.raises(SecretError, match="needs the path"):
         nc.lease("")
 
