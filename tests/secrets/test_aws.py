@@ -76,9 +76,7 @@ def test_ssm_secure_string_is_decrypted(aws_env: MotoServer, write_config: Write
 
 
 def test_missing_secret_and_parameter(aws_env: MotoServer, write_config: WriteConfig) -> None:
-    write_config(
-        _aws_config(aws_env) + '[secrets]\nA = "aws:no/such"\nB = "aws-ssm:/no/such"\n'
-    )
+    write_config(_aws_config(aws_env) + '[secrets]\nA = "aws:no/such"\nB = "aws-ssm:/no/such"\n')
     with pytest.raises(SecretNotFound, match="aws:no/such"):
         nc.secret("A")
     with pytest.raises(SecretNotFound, match="aws-ssm:/no/such"):
@@ -131,9 +129,7 @@ def _throttled() -> object:
     return AWSResponse("https://throttled.invalid", 400, {}, raw)
 
 
-def test_throttling_is_retried_then_mapped(
-    aws_env: MotoServer, write_config: WriteConfig
-) -> None:
+def test_throttling_is_retried_then_mapped(aws_env: MotoServer, write_config: WriteConfig) -> None:
     """botocore's standard retry mode retries throttling; after max_attempts, our error.
     Fault injection: the server is real, a throttling answer replaces the first sends."""
     value = _value()
@@ -155,7 +151,7 @@ def test_throttling_is_retried_then_mapped(
         assert len(calls) == 3
         calls.clear()
         throttle_first = 100
-        with pytest.raises(SecretBackendError, match="throttled .* after 3 attempts"):
+        with pytest.raises(SecretBackendError, match=r"throttled .* after 3 attempts"):
             nc.secret("HOT")
         assert len(calls) == 3  # bounded: max_attempts counts every attempt
     finally:

@@ -124,9 +124,8 @@ def test_tenant_level_store_and_listing(keyring_env: str, write_config: WriteCon
 def test_magic_bind_prompt_store_keyring(
     keyring_env: str, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from IPython.core.interactiveshell import InteractiveShell
-
     import keyring
+    from IPython.core.interactiveshell import InteractiveShell
 
     write_config("")
     value = _value()

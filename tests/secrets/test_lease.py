@@ -33,10 +33,12 @@ def _no_leases_left() -> Any:
 def test_lease_gives_a_working_masked_login_and_revoke_ends_it(lease_vault: DatabaseLab) -> None:
     taken = nc.lease(lease_vault.creds_path)
     user, password = taken.data["username"], taken.data["password"]
-    assert isinstance(user, nc.Secret) and isinstance(password, nc.Secret)
+    assert isinstance(user, nc.Secret)
+    assert isinstance(password, nc.Secret)
     assert repr(password) == f"<Secret {lease_vault.creds_path}#password ****>"
     # every field, the username too, is registered before anyone sees it
-    assert user.reveal() in registry.values() and password.reveal() in registry.values()
+    assert user.reveal() in registry.values()
+    assert password.reveal() in registry.values()
     assert taken.lease_id.startswith(lease_vault.creds_path + "/")
     assert taken.renewable
     left = (taken.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
@@ -170,9 +172,9 @@ def test_interpreter_exit_revokes(lease_vault: DatabaseLab, isolated_nbcreds: Pa
 
 
 def test_unknown_path_says_what_to_check(lease_vault: DatabaseLab) -> None:
-    with pytest.raises(SecretBackendError, match="HTTP 400.*unknown role: nope"):
+    with pytest.raises(SecretBackendError, match=r"HTTP 400.*unknown role: nope"):
         nc.lease("database/creds/nope")
-    with pytest.raises(SecretBackendError, match="permission denied .* nothing/here"):
+    with pytest.raises(SecretBackendError, match=r"permission denied .* nothing/here"):
         nc.lease("nothing/here")  # outside the token's policy
     with pytest.raises(SecretError, match="needs the path"):
         nc.lease("")

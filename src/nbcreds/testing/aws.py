@@ -29,11 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+import httpx
 
 from ._net import free_port
 from ._process import stop_process
@@ -103,9 +103,7 @@ class MotoServer:
 
     def reset(self) -> None:
         """Forget every resource (moto's reset API)."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        httpx.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -128,14 +126,17 @@ class MotoServer:
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self._process.poll() is not None:
-                raise MotoUnavailable(f"moto_server exited ({self._process.returncode}): {self.log()}")
+                raise MotoUnavailable(
+                    f"moto_server exited ({self._process.returncode}): {self.log()}"
+                )
             try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2):
-                    return self
-            except (urllib.error.URLError, OSError):
+                httpx.get(f"{self.url}/moto-api/", timeout=2)
+            except httpx.HTTPError:
                 if time.monotonic() > deadline:
                     raise MotoUnavailable(f"moto_server did not answer: {self.log()}") from None
                 time.sleep(0.1)
+                continue
+            return self
 
     def stop(self) -> None:
         if self._process is not None:

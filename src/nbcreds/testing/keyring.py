@@ -180,7 +180,9 @@ class SecretServiceBus:
         from jeepney.io.blocking import open_dbus_connection
 
         bus = DBusAddress(
-            "/org/freedesktop/DBus", bus_name="org.freedesktop.DBus", interface="org.freedesktop.DBus"
+            "/org/freedesktop/DBus",
+            bus_name="org.freedesktop.DBus",
+            interface="org.freedesktop.DBus",
         )
         deadline = time.monotonic() + self.startup_timeout
         while True:
