@@ -72,8 +72,10 @@ def test_load_ext_does_not_import_heavy_modules() -> None:
     )
     offenders = sorted(
         m
-        for m in ["hvac", "cryptography", "jwt", "jinja2", "ipywidgets", "psycopg", "authlib"]
-        + ["dotenv", "keyring", "secretstorage", "boto3", "botocore"]
+        for m in [
+            *["hvac", "cryptography", "jwt", "jinja2", "ipywidgets", "psycopg", "authlib"],
+            *["dotenv", "keyring", "secretstorage", "boto3", "botocore"],
+        ]
         if m in loaded
     )
     assert offenders == []

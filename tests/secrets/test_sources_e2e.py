@@ -123,9 +123,7 @@ def test_notebook_binds_every_new_source_and_revokes_its_lease(
     every = [*values.values(), user, password]
     assert find_leaks(ipynb, every) == []
     outputs = [
-        "".join(
-            o.get("text", "") + json.dumps(o.get("data", {})) for o in cell.get("outputs", [])
-        )
+        "".join(o.get("text", "") + json.dumps(o.get("data", {})) for o in cell.get("outputs", []))
         for cell in nb.cells
     ]
     assert "****" in outputs[2]
