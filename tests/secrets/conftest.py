@@ -85,7 +85,10 @@ def secret_service() -> Iterator[SecretServiceBus]:
 @pytest.fixture
 def keyring_env(secret_service: SecretServiceBus, monkeypatch: pytest.MonkeyPatch) -> str:
     """This test (and kernels it starts) use the test Secret Service; returns its address."""
+    import keyring.core
+
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
+    keyring.core.init_backend()  # keyring caches its first choice for the process
     return secret_service.address
 
 
