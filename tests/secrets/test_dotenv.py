@@ -158,3 +158,32 @@ def test_interpolation_can_be_turned_off(isolated_nbcreds: Path, write_config: W
     assert nc.secret("FULL").reveal() == "${BASE}-tail"
     write_config('[sources]\norder = ["dotenv"]\n')
     assert nc.secret("FULL").reveal() == "abc123-tail"
+
+
+def test_secret_binder_widget_binds_a_dotenv_reference(
+    isolated_nbcreds: Path, write_config: WriteConfig
+) -> None:
+    from nbcreds.widgets import secret_binder
+
+    _dotenv(isolated_nbcreds / ".env", "WIDGET_DOTENV=w-value-12345\n")
+    write_config("")
+    binder = secret_binder()
+    binder.name.value = "FROM_FILE"
+    binder.mode.value = "ref"
+    assert binder.source_box.children == (binder.ref,)
+    assert "dotenv:" in binder.ref.placeholder
+    binder.ref.value = "dotenv:WIDGET_DOTENV"
+    binder.bind_button.click()
+    assert "bound to dotenv:WIDGET_DOTENV" in binder.message.value
+    assert nc.secret("FROM_FILE").reveal() == "w-value-12345"
+    assert "session \u2192 dotenv" in binder.listing.value
+
+
+def test_magic_secret_list_shows_dotenv(isolated_nbcreds: Path, write_config: WriteConfig) -> None:
+    from nbcreds.ipython._magics import secret_list
+
+    _dotenv(isolated_nbcreds / ".env", "LISTED=l-value-12345\n")
+    write_config('[sources]\norder = ["session", "dotenv"]\n[secrets]\nREF = "dotenv:LISTED"\n')
+    table = secret_list(None)
+    rows = {row["name"]: row["source"] for row in table.rows}
+    assert rows == {"LISTED": "dotenv", "REF": "dotenv"}

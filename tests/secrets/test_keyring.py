@@ -168,3 +168,43 @@ def test_default_order_has_keyring_only_with_a_backend_hint(
     assert nc.load_config().source_order() == ["session", "env"]  # no D-Bus here
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
     assert nc.load_config().source_order() == ["session", "env", "keyring"]
+
+
+def test_secret_binder_widget_keeps_a_typed_value_in_the_keyring(
+    keyring_env: str, write_config: WriteConfig
+) -> None:
+    import keyring
+
+    from nbcreds.widgets import secret_binder
+
+    write_config("")
+    value = _value()
+    nc.use_namespace("acme")
+    binder = secret_binder()
+    assert "keyring" in [mode for _, mode in binder.mode.options]
+    binder.name.value = "WIDGET_KEY"
+    binder.mode.value = "keyring"
+    assert binder.source_box.children == (binder.value,)
+    binder.value.value = value  # typed and sent: bound at once, then cleared
+    assert binder.value.value == ""
+    assert keyring.get_password("nbcreds", "acme/WIDGET_KEY") == value
+    assert "stored in the OS keyring" in binder.message.value
+    assert "session \u2192 keyring" in binder.listing.value
+    assert find_leaks(binder.message.value + binder.listing.value, [value]) == []
+
+
+def test_sidebar_state_lists_the_sources(keyring_env: str, write_config: WriteConfig) -> None:
+    from nbcreds.comm import build_state
+
+    write_config("")
+    state = build_state()
+    kinds = {s["name"]: s["in_order"] for s in state["sources"]}
+    assert kinds == {
+        "session": True,
+        "env": True,
+        "vault": False,
+        "dotenv": False,
+        "keyring": True,
+        "aws": False,
+    }
+    assert state["errors"] == {}
