@@ -253,6 +253,8 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._atexit: Callable[[], None] | None = None
+        #: lease key -> the sequence number of its current heap entry (older ones are stale)
+        self._current: dict[int, int] = {}
 
     def add(self, taken: Lease) -> None:
         with self._cond:
@@ -266,7 +268,7 @@ class LeaseKeeper:
         with self._cond:
             if id(taken) not in self._leases or not taken.renewing:
                 return
-            heapq.heappush(self._heap, (taken.due(), next(self._counter), id(taken)))
+            self._push(taken, taken.due())
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
                 self._thread = threading.Thread(
@@ -275,9 +277,16 @@ class LeaseKeeper:
                 self._thread.start()
             self._cond.notify_all()
 
+    def _push(self, taken: Lease, due: float) -> None:
+        """(Re)schedule ``taken`` at ``due``; its earlier entry becomes stale. Lock held."""
+        seq = next(self._counter)
+        self._current[id(taken)] = seq
+        heapq.heappush(self._heap, (due, seq, id(taken)))
+
     def forget(self, taken: Lease) -> None:
         with self._cond:
             self._leases.pop(id(taken), None)
+            self._current.pop(id(taken), None)
             self._cond.notify_all()
 
     def leases(self) -> list[Lease]:
@@ -321,9 +330,10 @@ class LeaseKeeper:
                     if not self._heap:
                         self._cond.wait()
                         continue
-                    due, _, key = self._heap[0]
+                    due, seq, key = self._heap[0]
                     candidate = self._leases.get(key)
-                    if candidate is None or not candidate.renewing:
+                    stale = self._current.get(key) != seq
+                    if candidate is None or not candidate.renewing or stale:
                         heapq.heappop(self._heap)
                         continue
                     wait = due - time.monotonic()
@@ -343,9 +353,7 @@ class LeaseKeeper:
             log.warning("nbcreds: renewing Vault lease %s failed: %s", taken.lease_id, exc)
             if left > 2:
                 with self._cond:  # try again when half of what is left has passed
-                    heapq.heappush(
-                        self._heap, (time.monotonic() + left / 2, next(self._counter), id(taken))
-                    )
+                    self._push(taken, time.monotonic() + left / 2)
                     self._cond.notify_all()
             else:
                 taken.renewing = False
