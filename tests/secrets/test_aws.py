@@ -12,6 +12,7 @@ import pytest
 
 import nbcreds as nc
 from nbcreds import ConfigError, SecretBackendError, SecretNotFound
+from nbcreds._session import session
 from nbcreds.masking import registry
 from nbcreds.secrets._aws import AwsSource
 from nbcreds.testing.aws import MotoServer
@@ -108,7 +109,7 @@ def test_access_denied_is_a_backend_error_without_secrets(
         {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}},
         "GetSecretValue",
     )
-    source = nc._context.named_source("aws")  # type: ignore[attr-defined]
+    source = session().source("aws")
     client = source._client("secretsmanager")
     with (
         mock.patch.object(client, "get_secret_value", side_effect=denied),
@@ -135,7 +136,7 @@ def test_throttling_is_retried_then_mapped(aws_env: MotoServer, write_config: Wr
     value = _value()
     aws_env.client("secretsmanager").create_secret(Name="hot", SecretString=value)
     write_config(_aws_config(aws_env, "max_attempts = 3\n") + '[secrets]\nHOT = "aws:hot"\n')
-    source = nc._context.named_source("aws")  # type: ignore[attr-defined]
+    source = session().source("aws")
     client = source._client("secretsmanager")
     event = "before-send.secrets-manager.GetSecretValue"
     calls: list[int] = []
@@ -184,17 +185,18 @@ def test_server_down_is_a_backend_error(aws_env: MotoServer, write_config: Write
 @pytest.mark.parametrize(
     ("table", "match"),
     [
-        ('aws_access_key_id = "env:X"', "never from nbcreds.toml"),
-        ('regoin = "eu-west-1"', "regoin"),
+        ('aws_access_key_id = "env:X"', "unknown key"),
+        ('profile = "AKIAABCDEFGHIJKLMNOP"', "AWS access key"),
+        ('regoin = "eu-west-1"', "did you mean 'region'"),
+        ('endpoint_url = "http://u:p@127.0.0.1:1"', "must not hold credentials"),
         ("max_attempts = 0", "1 to 10"),
         ("timeout = -1", "positive"),
-        ('region = ""', "non-empty"),
+        ('region = ""', "must not be empty"),
     ],
 )
 def test_settings_are_strict(write_config: WriteConfig, table: str, match: str) -> None:
-    write_config(f'[sources]\norder = ["aws"]\n[sources.aws]\n{table}\n')
-    with pytest.raises(ConfigError, match=match):
-        nc.secret("X")
+    with pytest.raises(ConfigError, match=match):  # at load, before any use
+        write_config(f'[sources]\norder = ["aws"]\n[sources.aws]\n{table}\n')
 
 
 def test_read_only(aws_env: MotoServer) -> None:

@@ -146,10 +146,11 @@ def test_no_file_at_all_finds_nothing(isolated_nbcreds: Path, write_config: Writ
         nc.secret("X")
 
 
-def test_unknown_setting_is_refused(isolated_nbcreds: Path, write_config: WriteConfig) -> None:
-    write_config('[sources]\norder = ["dotenv"]\n[sources.dotenv]\npaht = ".env"\n')
-    with pytest.raises(ConfigError, match="paht"):
-        nc.secret("X")
+def test_unknown_setting_is_refused_at_load(
+    isolated_nbcreds: Path, write_config: WriteConfig
+) -> None:
+    with pytest.raises(ConfigError, match="did you mean 'path'"):
+        write_config('[sources]\norder = ["dotenv"]\n[sources.dotenv]\npaht = ".env"\n')
 
 
 def test_interpolation_can_be_turned_off(isolated_nbcreds: Path, write_config: WriteConfig) -> None:
@@ -169,10 +170,10 @@ def test_secret_binder_widget_binds_a_dotenv_reference(
     write_config("")
     binder = secret_binder()
     binder.name.value = "FROM_FILE"
-    binder.mode.value = "ref"
-    assert binder.source_box.children == (binder.ref,)
-    assert "dotenv:" in binder.ref.placeholder
-    binder.ref.value = "dotenv:WIDGET_DOTENV"
+    binder.mode.value = "dotenv"
+    assert binder.source_box.children == (binder.targets["dotenv"],)
+    assert binder.targets["dotenv"].placeholder == "NAME"
+    binder.targets["dotenv"].value = "WIDGET_DOTENV"
     binder.bind_button.click()
     assert "bound to dotenv:WIDGET_DOTENV" in binder.message.value
     assert nc.secret("FROM_FILE").reveal() == "w-value-12345"

@@ -14,6 +14,7 @@ import pytest
 
 import nbcreds as nc
 from nbcreds import SecretBackendError, SecretError, SecretNotFound
+from nbcreds._session import session
 from nbcreds.masking import registry
 from nbcreds.secrets._keyring import KeyringSource, backend_hint, keyring_username
 from nbcreds.testing.leaks import find_leaks
@@ -26,7 +27,7 @@ def _value() -> str:
 
 
 def _keyring() -> KeyringSource:
-    source = nc._context.named_source("keyring")  # type: ignore[attr-defined]
+    source = session().source("keyring")
     assert isinstance(source, KeyringSource)
     return source
 
@@ -66,10 +67,10 @@ def test_unset_reference_says_so(keyring_env: str, write_config: WriteConfig) ->
         nc.secret("NOPE")
 
 
-def test_bad_reference_is_a_config_error(isolated_nbcreds: Path) -> None:
-    (isolated_nbcreds / "nbcreds.toml").write_text('[secrets]\nX = "keyring:no-username"\n')
-    with pytest.raises(nc.ConfigError, match="keyring:SERVICE/USERNAME"):
-        nc.load_config(isolated_nbcreds / "nbcreds.toml")
+def test_bad_reference_says_the_form(keyring_env: str, write_config: WriteConfig) -> None:
+    write_config('[secrets]\nX = "keyring:no-username"\n')
+    with pytest.raises(SecretError, match="keyring:SERVICE/USERNAME"):
+        nc.secret("X")
 
 
 def test_bind_store_keyring_then_a_new_process_finds_it(
@@ -112,7 +113,7 @@ def test_tenant_level_store_and_listing(keyring_env: str, write_config: WriteCon
     write_config("")
     value = _value()
     nc.bind_secret("TENANT_KEY", value, tenant=True, store="keyring")
-    nc._context.reset()  # type: ignore[attr-defined]  # forget the session binding
+    session().source("session").delete(None, "TENANT_KEY")  # as after a restart
     nc.load_config()
     got = nc.secret("TENANT_KEY")
     assert (got.reveal(), got.source) == (value, "keyring")
@@ -143,10 +144,12 @@ def test_magic_bind_prompt_store_keyring(
 
 
 def test_store_keyring_needs_a_typed_value(keyring_env: str) -> None:
-    with pytest.raises(SecretError, match="typed value"):
+    with pytest.raises(SecretError, match="keeps a typed value"):
         nc.bind_secret("X", env="HOME", store="keyring")
-    with pytest.raises(SecretError, match="store must be"):
+    with pytest.raises(nc.ConfigError, match="'disk'"):
         nc.bind_secret("X", "v-1234567", store="disk")
+    with pytest.raises(SecretError, match="env source is read-only"):
+        nc.bind_secret("X", "v-1234567", store="env")
 
 
 def test_no_backend_finds_nothing_in_the_order_and_says_so_on_write(
@@ -181,9 +184,11 @@ def test_secret_binder_widget_keeps_a_typed_value_in_the_keyring(
     value = _value()
     nc.use_namespace("acme")
     binder = secret_binder()
-    assert "keyring" in [mode for _, mode in binder.mode.options]
+    modes = [mode for _, mode in binder.mode.options]
+    assert "value:keyring" in modes  # a typed value kept in the keyring
+    assert "keyring" in modes  # a keyring:SERVICE/USERNAME reference
     binder.name.value = "WIDGET_KEY"
-    binder.mode.value = "keyring"
+    binder.mode.value = "value:keyring"
     assert binder.source_box.children == (binder.value,)
     binder.value.value = value  # typed and sent: bound at once, then cleared
     assert binder.value.value == ""
@@ -198,7 +203,7 @@ def test_sidebar_state_lists_the_sources(keyring_env: str, write_config: WriteCo
 
     write_config("")
     state = build_state()
-    kinds = {s["name"]: s["in_order"] for s in state["sources"]}
+    kinds = {t["name"]: t["in_order"] for t in state["types"] if t["kind"] == "source"}
     assert kinds == {
         "session": True,
         "env": True,
@@ -207,4 +212,9 @@ def test_sidebar_state_lists_the_sources(keyring_env: str, write_config: WriteCo
         "keyring": True,
         "aws": False,
     }
+    schemes = {t["name"]: t["schemes"] for t in state["types"] if t["kind"] == "source"}
+    assert schemes["aws"] == ["aws", "aws-ssm"]
+    assert schemes["keyring"] == ["keyring"]
+    assert schemes["dotenv"] == ["dotenv"]
+    assert state["leases"] == []
     assert state["errors"] == {}

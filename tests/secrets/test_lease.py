@@ -186,13 +186,14 @@ def test_no_vault_configured(write_config: Any) -> None:
         nc.lease("database/creds/readonly")
 
 
-def test_bad_refresh_before_expiry(lease_vault: DatabaseLab, write_config: Any) -> None:
-    write_config(
-        f'[sources.vault]\nurl = "{lease_vault.bao.url}"\nauth = "token"\n'
-        'token = "env:LEASE_VAULT_TOKEN"\nrefresh_before_expiry = "soon"\n'
-    )
+def test_bad_refresh_before_expiry_is_refused_at_load(
+    lease_vault: DatabaseLab, write_config: Any
+) -> None:
     with pytest.raises(nc.ConfigError, match="refresh_before_expiry"):
-        nc.lease(lease_vault.creds_path)
+        write_config(
+            f'[sources.vault]\nurl = "{lease_vault.bao.url}"\nauth = "token"\n'
+            'token = "env:LEASE_VAULT_TOKEN"\nrefresh_before_expiry = "soon"\n'
+        )
 
 
 def test_kernel_shutdown_revokes(

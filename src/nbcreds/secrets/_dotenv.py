@@ -18,7 +18,6 @@ import os
 import stat
 import threading
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

@@ -26,7 +26,6 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import SecretBackendError, SecretError
