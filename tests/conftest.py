@@ -39,6 +39,9 @@ def isolated_nbcreds(
     for var in list(os.environ):
         if var.startswith(("NBCREDS_", "SECRET_")):
             monkeypatch.delenv(var)
+    # no OS keyring unless a test asks for one (tests/secrets: the keyring_env fixture)
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))

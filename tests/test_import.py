@@ -16,6 +16,12 @@ HEAVY = [
     "hyperscan",
     "authlib",
     "nbformat",
+    "dotenv",
+    "keyring",
+    "secretstorage",
+    "jeepney",
+    "boto3",
+    "botocore",
 ]
 
 
@@ -66,8 +72,25 @@ def test_load_ext_does_not_import_heavy_modules() -> None:
     )
     offenders = sorted(
         m
-        for m in ["hvac", "cryptography", "jwt", "jinja2", "ipywidgets", "psycopg", "authlib"]
+        for m in [
+            *["hvac", "cryptography", "jwt", "jinja2", "ipywidgets", "psycopg", "authlib"],
+            *["dotenv", "keyring", "secretstorage", "boto3", "botocore"],
+        ]
         if m in loaded
     )
     assert offenders == []
     assert "nbcreds.ipython._magics" in loaded
+
+
+def test_default_source_order_does_not_import_keyring() -> None:
+    """Whether the keyring joins the default order is decided without importing it."""
+    loaded = _modules_after(
+        "import os\n"
+        "os.environ['DBUS_SESSION_BUS_ADDRESS'] = 'unix:path=/nonexistent'\n"
+        "import nbcreds\n"
+        "assert 'keyring' in nbcreds.load_config().source_order()\n"
+        "import nbcreds.secrets._dotenv, nbcreds.secrets._keyring, nbcreds.secrets._aws\n"
+        "import nbcreds.secrets._lease"
+    )
+    offenders = sorted(m for m in ["keyring", "dotenv", "boto3", "botocore", "hvac"] if m in loaded)
+    assert offenders == []

@@ -79,6 +79,7 @@ if TYPE_CHECKING:
         set_kv,
     )
     from .masking import masked
+    from .secrets._lease import Lease, lease
 
 __version__ = "0.1.0"
 
@@ -107,6 +108,8 @@ _LAZY = {
     "KVEntry": "nbcreds.kvstore",
     "MISSING": "nbcreds.kvstore",
     "masked": "nbcreds.masking",
+    "lease": "nbcreds.secrets._lease",
+    "Lease": "nbcreds.secrets._lease",
     "save_credential": "nbcreds._config_write",
 }
 
@@ -128,6 +131,7 @@ __all__ = [
     "KVNotFound",
     "KVSecretRefused",
     "KVValueError",
+    "Lease",
     "LoginError",
     "LoginRequired",
     "LoginState",
@@ -155,6 +159,7 @@ __all__ = [
     "kv",
     "kv_entries",
     "kv_keys",
+    "lease",
     "list_credentials",
     "list_namespaces",
     "list_secrets",

@@ -148,6 +148,18 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be a positive number of seconds"
 
 
+def _lease_duration(value: Any) -> str | None:
+    from ._definition import parse_duration
+
+    if isinstance(value, int | float):
+        return None if value >= 0 else "must not be negative"
+    try:
+        parse_duration(value)
+    except ValueError:
+        return "not an ISO-8601 duration such as PT1M or PT30S"
+    return None
+
+
 def _mount(value: Any) -> str | None:
     return None if value.strip("/") else "must name the KV engine's mount path"
 
@@ -189,6 +201,12 @@ VAULT = SourceType(
         Setting("ca_cert", help="a CA bundle file (relative to nbcreds.toml)"),
         Setting("verify", kind="boolean", default=True),
         Setting("timeout", kind="number", default=5, check=_positive, help="seconds"),
+        Setting(
+            "refresh_before_expiry",
+            kind="duration",
+            check=_lease_duration,
+            help="renew a lease (nbcreds.lease) this long before it ends; default PT1M",
+        ),
     ),
     description="HashiCorp Vault / OpenBao (KV v2 or v1; token, AppRole, userpass, JWT)",
 )

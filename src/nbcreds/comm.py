@@ -31,13 +31,15 @@ Protocol, version 1 (every message is a JSON object)::
 
 Events are notices without payload: a panel that gets one asks for ``state``.
 ``state`` is ``{"version", "namespace", "namespaces", "secrets", "credentials",
-"kv", "types", "errors"}``; each list holds names and metadata only (a credential row's
+"kv", "types", "leases", "errors"}``; each list holds names and metadata only
+(``leases``: the Vault leases this kernel holds, by path, lease id and time left;
+a credential row's
 ``login`` is null, or for the user sign-in types ``{"status": "signed_out" | "pending" |
 "signed_in" | "configured", "flow", "user_code", "verification_uri",
 "verification_uri_complete", "authorization_url", "expires_at", "persisted"}`` -- the
 code and links a person needs to sign in, never a token; ``types``: the installed
-source types with their reference schemes, and credential types, from the plugin
-registries). No reply ever
+source types with their reference schemes and whether each is in the order tried
+for plain names, and credential types, from the plugin registries). No reply ever
 carries a secret or token value; a KV value (state, not a secret) is still
 passed through the masker, and every string of every reply is masked again
 before it is sent -- the kernel's egress masking is a third line.
@@ -146,6 +148,23 @@ def _secrets() -> list[dict[str, Any]]:
     ]
 
 
+def _leases() -> list[dict[str, Any]]:
+    import sys
+
+    module = sys.modules.get("nbcreds.secrets._lease")  # no lease taken: not even imported
+    if module is None:
+        return []
+    return [
+        {
+            "path": held.path,
+            "lease_id": held.lease_id,
+            "expires_in": _seconds_until(held.expires_at),
+            "renewing": held.renewing,
+        }
+        for held in module.keeper().leases()
+    ]
+
+
 def _credentials() -> list[dict[str, Any]]:
     import nbcreds
 
@@ -210,8 +229,11 @@ def _types() -> list[dict[str, Any]]:
     schemes, and credential types with their label (a generated form's input)."""
     import nbcreds
 
+    from ._session import session
+
+    order = session().config.source_order()
     found: list[dict[str, Any]] = [
-        {"kind": "source", "name": t.name, "schemes": list(t.schemes)}
+        {"kind": "source", "name": t.name, "schemes": list(t.schemes), "in_order": t.name in order}
         for t in nbcreds.plugins.source_types().values()
     ]
     found += [
@@ -242,6 +264,7 @@ def build_state() -> dict[str, Any]:
         "credentials": [],
         "kv": [],
         "types": [],
+        "leases": [],
         "errors": {},
     }
     sections: dict[str, Callable[[], list[Any]]] = {
@@ -250,6 +273,7 @@ def build_state() -> dict[str, Any]:
         "secrets": _secrets,
         "credentials": _credentials,
         "kv": _kv,
+        "leases": _leases,
     }
     for section, build in sections.items():
         try:

@@ -175,7 +175,7 @@ class Config:
         return [
             t.name
             for t in types
-            if t.default_order and (not t.needs_config or self.configured(t.name))
+            if plugins.in_default_order(t) and (not t.needs_config or self.configured(t.name))
         ]
 
     def configured(self, source: str) -> bool:

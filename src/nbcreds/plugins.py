@@ -51,6 +51,7 @@ __all__ = [
     "credential_type",
     "credential_types",
     "did_you_mean",
+    "in_default_order",
     "is_reference",
     "markdown",
     "parse_reference",
@@ -164,7 +165,9 @@ class SourceType:
     build: Callable[[SourceContext], SecretSource] = field(compare=False)
     schemes: tuple[str, ...] = ()
     settings: tuple[Setting, ...] = ()
-    default_order: bool = True
+    #: ``True`` / ``False``, or a cheap zero-argument check asked when the default
+    #: order is computed (the keyring source joins only when a backend is likely there)
+    default_order: bool | Callable[[], bool] = True
     needs_config: bool = False
     #: where it goes in the default order (lower first; session 0, env 10, vault 50)
     position: int = 100
@@ -518,6 +521,18 @@ def _settings_table(settings: Iterable[Setting]) -> list[str]:
     return rows
 
 
+def _joins(default_order: bool | Callable[[], bool]) -> str:
+    if callable(default_order):
+        return "when available"
+    return "yes" if default_order else "no"
+
+
+def in_default_order(stype: SourceType) -> bool:
+    """Whether ``stype`` joins the default order now (its check asked, if it has one)."""
+    joins = stype.default_order
+    return bool(joins()) if callable(joins) else bool(joins)
+
+
 def markdown(distribution: str | None = None) -> str:
     """The tables of ``docs/plugins.md``: every installed source and credential type
     (with ``distribution``, only those that distribution provides)."""
@@ -532,7 +547,7 @@ def markdown(distribution: str | None = None) -> str:
     for t in sources:
         refs = ", ".join(f"`{t.reference_forms.get(s, s + ':NAME')}`" for s in t.schemes)
         out.append(
-            f"| `{t.name}` | {refs} | {'yes' if t.default_order else 'no'} | "
+            f"| `{t.name}` | {refs} | {_joins(t.default_order)} | "
             f"{'yes' if t.needs_config else 'no'} | {_cell(t.description)} |"
         )
     for t in sources:

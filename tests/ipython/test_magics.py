@@ -279,13 +279,15 @@ def test_completion_of_subcommands_names_options_and_namespaces(
     ip: InteractiveShell, env_secret: str, write_config: Any
 ) -> None:
     write_config('[namespaces."company.team".secrets]\nTEAM_KEY = "env:TEAM_KEY"\n')
-    assert completions(ip, "%secret ") == ["API_TOKEN", "bind", "get", "list"]
+    assert completions(ip, "%secret ") == ["API_TOKEN", "bind", "get", "lease", "list"]
     assert completions(ip, "%secret A") == ["API_TOKEN"]
     assert completions(ip, "%secret bind ") == ["API_TOKEN"]
     assert "--vault" in completions(ip, "%secret bind X --v")
     # --from completes the schemes of the installed sources, then secret names
     # (an installed plugin, like tests/plugin_example, adds its own scheme)
-    assert {"env:", "secret:", "vault:"} <= set(completions(ip, "%secret bind X --from "))
+    assert {"aws-ssm:", "aws:", "dotenv:", "env:", "keyring:", "secret:", "vault:"} <= set(
+        completions(ip, "%secret bind X --from ")
+    )
     assert completions(ip, "%secret bind X --from secret:A") == ["secret:API_TOKEN"]
     assert completions(ip, "%secret list -n comp") == ["company", "company.team"]
     assert completions(ip, "%secret -n company.team get T") == ["TEAM_KEY"]

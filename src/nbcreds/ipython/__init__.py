@@ -24,6 +24,9 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from ..secrets import _lease
+
+    _lease.revoke_all()  # every lease this kernel took ends with the extension
     from .. import comm
 
     comm.unregister(ipython)

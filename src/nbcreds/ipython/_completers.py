@@ -16,14 +16,17 @@ __all__ = ["MAGIC_SUBCOMMANDS", "candidates", "make_matcher"]
 
 MAGIC_SUBCOMMANDS: dict[str, list[str]] = {
     "namespace": [],
-    "secret": ["list", "get", "bind"],
+    "secret": ["list", "get", "bind", "lease"],
     "credential": ["list", "get", "test", "info", "invalidate"],
     "kv": ["get", "set", "delete", "list"],
     "http": [],
 }
 _OPTIONS: dict[str, list[str]] = {
     "namespace": ["--list", "--tenant"],
-    "secret": ["--as", "--field", "--from", "--env", "--vault", "--prompt", "--namespace", "-n"],
+    "secret": [
+        *["--as", "--field", "--from", "--env", "--vault", "--prompt", "--store"],
+        *["--namespace", "-n"],
+    ],
     "credential": ["--as", "--namespace", "-n"],
     "kv": [
         "--type",

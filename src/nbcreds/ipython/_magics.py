@@ -175,7 +175,7 @@ class NbcredsMagics(Magics):
     @argument(
         "words",
         nargs="*",
-        metavar="list | NAME | get NAME | bind NAME",
+        metavar="list | NAME | get NAME | bind NAME | lease PATH",
         help="what to do (see the examples above)",
     )
     @argument("--as", dest="var", metavar="VAR", help="variable to bind (default: NAME)")
@@ -189,6 +189,12 @@ class NbcredsMagics(Magics):
     @argument("--env", metavar="ENVVAR", help="bind: read the secret from this variable")
     @argument("--vault", metavar="PATH[#FIELD]", help="bind: read it from Vault / OpenBao")
     @argument("--prompt", action="store_true", help="bind: type the value (kept in memory)")
+    @argument(
+        "--store",
+        choices=["session", "keyring"],
+        default="session",
+        help="bind --prompt: keep the value in the session (default) or the OS keyring",
+    )
     @argument("-n", "--namespace", metavar="NS", help="namespace (default: the current one)")
     @line_magic
     @_friendly
@@ -209,6 +215,8 @@ class NbcredsMagics(Magics):
             %secret bind API_KEY --env MY_API_KEY       # read $MY_API_KEY on each use
             %secret bind DB_PW --vault db/prod#password # read from Vault / OpenBao
             %secret bind TOKEN --prompt                 # typed once, memory only
+            %secret bind TOKEN --prompt --store keyring # typed once, kept in the OS keyring
+            %secret lease database/creds/ro --as db     # a Vault dynamic secret (a Lease)
             %secret list -n company.team
         """
         args = parse_argstring(self.secret, line)
@@ -227,8 +235,22 @@ class NbcredsMagics(Magics):
         if head == "bind":
             name = _one(words[1:], "%secret bind NAME --from REF | --env VAR | --prompt")
             print(
-                secret_bind(name, args.env, args.vault, args.prompt, args.namespace, ref=args.ref)
+                secret_bind(
+                    name,
+                    args.env,
+                    args.vault,
+                    args.prompt,
+                    args.namespace,
+                    ref=args.ref,
+                    store=args.store,
+                )
             )
+            return None
+        if head == "lease":
+            path = _one(words[1:], "%secret lease PATH --as VAR")
+            if not args.var:
+                raise UsageError("%secret lease PATH needs --as VAR (the variable to bind).")
+            print(secret_lease(self.user_ns, path, _variable(args.var, "lease")))
             return None
         if binding:
             raise UsageError(
@@ -538,6 +560,7 @@ def secret_bind(
     prompt: bool,
     namespace: str | None,
     ref: str | None = None,
+    store: str = "session",
 ) -> str:
     import nbcreds as nc
 
@@ -552,15 +575,30 @@ def secret_bind(
             f"--from needs a reference: {nc.plugins.reference_help()} "
             f"(schemes of the installed sources: {', '.join(nc.plugins.reference_schemes())})."
         )
+    if store != "session" and not prompt:
+        raise UsageError("--store keyring keeps a typed value: use it with --prompt.")
     try:
         return nc.bind_secret(
-            name, env=env, vault=vault, ref=ref, prompt=prompt, namespace=namespace
+            name, env=env, vault=vault, ref=ref, prompt=prompt, namespace=namespace, store=store
         )
     except (StdinNotImplementedError, EOFError):
         raise UsageError(
             "this frontend cannot prompt for input; bind the secret with --env VAR or "
             "--vault PATH, or type it into the dashboard (%nbcreds)."
         ) from None
+
+
+def secret_lease(user_ns: dict[str, Any], path: str, var: str) -> str:
+    """Take a Vault lease on ``path`` and bind the :class:`~nbcreds.Lease` to ``var``."""
+    import nbcreds as nc
+
+    taken = nc.lease(path)
+    user_ns[var] = taken
+    fields = ", ".join(sorted(taken.data)) or "none"
+    return (
+        f"{var} = <Lease {taken.path}>: fields {fields} (each a masked Secret); "
+        f"expires {taken.expires_at:%H:%M:%S} UTC, renewed in the background, revoked at shutdown"
+    )
 
 
 def secret_to_variable(

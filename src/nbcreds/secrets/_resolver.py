@@ -189,6 +189,7 @@ def bind_secret(
     prompt: bool = False,
     namespace: str | None = None,
     tenant: bool = False,
+    store: str = "session",
 ) -> str:
     """Bind secret ``name`` in the session, at ``namespace`` (default: current).
 
@@ -197,7 +198,11 @@ def bind_secret(
     ``secret:OTHER``..., read at each lookup), ``prompt=True`` (``getpass``).
     ``env="VAR"`` and ``vault="path#field"`` are short for ``ref="env:VAR"`` and
     ``ref="vault:path#field"``. ``tenant=True`` binds at the tenant level whatever
-    the current namespace. Returns a description of the binding (never the value).
+    the current namespace. ``store="keyring"`` (or another writable source; with
+    ``value`` or ``prompt``) writes the value there instead of the session's memory --
+    the OS keyring keeps it across kernel restarts (service ``nbcreds``, username
+    ``<level>/<NAME>``) -- and this session reads it back from there. Returns a
+    description of the binding (never the value).
     """
     chosen = [value is not None, ref is not None, env is not None, vault is not None, prompt]
     if sum(chosen) != 1:
@@ -207,17 +212,36 @@ def bind_secret(
         )
     if tenant and namespace is not None:
         raise SecretError("bind_secret: give either namespace= or tenant=True, not both.")
+    if store != "session" and value is None and not prompt:
+        raise SecretError(
+            f"bind_secret: store={store!r} keeps a typed value: use value= or prompt=True."
+        )
     ns = None if tenant else resolve_namespace(namespace)
-    store = session().source("session")
+    target = session().source(store)  # ConfigError naming the source when unknown
+    if target.read_only:
+        raise SecretError(
+            f"bind_secret: the {store} source is read-only; store='keyring' or 'session' "
+            "keep typed values."
+        )
+    memory = session().source("session")
     if prompt:
         import getpass
 
         value = getpass.getpass(f"Value of secret {name} ({display(ns)}): ")
         if not value:
             raise SecretError(f"No value entered for secret '{name}': nothing was bound.")
+    if value is not None and store != "session":
+        registry.register(value, name)
+        target.set(ns, name, value)
+        bind_to = getattr(memory, "bind", None)
+        if callable(bind_to):  # this session reads it back from where it is kept
+            bind_to(ns, name, lambda: target.get(ns, name), origin=store)
+        where = getattr(target, "location", None)
+        detail = f" ({where(ns, name)})" if callable(where) else ""
+        return f"{name} stored in the {target.describe()} at {display(ns)}{detail}"
     if value is not None:
         registry.register(value, name)
-        store.set(ns, name, value)
+        memory.set(ns, name, value)
         return f"{name} bound in the session at {display(ns)} (memory only)"
     ref_text = ref if ref is not None else f"env:{env}" if env is not None else f"vault:{vault}"
     try:
@@ -231,7 +255,7 @@ def bind_secret(
             return data
         return select_field(data, parsed.field, name)
 
-    bind = getattr(store, "bind", None)
+    bind = getattr(memory, "bind", None)
     if not callable(bind):  # pragma: no cover - the session source always binds
         raise SecretError("the session source cannot bind references")
     bind(ns, name, resolve, origin=parsed.scheme)

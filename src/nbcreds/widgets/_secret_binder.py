@@ -41,13 +41,14 @@ def bind_at(
     *,
     value: str | None = None,
     ref: str | None = None,
+    store: str = "session",
 ) -> str:
     """:func:`nbcreds.bind_secret` at ``level`` (``None``: the tenant level, even while
     a namespace is selected: a credential defined there resolves its ``secret:``
     references from the tenant level, so the form must be able to bind there)."""
     if level is None:
-        return nc.bind_secret(name, value, ref=ref, tenant=True)
-    return nc.bind_secret(name, value, ref=ref, namespace=level)
+        return nc.bind_secret(name, value, ref=ref, tenant=True, store=store)
+    return nc.bind_secret(name, value, ref=ref, namespace=level, store=store)
 
 
 def _source(row: Any) -> str:
@@ -71,9 +72,12 @@ class SecretBinder(Panel):
         self.level = self.level_choice.dropdown
         schemes = modes()
         self.labels = {scheme: label for label, scheme, _ in schemes}
+        typed = [("typed value", "value")]
+        if "keyring" in nc.plugins.source_types():  # typed once, kept across restarts
+            typed.append(("typed value, kept in the OS keyring", "value:keyring"))
         self.mode = w.Dropdown(
             description="From",
-            options=[("typed value", "value")] + [(label, scheme) for label, scheme, _ in schemes],
+            options=typed + [(label, scheme) for label, scheme, _ in schemes],
             value="value",
         )
         self.value = SecretInput(description="Value", placeholder="type it, then press Enter")
@@ -125,7 +129,7 @@ class SecretBinder(Panel):
 
     def _on_mode(self, change: dict[str, Any]) -> None:
         mode = change["new"]
-        widget = self.value if mode == "value" else self.targets[mode]
+        widget = self.value if mode.startswith("value") else self.targets[mode]
         self.source_box.children = [widget]
         status(self.message, "", "")
 
@@ -143,7 +147,8 @@ class SecretBinder(Panel):
                 "type the secret's name first, then its value (the value was discarded)",
             )
             return
-        self._bind(name, value=typed)
+        store = self.mode.value.partition(":")[2] or "session"
+        self._bind(name, value=typed, store=store)
 
     def _on_bind(self, _: object = None) -> None:
         name = self.name.value.strip()
@@ -151,7 +156,7 @@ class SecretBinder(Panel):
         if not name:
             status(self.message, "error", "type the secret's name first")
             return
-        if mode == "value":
+        if mode.startswith("value"):
             status(
                 self.message,
                 "info",
@@ -166,10 +171,17 @@ class SecretBinder(Panel):
             return
         self._bind(name, ref=f"{mode}:{target}")
 
-    def _bind(self, name: str, *, value: str | None = None, ref: str | None = None) -> None:
+    def _bind(
+        self,
+        name: str,
+        *,
+        value: str | None = None,
+        ref: str | None = None,
+        store: str = "session",
+    ) -> None:
         level = self.level_choice.value
         ok, description = safe_call(
-            self.message, lambda: bind_at(name, level, value=value, ref=ref)
+            self.message, lambda: bind_at(name, level, value=value, ref=ref, store=store)
         )
         if ok:
             status(self.message, "ok", str(description))

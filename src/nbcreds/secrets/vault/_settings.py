@@ -43,6 +43,7 @@ _COMMON_KEYS = (
     "ca_cert",
     "verify",
     "timeout",
+    "refresh_before_expiry",  # of leases (nbcreds.lease)
 )
 _ALL_KEYS = frozenset(_COMMON_KEYS).union(*AUTH_METHODS.values())
 #: Keys holding Vault's own credentials: always references (env: or secret:).
@@ -51,6 +52,8 @@ _REQUIRED = {"approle": ("role_id",), "userpass": ("username", "password"), "jwt
 _DEFAULT_MOUNTS = {"approle": "approle", "userpass": "userpass", "jwt": "jwt"}
 #: Default of ``timeout``: seconds for one whole operation (login, read, list, write).
 DEFAULT_TIMEOUT = 5.0
+#: Default of ``refresh_before_expiry``: renew a lease this many seconds before it ends.
+DEFAULT_LEASE_REFRESH = 60.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class VaultSettings:
     #: ``None``: hvac honours ``VAULT_CACERT`` / ``VAULT_CAPATH``; a path: that CA bundle.
     verify: bool | str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    #: Seconds before a lease's end at which it is renewed (``refresh_before_expiry``).
+    refresh_before_expiry: float = DEFAULT_LEASE_REFRESH
     #: Where the settings came from (a config file), for messages.
     origin: str = ""
 
@@ -146,6 +151,19 @@ def parse_settings(settings: Mapping[str, Any], config: Config) -> VaultSettings
     timeout = settings.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         raise config.error("must be a positive number of seconds", TABLE, "timeout")
+    refresh = settings.get("refresh_before_expiry")
+    refresh_before_expiry = DEFAULT_LEASE_REFRESH
+    if isinstance(refresh, int | float) and not isinstance(refresh, bool) and refresh >= 0:
+        refresh_before_expiry = float(refresh)
+    elif refresh is not None:
+        from ..._definition import parse_duration
+
+        try:
+            refresh_before_expiry = parse_duration(refresh)
+        except ValueError:
+            raise config.error(
+                "not an ISO-8601 duration such as PT1M or PT30S", TABLE, "refresh_before_expiry"
+            ) from None
     verify_setting = settings.get("verify", True)
     if not isinstance(verify_setting, bool):
         raise config.error("must be true or false", TABLE, "verify")
@@ -181,6 +199,7 @@ def parse_settings(settings: Mapping[str, Any], config: Config) -> VaultSettings
         read_only=read_only,
         verify=verify,
         timeout=float(timeout),
+        refresh_before_expiry=refresh_before_expiry,
         origin=config.where,
     )
 
