@@ -52,6 +52,7 @@ from .values import Secret
 
 if TYPE_CHECKING:
     from ._config_write import save_credential
+    from ._session import source_order
     from .credentials import (
         CredentialInfo,
         CredentialListing,
@@ -79,7 +80,7 @@ if TYPE_CHECKING:
         set_kv,
     )
     from .masking import masked
-    from .secrets._lease import Lease, lease
+    from .secrets._lease import Lease, lease, revoke_leases
 
 __version__ = "0.1.0"
 
@@ -110,6 +111,8 @@ _LAZY = {
     "masked": "nbcreds.masking",
     "lease": "nbcreds.secrets._lease",
     "Lease": "nbcreds.secrets._lease",
+    "revoke_leases": "nbcreds.secrets._lease",
+    "source_order": "nbcreds._session",
     "save_credential": "nbcreds._config_write",
 }
 
@@ -173,9 +176,11 @@ __all__ = [
     "plugins",
     "purge_kv",
     "put_kv",
+    "revoke_leases",
     "save_credential",
     "secret",
     "set_kv",
+    "source_order",
     "test_credential",
     "unload_ipython_extension",
     "unmask",

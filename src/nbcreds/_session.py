@@ -309,3 +309,8 @@ def list_namespaces() -> list[str]:
     for name in list(names):
         names.update(n for n in lookup_chain(name) if n is not None)
     return sorted(names)
+
+
+def source_order() -> list[str]:
+    """The active config's secret source order (``[sources] order``, or the default)."""
+    return list(session().config.source_order())

@@ -229,9 +229,7 @@ def _types() -> list[dict[str, Any]]:
     schemes, and credential types with their label (a generated form's input)."""
     import nbcreds
 
-    from ._session import session
-
-    order = session().config.source_order()
+    order = nbcreds.source_order()
     found: list[dict[str, Any]] = [
         {"kind": "source", "name": t.name, "schemes": list(t.schemes), "in_order": t.name in order}
         for t in nbcreds.plugins.source_types().values()

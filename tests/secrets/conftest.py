@@ -21,7 +21,7 @@ from nbcreds.masking import registry
 from nbcreds.testing.aws import MotoServer
 from nbcreds.testing.keyring import SecretServiceBus
 from nbcreds.testing.openbao import OpenBaoLab, OpenBaoServer
-from nbcreds.testing.postgres import PostgresServer, PostgresUnavailable, start_postgres
+from nbcreds.testing.postgres import PostgresServer
 
 _VAULT_ENV = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_NAMESPACE")
 
@@ -152,65 +152,59 @@ class DatabaseLab:
 
 
 @pytest.fixture(scope="session")
-def database_lab(openbao_lab: OpenBaoLab) -> Iterator[DatabaseLab]:
-    """The session's OpenBao with a ``database`` mount issuing PostgreSQL logins
-    (role ``readonly``, 1 h leases) and a token whose policy may read, renew and
-    revoke them."""
+def database_lab(openbao_lab: OpenBaoLab, pg_server: PostgresServer) -> DatabaseLab:
+    """The session's OpenBao with a ``database`` mount issuing logins on the session's
+    PostgreSQL (role ``readonly``, 1 h leases) and a token whose policy may read, renew
+    and revoke them."""
+    postgres = pg_server
+    admin = openbao_lab.server.client()
     try:
-        postgres = start_postgres()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        admin = openbao_lab.server.client()
-        try:
-            admin.sys.enable_secrets_engine("database", path="database")
-            admin.secrets.database.configure(
-                name="pg",
-                plugin_name="postgresql-database-plugin",
-                allowed_roles=["readonly", "short"],
-                connection_url=(
-                    "postgresql://{{username}}:{{password}}@"
-                    f"{postgres.host}:{postgres.port}/{postgres.dbname}?sslmode=disable"
-                ),
-                username=postgres.user,
-                password=postgres.password,
-            )
-            admin.secrets.database.create_role(
-                name="readonly",
-                db_name="pg",
-                creation_statements=[
-                    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
-                    "VALID UNTIL '{{expiration}}';"
-                ],
-                default_ttl="1h",
-                max_ttl="24h",
-            )
-            admin.secrets.database.create_role(  # for background renewal: 6 s leases
-                name="short",
-                db_name="pg",
-                creation_statements=[
-                    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
-                    "VALID UNTIL '{{expiration}}';"
-                ],
-                default_ttl="6s",
-                max_ttl="1h",
-            )
-            admin.sys.create_or_update_policy(
-                "nbcreds-leases",
-                'path "database/creds/*" { capabilities = ["read"] }\n'
-                'path "sys/leases/renew" { capabilities = ["update"] }\n'
-                'path "sys/leases/revoke" { capabilities = ["update"] }\n',
-            )
-            token = admin.auth.token.create(policies=["nbcreds-leases"], ttl="24h")["auth"][
-                "client_token"
-            ]
-        finally:
-            admin.adapter.close()
-        lab = DatabaseLab(openbao_lab.server, postgres, token)
-        lab.register()
-        yield lab
+        admin.sys.enable_secrets_engine("database", path="database")
+        admin.secrets.database.configure(
+            name="pg",
+            plugin_name="postgresql-database-plugin",
+            allowed_roles=["readonly", "short"],
+            connection_url=(
+                "postgresql://{{username}}:{{password}}@"
+                f"{postgres.host}:{postgres.port}/{postgres.dbname}?sslmode=disable"
+            ),
+            username=postgres.user,
+            password=postgres.password,
+        )
+        admin.secrets.database.create_role(
+            name="readonly",
+            db_name="pg",
+            creation_statements=[
+                "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
+                "VALID UNTIL '{{expiration}}';"
+            ],
+            default_ttl="1h",
+            max_ttl="24h",
+        )
+        admin.secrets.database.create_role(  # for background renewal: 6 s leases
+            name="short",
+            db_name="pg",
+            creation_statements=[
+                "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
+                "VALID UNTIL '{{expiration}}';"
+            ],
+            default_ttl="6s",
+            max_ttl="1h",
+        )
+        admin.sys.create_or_update_policy(
+            "nbcreds-leases",
+            'path "database/creds/*" { capabilities = ["read"] }\n'
+            'path "sys/leases/renew" { capabilities = ["update"] }\n'
+            'path "sys/leases/revoke" { capabilities = ["update"] }\n',
+        )
+        token = admin.auth.token.create(policies=["nbcreds-leases"], ttl="24h")["auth"][
+            "client_token"
+        ]
     finally:
-        postgres.cleanup()
+        admin.adapter.close()
+    lab = DatabaseLab(openbao_lab.server, postgres, token)
+    lab.register()
+    return lab
 
 
 @pytest.fixture

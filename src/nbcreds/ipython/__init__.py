@@ -24,9 +24,9 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from ..secrets import _lease
+    import nbcreds
 
-    _lease.revoke_all()  # every lease this kernel took ends with the extension
+    nbcreds.revoke_leases()  # every lease this kernel took ends with the extension
     from .. import comm
 
     comm.unregister(ipython)

@@ -377,3 +377,9 @@ def revoke_all(timeout: float | None = None) -> int:
     if _keeper is None:
         return 0
     return _keeper.revoke_all(timeout)
+
+
+def revoke_leases(timeout: float | None = None) -> int:
+    """Revoke every Vault lease this process took (what ``%unload_ext nbcreds`` and
+    interpreter exit do); returns how many were revoked."""
+    return revoke_all(timeout)
