@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pluggy
 import pytest
@@ -13,6 +14,9 @@ from hypothesis import settings
 import nbcreds
 from nbcreds._session import session
 from nbcreds.masking import registry
+
+if TYPE_CHECKING:
+    from nbcreds.testing.openbao import OpenBaoLab
 
 # Property tests: no per-example deadline (the machines are shared and noisy, and
 # timing is never what a test asserts); CI replays the same examples every run.
@@ -42,6 +46,16 @@ def isolated_nbcreds(
     yield work
     session().reset()
     registry.clear()
+
+
+@pytest.fixture(scope="session")
+def openbao_lab() -> Iterator[OpenBaoLab]:
+    """One running OpenBao dev server for the session, with mounts, policies and auth
+    methods (:func:`nbcreds.testing.openbao.build_lab`); started on first use."""
+    from nbcreds.testing.openbao import OpenBaoServer, build_lab
+
+    with OpenBaoServer() as server:
+        yield build_lab(server)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Vault fixtures: one real OpenBao dev server for the session, configured once.
+"""Vault fixtures over the session's one OpenBao dev server (``openbao_lab``, in
+tests/conftest.py: the doctor's tests use it too).
 
 Built on :mod:`nbcreds.testing.openbao`: the lab holds a KV v2 mount
 (``secret``, the dev default), a KV v1 mount (``kv1``), read and write policies
@@ -13,16 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from nbcreds.testing.openbao import OpenBaoLab, OpenBaoServer, build_lab
+from nbcreds.testing.openbao import OpenBaoLab, OpenBaoServer
 
 _VAULT_ENV = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_NAMESPACE")
-
-
-@pytest.fixture(scope="session")
-def openbao_lab() -> Iterator[OpenBaoLab]:
-    """A running OpenBao dev server with mounts, policies and auth methods."""
-    with OpenBaoServer() as server:
-        yield build_lab(server)
 
 
 @pytest.fixture
