@@ -14,7 +14,7 @@ from importlib.metadata import version as _version
 
 project = "nbcreds"
 author = "nbcreds developers"
-copyright = "nbcreds developers"  # noqa: A001
+copyright = "nbcreds developers"
 release = _version("nbcreds")
 
 extensions = ["myst_nb", "sphinx.ext.autodoc"]
