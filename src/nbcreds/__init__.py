@@ -51,6 +51,7 @@ from .secrets import SecretListing, bind_secret, list_secrets, secret
 from .values import Secret
 
 if TYPE_CHECKING:
+    __version__: str
     from ._config_write import save_credential
     from ._session import source_order
     from .credentials import (
@@ -81,8 +82,6 @@ if TYPE_CHECKING:
     )
     from .masking import masked
     from .secrets._lease import Lease, lease, revoke_leases
-
-__version__ = "0.1.0"
 
 # name -> module providing it, imported on first access (keeps `import nbcreds` light)
 _LAZY = {
@@ -188,7 +187,22 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    # the one version is labextension/package.json's, written into the package metadata
+    # at build time; importlib.metadata is read on first access only
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nbcreds")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'nbcreds' has no attribute {name!r}")

@@ -1,8 +1,9 @@
-"""The ``nbcreds`` command line: ``nbcreds scan``, ``nbcreds scrub`` and ``nbcreds run``.
+"""The ``nbcreds`` command line: ``nbcreds scan``, ``scrub``, ``run`` and ``doctor``.
 
 Thin on purpose: argparse turns the arguments into
 :class:`nbcreds.scan.Options`, and :func:`nbcreds.scan.run` does the work.
 Exit codes: 0 clean, 1 secrets found (or would be scrubbed), 2 error.
+``nbcreds doctor`` (:mod:`nbcreds._doctor`): 0 when nothing is wrong, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep secrets out of notebooks and repositories.",
         epilog="Exit codes: 0 clean, 1 secrets found, 2 error. Values are never printed.",
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     scan = sub.add_parser(
         "scan",
@@ -116,7 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_run
 
     cli_run.add_parser(sub)
+    doctor = sub.add_parser(
+        "doctor",
+        help="show what nbcreds sees here (config, sources, KV, masking, extensions)",
+        description="Check the config, the namespace, each secret source, the KV store, "
+        "the masking engine and the Jupyter extensions; exit 1 with what to do when "
+        "something is wrong. Never prints a secret.",
+    )
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.add_argument("--config", metavar="FILE", help="nbcreds.toml to use")
     return parser
+
+
+def _version() -> str:
+    import nbcreds
+
+    return f"nbcreds {nbcreds.__version__}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import cli_run
 
         return cli_run.run(args)
+    if args.command == "doctor":
+        from ._doctor import main as doctor
+
+        return doctor(args.format, args.config)
     opts = Options(
         command=args.command,
         paths=args.paths,

@@ -1,4 +1,5 @@
-"""Vault fixtures: one real OpenBao dev server for the session, configured once.
+"""Vault fixtures over the session's one OpenBao dev server (``openbao_lab``, in
+tests/conftest.py: the doctor's tests use it too).
 
 Built on :mod:`nbcreds.testing.openbao`: the lab holds a KV v2 mount
 (``secret``, the dev default), a KV v1 mount (``kv1``), read and write policies

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import SecretData, SecretSource
+from ._base import SecretData, SecretSource, SourceHealth
 from ._env import EnvSource
 from ._resolver import SecretListing, bind_secret, list_secrets, secret
 from ._session import SessionSource
@@ -13,6 +13,7 @@ __all__ = [
     "SecretListing",
     "SecretSource",
     "SessionSource",
+    "SourceHealth",
     "bind_secret",
     "list_secrets",
     "secret",

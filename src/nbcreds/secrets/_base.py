@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Union
 
 from .._exceptions import SecretError, SecretReadOnly
 from ..plugins import Reference
 
-__all__ = ["SecretData", "SecretSource"]
+__all__ = ["SecretData", "SecretSource", "SourceHealth"]
 
 #: What a source returns: one string, or a mapping of fields (a multi-key Vault secret).
 SecretData = Union[str, Mapping[str, str]]  # noqa: UP007 (a runtime alias)
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """Whether a source can serve secrets now, as ``nbcreds doctor`` shows it.
+
+    ``detail`` says what was found, ``hint`` what to do when ``ok`` is False; neither
+    ever holds a secret. ``checked`` is False for a source that has no check.
+    """
+
+    ok: bool
+    detail: str
+    hint: str = ""
+    checked: bool = True
 
 
 class SecretSource(ABC):
@@ -51,6 +66,14 @@ class SecretSource(ABC):
     def describe(self) -> str:
         """One line for listings (no secret)."""
         return self.name
+
+    def health(self) -> SourceHealth:
+        """Check that the source is reachable and usable (optional: default "not checked").
+
+        May do I/O (a server round trip); never raises for the source's own failures:
+        they are reported as ``ok=False`` with a hint.
+        """
+        return SourceHealth(ok=True, detail="not checked", checked=False)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (optional)."""

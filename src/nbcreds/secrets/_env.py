@@ -9,7 +9,7 @@ import os
 import warnings
 
 from ..plugins import Reference
-from ._base import SecretData, SecretSource
+from ._base import SecretData, SecretSource, SourceHealth
 
 __all__ = ["EnvSource", "read_env_reference"]
 
@@ -88,6 +88,14 @@ class EnvSource(SecretSource):
         n = len(self.prefix)
         return sorted(
             {k[n:].upper() for k in os.environ if k.upper().startswith(self.prefix) and len(k) > n}
+        )
+
+    def health(self) -> SourceHealth:
+        """Always usable: reports how many ``PREFIX*`` variables are set (names only)."""
+        count = len(self.names(None))
+        mode = "raw values" if self.raw else "base64 values"
+        return SourceHealth(
+            ok=True, detail=f"{count} {self.prefix}* variable(s) set ({mode}, tenant level)"
         )
 
 

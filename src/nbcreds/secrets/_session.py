@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ._base import SecretData, SecretSource
+from ._base import SecretData, SecretSource, SourceHealth
 
 __all__ = ["SessionSource"]
 
@@ -61,6 +61,12 @@ class SessionSource(SecretSource):
     def names(self, namespace: str | None) -> list[str]:
         with self._lock:
             return sorted(n for (ns, n) in self._items if ns == namespace)
+
+    def health(self) -> SourceHealth:
+        """Always usable: reports how many bindings this process holds (names only)."""
+        with self._lock:
+            count = len(self._items)
+        return SourceHealth(ok=True, detail=f"{count} binding(s) in this process (memory only)")
 
     def clear(self) -> None:
         with self._lock:

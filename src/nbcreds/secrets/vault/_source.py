@@ -16,12 +16,12 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._exceptions import SecretBackendError, SecretError, SecretReadOnly
+from ..._exceptions import NbcredsError, SecretBackendError, SecretError, SecretReadOnly
 from ...masking import registry
-from .._base import SecretData, SecretSource
+from .._base import SecretData, SecretSource, SourceHealth
 from ._client import VaultClient
-from ._errors import mount_not_found, vault_error
-from ._settings import VaultSettings, parse_settings
+from ._errors import failure_of, mount_not_found, vault_error
+from ._settings import AUTH_METHODS, VaultSettings, parse_settings
 
 if TYPE_CHECKING:
     import hvac
@@ -127,6 +127,78 @@ class VaultSource(SecretSource):
     def read_reference(self, ref: Reference) -> SecretData | None:
         """``vault:path#field``: the secret at ``path`` (the resolver picks the field)."""
         return self.read_path(ref.target)
+
+    def health(self) -> SourceHealth:
+        """Up, initialized and unsealed (``sys/health``, no token needed), then logged in
+        (the configured auth, then ``auth/token/lookup-self``). Never raises for the
+        server's failures; the messages carry no token."""
+        s = self.settings
+        answer: Any = None
+        failure = None
+        probe = self.client._new_client()
+        try:
+            with self.client.quiet_tls():
+                answer = probe.sys.read_health_status(method="GET")
+        except Exception as exc:
+            failure = failure_of(exc)
+            if failure is None:
+                raise
+        finally:
+            probe.adapter.close()
+        if failure is not None:
+            error = vault_error(failure, s, "checking", "sys/health")
+            return SourceHealth(
+                ok=False,
+                detail=str(error),
+                hint=f"start the server, or fix [sources.vault] url in {s.where}",
+            )
+        status = _health_json(answer)
+        if status is None:
+            code = getattr(answer, "status_code", "?")
+            return SourceHealth(
+                ok=False,
+                detail=f"{self.address} answered sys/health with HTTP {code}, not a Vault "
+                "health status",
+                hint=f"check that [sources.vault] url in {s.where} is a Vault / OpenBao server",
+            )
+        version = f" {status['version']}" if isinstance(status.get("version"), str) else ""
+        if status.get("initialized") is False:
+            return SourceHealth(
+                ok=False,
+                detail=f"Vault{version} at {self.address} is not initialized",
+                hint="initialize it (`bao operator init` / `vault operator init`), then unseal",
+            )
+        if status.get("sealed"):
+            return SourceHealth(
+                ok=False,
+                detail=f"Vault{version} at {self.address} is up but sealed",
+                hint="unseal it (`bao operator unseal` / `vault operator unseal`)",
+            )
+        try:
+            info = self.client.run(
+                "looking up",
+                "its own token",
+                lambda c: c.auth.token.lookup_self(),
+                missing_ok=False,
+            )
+        except NbcredsError as exc:  # login refused, a credential reference unset...
+            keys = " / ".join(AUTH_METHODS[s.auth][:-1] or AUTH_METHODS[s.auth])
+            return SourceHealth(
+                ok=False,
+                detail=f"Vault{version} at {self.address} is up and unsealed; {s.auth} auth "
+                f"failed: {exc}",
+                hint=f"check [sources.vault] auth and {keys} in {s.where}",
+            )
+        data = info.get("data") if isinstance(info, Mapping) else None
+        data = data if isinstance(data, Mapping) else {}
+        policies = ", ".join(str(p) for p in data.get("policies") or []) or "none"
+        ttl = data.get("ttl")
+        expiry = f", expires in {_duration(ttl)}" if isinstance(ttl, int) and ttl > 0 else ""
+        return SourceHealth(
+            ok=True,
+            detail=f"Vault{version} at {self.address} is up and unsealed; {s.auth} auth ok "
+            f"(policies: {policies}{expiry}); mount {s.mount}/ KV v{s.kv_version}",
+        )
 
     def describe(self) -> str:
         s = self.settings
@@ -267,6 +339,28 @@ def _kv_mounts(response: Any) -> list[str]:
         for path, info in mounts.items()
         if isinstance(info, Mapping) and info.get("type") in ("kv", "generic")
     )
+
+
+def _health_json(answer: Any) -> Mapping[str, Any] | None:
+    """``sys/health``'s status: hvac returns a dict on 200, the response otherwise
+    (503 sealed, 501 not initialized, 429 standby still carry the JSON status)."""
+    if isinstance(answer, Mapping):
+        return answer
+    try:
+        data = answer.json()
+    except (AttributeError, ValueError):
+        return None
+    return data if isinstance(data, Mapping) and "sealed" in data else None
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 86400:
+        return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
 
 
 def _check_name(name: str) -> None:
