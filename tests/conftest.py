@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import pytest
@@ -87,6 +87,25 @@ def _oauth_server() -> Iterator[OAuthServer]:
 
     with OAuthServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def secret_service() -> Iterator[Any]:
+    """A private D-Bus session bus with an unlocked gnome-keyring on it (one per session)."""
+    from nbcreds.testing.keyring import SecretServiceBus
+
+    with SecretServiceBus() as bus:
+        yield bus
+
+
+@pytest.fixture
+def keyring_env(secret_service: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """This test (and kernels it starts) use the test Secret Service; returns its address."""
+    import keyring.core
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
+    keyring.core.init_backend()  # keyring caches its first choice for the process
+    return secret_service.address
 
 
 @pytest.fixture

@@ -235,3 +235,33 @@ def test_login_and_logout_refuse_other_types(oauth: Any, write_config: Any) -> N
     )
     with pytest.raises(nbcreds.CredentialConfigError, match="has no sign-in"):
         nbcreds.logout("api")
+
+
+# --- persist = "keyring": the real Secret Service (gnome-keyring on a private bus) -----
+
+
+def test_persist_keyring_keeps_the_rotated_token_across_a_restart(
+    oauth: Any, write_config: Any, unique: Any, env_secret: Any, keyring_env: str
+) -> None:
+    import keyring
+
+    client = unique("rt-keyring")
+    oauth.add_client(client, public=True)
+    configured = oauth.issue_refresh_token(client)
+    env_secret("MY_REFRESH_TOKEN", configured)
+    define(write_config, oauth, client, 'persist = "keyring"\n')
+
+    nbcreds.credential("me")
+    stored = keyring.get_password("nbcreds", "credential:tenant/me")
+    assert stored == held() != configured  # the rotated token, in the OS keyring
+    assert nbcreds.login_state("me").persisted is True
+
+    nbcreds.credentials.engine.reset()  # a kernel restart: nothing left in memory
+    token = nbcreds.credential("me")  # the configured token was rotated away: keyring's
+
+    assert oauth.issued(token)
+    assert oauth.requests[-1].form["refresh_token"] == stored
+    assert keyring.get_password("nbcreds", "credential:tenant/me") == held() != stored
+
+    nbcreds.logout("me")
+    assert keyring.get_password("nbcreds", "credential:tenant/me") is None

@@ -20,7 +20,6 @@ import pytest
 
 from nbcreds.masking import registry
 from nbcreds.testing.aws import MotoServer
-from nbcreds.testing.keyring import SecretServiceBus
 from nbcreds.testing.openbao import OpenBaoLab, OpenBaoServer
 from nbcreds.testing.postgres import PostgresServer
 
@@ -67,23 +66,6 @@ def openbao_tls_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenBaoServe
 
 
 # --- the sources of issue 16: gnome-keyring, moto, OpenBao's database engine ---------------
-
-
-@pytest.fixture(scope="session")
-def secret_service() -> Iterator[SecretServiceBus]:
-    """A private D-Bus session bus with an unlocked gnome-keyring on it (one per session)."""
-    with SecretServiceBus() as bus:
-        yield bus
-
-
-@pytest.fixture
-def keyring_env(secret_service: SecretServiceBus, monkeypatch: pytest.MonkeyPatch) -> str:
-    """This test (and kernels it starts) use the test Secret Service; returns its address."""
-    import keyring.core
-
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
-    keyring.core.init_backend()  # keyring caches its first choice for the process
-    return secret_service.address
 
 
 @pytest.fixture(scope="session")
