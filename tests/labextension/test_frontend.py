@@ -3,6 +3,7 @@ tsc for its types, and the installed extension as JupyterLab sees it."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -54,9 +55,13 @@ def test_typescript_types_check(node_modules: Path) -> None:
 
 def test_versions_agree() -> None:
     package = json.loads((LABEXT / "package.json").read_text())
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert package["name"] == "nbcreds"
-    assert package["version"] == project["version"]
+    # one version: package.json's, read by hatch-nodejs-version
+    assert "version" in pyproject["project"]["dynamic"]
+    assert "version" not in pyproject["project"]
+    assert pyproject["tool"]["hatch"]["version"]["source"] == "nodejs"
+    assert package["version"] == importlib.metadata.version("nbcreds")
     assert package["jupyterlab"]["outputDir"] == "../src/nbcreds/labextension"
 
 
