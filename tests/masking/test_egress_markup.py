@@ -7,7 +7,7 @@ import html
 import textwrap
 from html.parser import HTMLParser
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import nbcreds
@@ -167,6 +167,8 @@ def test_tags_inserted_in_a_value_never_let_it_through(
         max_size=6,
     ),
 )
+# the ``\\`` ending an OSC hyperlink, then a value starting with ``/``: reads as ``\\/``
+@example(value="00/00000000000000", cuts=[2], codes=["\x1b]8;;u\x1b\\"] + ["\x1b[31m"] * 5)
 def test_ansi_codes_inserted_in_a_value_never_let_it_through(
     value: str, cuts: list[int], codes: list[str]
 ) -> None:

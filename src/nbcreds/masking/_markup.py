@@ -202,6 +202,11 @@ def masked_text(text: str, state: Compiled, kind: Kind = "plain") -> str:
         first, separator, second = both.partition(_SEPARATOR)
         if separator and second == first.replace("\n", "") and _SEPARATOR not in second:
             return first
+    if kind == "plain" and "\x1b" in text:
+        # escapes first: a raw match may run into an escape's own bytes (the
+        # ``\\`` ending an OSC hyperlink reads as the JSON-escaped ``\\/`` of a
+        # value starting with ``/``) and cut the sequence; the view keeps it whole
+        return state.sub(masked_view(text, state, kind))
     return masked_view(state.sub(text), state, kind)
 
 
