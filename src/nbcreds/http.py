@@ -19,8 +19,12 @@ expanded on its own: a secret containing a newline or a colon can never change
 the request's structure, and errors quote the template, never an expanded
 value.
 
-The result shows the status, time, response headers (credentials masked) and a
-pretty, collapsible JSON body; it is passed through the masker
+The result shows the status and time, the request *actually sent* (method, the
+expanded URL and every header httpx sent, the auth header included, credentials
+masked), the template as written (collapsed, on demand), the response headers
+(credentials masked) and a pretty, collapsible JSON body. Colours are JupyterLab
+CSS variables, so the output reads in light and dark themes. The result is passed
+through the masker
 (:func:`nbcreds.masking.masked`) before it is displayed, so a server echoing
 a token back does not put it on screen, even outside a kernel with egress masking.
 
@@ -49,6 +53,7 @@ __all__ = [
     "HttpRequestError",
     "HttpResult",
     "mask_header",
+    "mask_url",
     "parse_request",
     "render_request",
     "request",
@@ -68,6 +73,33 @@ SENSITIVE_HEADERS = frozenset(
         "x-auth-token",
         "x-vault-token",
     }
+)
+# Query parameters that carry credentials: their values are shown masked.
+SENSITIVE_PARAMS = frozenset(
+    {
+        "access_token",
+        "api_key",
+        "apikey",
+        "api-key",
+        "client_secret",
+        "code",
+        "id_token",
+        "key",
+        "password",
+        "refresh_token",
+        "secret",
+        "sig",
+        "signature",
+        "token",
+        "x-amz-signature",
+        "x-amz-security-token",
+        "x-goog-signature",
+    }
+)
+_SENSITIVE_PARAM = re.compile(
+    r"([?&](?:" + "|".join(re.escape(p) for p in sorted(SENSITIVE_PARAMS)) + r")=)"
+    r"((?:\{\{.*?\}\}|[^&#\s])*)",
+    re.IGNORECASE,
 )
 _METHOD = re.compile(r"[A-Z]+")
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
@@ -255,6 +287,28 @@ def mask_header(name: str, value: str) -> str:
     return MASK
 
 
+def mask_url(url: str) -> str:
+    """A URL fit for display: user info and credential-like query values masked.
+
+    Registered secrets are masked afterwards by the masker wherever they appear;
+    this also covers a value typed literally into the URL.
+    """
+    try:
+        u = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url
+    if u.userinfo:
+        u = u.copy_with(username=MASK, password=MASK if u.password else None)
+    if u.query:
+        from urllib.parse import parse_qsl, urlencode
+
+        pairs = parse_qsl(u.query.decode("ascii", "replace"), keep_blank_values=True)
+        if any(k.lower() in SENSITIVE_PARAMS for k, _ in pairs):
+            shown = [(k, MASK if k.lower() in SENSITIVE_PARAMS else v) for k, v in pairs]
+            u = u.copy_with(query=urlencode(shown, safe="*").encode("ascii"))
+    return str(u)
+
+
 def _host(url: str) -> str:
     try:
         u = httpx.URL(url)
@@ -327,13 +381,13 @@ def send(
     timeout: float = 30.0,
     follow_redirects: bool = True,
     transport: httpx.BaseTransport | None = None,
-    shown: HttpRequest | None = None,
+    template: HttpRequest | None = None,
 ) -> HttpResult:
     """Send an expanded request; transport failures become one-line
     :class:`HttpRequestError` messages naming the host only.
 
-    ``shown`` is the request as written (templates unexpanded): it is what the
-    result displays, so an expanded secret in the URL is never shown.
+    ``template`` is the request as written (templates unexpanded): the result
+    shows it on demand beside the request actually sent.
     """
     if not req.url.lower().startswith(("http://", "https://")):
         raise HttpRequestError(
@@ -365,7 +419,7 @@ def send(
             # raised outside the except block: httpx's exception holds the request and
             # its headers (an Authorization with a secret), and must not be __context__
             raise HttpRequestError(failure)
-    return HttpResult(shown or req, response)
+    return HttpResult(template or req, response)
 
 
 def request(
@@ -394,19 +448,31 @@ def request(
         timeout=timeout,
         follow_redirects=follow_redirects,
         transport=transport,
-        shown=template,
+        template=template,
     )
 
 
 class HttpResult:
-    """A response, displayed: status and time, headers (masked), pretty body.
+    """A response, displayed: status and time, the request sent (masked), headers
+    (masked), pretty body.
 
-    ``response`` is the :class:`httpx.Response` itself (``%%http --as VAR``).
+    ``response`` is the :class:`httpx.Response` itself (``%%http --as VAR``);
+    ``template`` is the request as written, ``sent`` the request httpx sent last
+    (after auth and redirects).
     """
 
-    def __init__(self, request: HttpRequest, response: httpx.Response) -> None:
-        self.request = request
+    def __init__(self, template: HttpRequest, response: httpx.Response) -> None:
+        self.template = template
         self.response = response
+
+    @property
+    def request(self) -> HttpRequest:
+        """The request as written (templates unexpanded); kept for callers of 0.x."""
+        return self.template
+
+    @property
+    def sent(self) -> httpx.Request:
+        return self.response.request
 
     @property
     def elapsed_ms(self) -> float:
@@ -415,6 +481,27 @@ class HttpResult:
     def status_line(self) -> str:
         r = self.response
         return f"{r.http_version} {r.status_code} {r.reason_phrase}  ·  {self.elapsed_ms:.0f} ms"
+
+    def request_line(self) -> str:
+        """``METHOD URL`` of the request sent: the expanded URL, credentials masked."""
+        return f"{self.sent.method} {mask_url(str(self.sent.url))}"
+
+    def request_headers(self) -> list[tuple[str, str]]:
+        """The headers actually sent (auth included), sensitive values masked."""
+        headers = self.sent.headers
+        enc = headers.encoding  # raw keeps the names' case as sent
+        return [(k.decode(enc), mask_header(k.decode(enc), v.decode(enc))) for k, v in headers.raw]
+
+    def template_text(self) -> str:
+        """The request as written, templates unexpanded (shown on demand)."""
+        t = self.template
+        # a literal credential typed into the URL is masked; a template stays readable
+        url = _SENSITIVE_PARAM.sub(lambda m: m[0] if "{" in m[2] else f"{m[1]}{MASK}", t.url)
+        headers = [(k, v if "{" in v else mask_header(k, v)) for k, v in t.headers]
+        lines = [f"{t.method} {url}", *(f"{k}: {v}" for k, v in headers)]
+        if t.body is not None:
+            lines += ["", t.body]
+        return "\n".join(lines)
 
     def headers(self) -> list[tuple[str, str]]:
         """Response headers for display (sensitive values masked)."""
@@ -455,9 +542,11 @@ class HttpResult:
         return "binary", f"<{len(content)} bytes of {ctype or 'binary data'}>"
 
     def text(self) -> str:
-        """The whole result as plain text (masked)."""
-        lines = [self.status_line(), f"{self.request.method} {self.request.url}"]
-        lines += [f"{k}: {v}" for k, v in self.headers()]
+        """The whole result as plain text (masked): status, ``> `` request sent,
+        ``< `` response headers, body."""
+        lines = [self.status_line(), f"> {self.request_line()}"]
+        lines += [f"> {k}: {v}" for k, v in self.request_headers()]
+        lines += [f"< {k}: {v}" for k, v in self.headers()]
         kind, body = self._body_kind()
         if kind != "empty":
             lines.append("")
@@ -478,21 +567,33 @@ class HttpResult:
     def _repr_html_(self) -> str:
         esc = html.escape
         r = self.response
-        colour = "#1a7f37" if r.status_code < 400 else "#cf222e"
+        state = "ok" if r.status_code < 400 else "error"
+
+        def table(rows: list[tuple[str, str]]) -> str:
+            return (
+                "<table>"
+                + "".join(
+                    f"<tr><th scope='row'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows
+                )
+                + "</table>"
+            )
+
         head = (
-            f"<div><b style='color:{colour}'>{r.status_code} {esc(r.reason_phrase)}</b>"
-            f" &middot; {self.elapsed_ms:.0f} ms &middot; <code>{esc(self.request.method)} "
-            f"{esc(self.request.url)}</code></div>"
+            f"<div class='nbcreds-http-status nbcreds-http-{state}'>"
+            f"<b>{r.status_code} {esc(r.reason_phrase)}</b> &middot; {self.elapsed_ms:.0f} ms"
+            f"</div><div><code class='nbcreds-http-line'>{esc(self.request_line())}</code></div>"
+        )
+        sent_headers = self.request_headers()
+        sent = (
+            f"<details><summary>Request headers sent ({len(sent_headers)})</summary>"
+            f"{table(sent_headers)}</details>"
+            "<details><summary>Template</summary>"
+            f"<pre>{esc(self.template_text())}</pre></details>"
         )
         shown_headers = self.headers()
-        rows = "".join(
-            f"<tr><td style='text-align:left'><b>{esc(k)}</b></td>"
-            f"<td style='text-align:left'>{esc(v)}</td></tr>"
-            for k, v in shown_headers
-        )
         headers = (
-            f"<details><summary>Headers ({len(shown_headers)})</summary>"
-            f"<table>{rows}</table></details>"
+            f"<details><summary>Response headers ({len(shown_headers)})</summary>"
+            f"{table(shown_headers)}</details>"
         )
         kind, body = self._body_kind()
         if kind == "json":
@@ -504,14 +605,31 @@ class HttpResult:
             shown = f"<p><i>{esc(body)}</i></p>"
         else:
             shown = "<p><i>(empty body)</i></p>"
-        style = (
-            "<style>.nbcreds-json{font-family:var(--jp-code-font-family,monospace)}"
-            ".nbcreds-json ul{list-style:none;margin:0 0 0 1.2em;padding:0}"
-            ".nbcreds-json summary{cursor:pointer}.nbcreds-json .k{color:#0550ae}</style>"
-        )
         from .masking import masked
 
-        return masked(f"<div class='nbcreds-http'>{style}{head}{headers}{shown}</div>")
+        return masked(f"<div class='nbcreds-http'>{_HTML_STYLE}{head}{sent}{headers}{shown}</div>")
+
+
+# JupyterLab CSS variables only (with neutral fallbacks outside Lab): text keeps
+# the theme's font colour, so it keeps its contrast; the state is a coloured bar.
+_HTML_STYLE = (
+    "<style>"
+    ".nbcreds-http{color:var(--jp-content-font-color1,inherit)}"
+    ".nbcreds-http table{border-collapse:collapse}"
+    ".nbcreds-http th,.nbcreds-http td{text-align:left;vertical-align:top;"
+    "padding:1px 8px 1px 0;overflow-wrap:anywhere}"
+    ".nbcreds-http-status{border-left:4px solid var(--jp-border-color1,currentColor);"
+    "padding-left:6px;margin-bottom:2px}"
+    ".nbcreds-http-ok{border-left-color:var(--jp-success-color1,currentColor)}"
+    ".nbcreds-http-error{border-left-color:var(--jp-error-color1,currentColor)}"
+    ".nbcreds-http-line{font-family:var(--jp-code-font-family,monospace);"
+    "overflow-wrap:anywhere}"
+    ".nbcreds-http summary{cursor:pointer}"
+    ".nbcreds-json{font-family:var(--jp-code-font-family,monospace)}"
+    ".nbcreds-json ul{list-style:none;margin:0 0 0 1.2em;padding:0}"
+    ".nbcreds-json .k{color:var(--jp-mirror-editor-property-color,inherit)}"
+    "</style>"
+)
 
 
 def _json_html(value: Any, depth: int) -> str:

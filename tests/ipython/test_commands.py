@@ -61,4 +61,5 @@ def test_table_escapes_html_and_aligns_text() -> None:
         "<x>         1",
         "long value",
     ]
-    assert "#cf222e" in Message("no", ok=False)._repr_html_()
+    assert "var(--jp-error-color1" in Message("no", ok=False)._repr_html_()
+    assert "#" not in Message("ok", ok=True)._repr_html_()

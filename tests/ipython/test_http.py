@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import socket
 import ssl
@@ -18,6 +19,7 @@ from nbcreds.http import (
     HttpRequest,
     HttpResult,
     mask_header,
+    mask_url,
     parse_request,
     render_request,
     request,
@@ -195,15 +197,75 @@ def test_send_echo_with_secret_header_never_shows_it(api_url: str, api_secret: s
     assert api_secret in seen["body"]
     text = shown(result)
     assert "200 OK" in text
-    assert "X-Api-Key: {{ secret('API_KEY') }}" not in text  # request headers are not shown
-    assert f"POST {api_url}/echo?q=1" in text  # the request as written
+    assert f"> POST {api_url}/echo?q=1" in text  # the request line sent
+    assert "> X-Api-Key: ****" in result.text()  # the header sent, masked
+    assert "> Content-Type: application/json" in result.text()  # added by the engine
     assert_no_leak(text, [api_secret.reveal()])  # echoed back, masked by the engine
 
 
-def test_send_secret_in_url_shows_template_not_value(api_url: str, api_secret: str) -> None:
-    result = request(f"GET {api_url}/status/200?key={{{{ secret('API_KEY') }}}}")
-    assert f"GET {api_url}/status/200?key={{{{ secret('API_KEY') }}}}" in result.text()
+def test_send_secret_in_url_shows_rendered_url_masked(api_url: str, api_secret: str) -> None:
+    nc.set_kv("page", 7, namespace="company.team")
+    result = request(
+        f"GET {api_url}/status/200?key={{{{ secret('API_KEY') }}}}&page={{{{ kv('page') }}}}",
+        namespace="company.team",
+    )
+    text = result.text()
+    assert f"> GET {api_url}/status/200?key=****&page=7" in text  # rendered, value masked
+    page = result._repr_html_()
+    assert f"GET {api_url}/status/200?key=****&amp;page=7" in page
+    # the template is there on demand, collapsed
+    assert "<details><summary>Template</summary>" in page
+    assert "key={{ secret(&#x27;API_KEY&#x27;) }}&amp;page={{ kv(&#x27;page&#x27;) }}" in page
     assert_no_leak(shown(result), [api_secret.reveal()])
+
+
+def test_headers_actually_sent_are_shown_masked(api_url: str, api_secret: str) -> None:
+    token = "tok-" + secrets.token_hex(16)
+    nc.mask(token, "test bearer")
+
+    class Bearer(httpx.Auth):
+        def auth_flow(self, req: httpx.Request) -> Any:
+            req.headers["Authorization"] = f"Bearer {token}"
+            yield req
+
+    result = request(
+        f"POST {api_url}/echo\nX-Api-Key: {{{{ secret('API_KEY') }}}}\nX-Trace: t-1\n\nplain body",
+        auth=Bearer(),
+    )
+    assert result.response.json()["headers"]["Authorization"] == f"Bearer {token}"
+    sent = dict(result.request_headers())
+    # everything httpx sent, including what auth and the engine added
+    assert sent["Authorization"] == "Bearer ****"
+    assert sent["X-Api-Key"] == "****"
+    assert sent["X-Trace"] == "t-1"
+    assert sent["Content-Type"] == "text/plain; charset=utf-8"
+    assert {"host", "user-agent", "content-length"} <= {k.lower() for k in sent}
+    page = result._repr_html_()
+    assert "Request headers sent (" in page
+    for name in ("Authorization", "X-Api-Key", "X-Trace", "Content-Type"):
+        assert f"<th scope='row'>{name}</th>" in page
+    assert "<th scope='row'>Authorization</th><td>Bearer ****</td>" in page
+    assert_no_leak(shown(result), [token, api_secret.reveal()])
+
+
+def test_credential_like_query_and_userinfo_are_masked_even_when_literal(api_url: str) -> None:
+    result = request(f"GET {api_url}/status/200?access_token=literal-abc&size=3")
+    assert result.request_line() == f"GET {api_url}/status/200?access_token=****&size=3"
+    assert "literal-abc" not in shown(result)
+    typed = request(f"GET {api_url}/status/200\nAuthorization: Bearer typed-xyz")
+    assert "Authorization: Bearer ****" in typed.template_text()
+    assert "typed-xyz" not in shown(typed)
+    assert mask_url("https://u:p@h.test/x?sig=s1&a=1") == "https://****:****@h.test/x?sig=****&a=1"
+    assert mask_url("https://h.test/x?a=1") == "https://h.test/x?a=1"
+
+
+def test_output_uses_jupyterlab_css_variables_not_hex_colours(api_url: str) -> None:
+    for path in ("nested", "status/404", "text"):
+        page = request(f"GET {api_url}/{path}")._repr_html_()
+        assert re.search(r"#[0-9a-fA-F]{3,8}\b", page) is None, path
+        assert "var(--jp-" in page
+    assert "nbcreds-http-error" in request(f"GET {api_url}/status/404")._repr_html_()
+    assert "var(--jp-mirror-editor-property-color" in request(f"GET {api_url}/nested")._repr_html_()
 
 
 def test_result_masks_set_cookie_but_shows_plain_headers(api_url: str) -> None:
@@ -232,7 +294,7 @@ def test_text_binary_empty_and_error_status_bodies(api_url: str) -> None:
     missing = request(f"GET {api_url}/status/404")
     assert missing.response.status_code == 404
     assert "404 Not Found" in missing.text()
-    assert "#cf222e" in missing._repr_html_()
+    assert "nbcreds-http-error" in missing._repr_html_()
 
 
 def test_connection_refused_is_one_line(free_port: int) -> None:

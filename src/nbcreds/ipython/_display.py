@@ -90,5 +90,10 @@ class Message:
         p.text(self.text)
 
     def _repr_html_(self) -> str:
-        colour = {True: "#1a7f37", False: "#cf222e", None: "inherit"}[self.ok]
+        # JupyterLab CSS variables: readable in light and dark themes
+        colour = {
+            True: "var(--jp-success-color0, inherit)",
+            False: "var(--jp-error-color1, inherit)",
+            None: "inherit",
+        }[self.ok]
         return f"<span style='color:{colour}'>{html.escape(self.text)}</span>"

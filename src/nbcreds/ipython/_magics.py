@@ -476,8 +476,10 @@ class NbcredsMagics(Magics):
         First line ``METHOD URL``, then ``Name: value`` header lines, a blank
         line, and the body. ``{{ secret('X') }}``, ``{{ credential('x') }}``
         and ``{{ kv('k') }}`` are expanded in a sandboxed Jinja2 environment.
-        The output shows status, time, headers (Authorization / Set-Cookie
-        masked) and a collapsible JSON body; nothing secret is displayed.
+        The output shows status, time, the request actually sent (expanded URL
+        and every header sent, Authorization / Set-Cookie / credential query
+        values masked), the template on demand, the response headers and a
+        collapsible JSON body; nothing secret is displayed.
 
         Example::
 
