@@ -5,7 +5,7 @@
  * credential has, how an edited KV text becomes a typed value) is unit-tested.
  */
 
-import { ICredentialRow, IState, JSONValue, KV_TYPES, KvType } from './protocol';
+import { ICredentialRow, IState, JSONValue, KV_TYPES, KvType, TokenState } from './protocol';
 
 /** `3725` -> `1h 2m`, `59` -> `59s`, `90061` -> `1d 1h`: two units at most. */
 export function formatDuration(seconds: number): string {
@@ -45,20 +45,53 @@ export function formatExpiry(expiresIn: number | null, elapsed: number): string 
   return `expires in ${formatDuration(left)}`;
 }
 
-export type CredentialStatus = 'not fetched' | 'valid' | 'expired';
-
-export function credentialStatus(row: ICredentialRow, elapsed: number): CredentialStatus {
-  if (!row.cached) {
-    return 'not fetched';
+/** `42 s`, `59 min`, `5 h`, `3 d`: one unit, rounded down (as the kernel's `duration`). */
+export function tokenDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 120) {
+    return `${s} s`;
   }
-  if (row.expires_in !== null && row.expires_in - elapsed <= 0) {
-    return 'expired';
+  if (s < 7200) {
+    return `${Math.floor(s / 60)} min`;
   }
-  return 'valid';
+  if (s < 172800) {
+    return `${Math.floor(s / 3600)} h`;
+  }
+  return `${Math.floor(s / 86400)} d`;
 }
 
-export function credentialExpiry(row: ICredentialRow, elapsed: number): string {
-  return row.cached ? formatExpiry(row.expires_in, elapsed) : '';
+/**
+ * The token state now: the kernel's state name, turned `expired` when the
+ * lifetime it sent has run out since (no clock is compared).
+ */
+export function credentialStatus(row: ICredentialRow, elapsed: number): TokenState {
+  const expiredNow = row.expires_in !== null && row.expires_in - elapsed <= 0;
+  const state: TokenState = row.state ?? (row.cached ? 'valid' : 'not_fetched');
+  if (state === 'valid' && expiredNow) {
+    return 'expired';
+  }
+  return state;
+}
+
+/**
+ * The one vocabulary, worded as the kernel words it (`describe_token`):
+ * `valid · expires in 59 min`, `valid · no expiry`, `expired`, `not fetched yet`,
+ * `failed: …`.
+ */
+export function credentialStatusText(row: ICredentialRow, elapsed: number): string {
+  const state = credentialStatus(row, elapsed);
+  switch (state) {
+    case 'valid':
+      return row.expires_in === null
+        ? 'valid · no expiry'
+        : `valid · expires in ${tokenDuration(row.expires_in - elapsed)}`;
+    case 'failed':
+      return `failed: ${row.error ?? 'unknown error'}`;
+    case 'expired':
+      return 'expired';
+    default:
+      return 'not fetched yet';
+  }
 }
 
 /** The level column: `tenant`, the namespace, and a hint when inherited from a parent. */

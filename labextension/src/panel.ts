@@ -15,8 +15,8 @@ import { Widget } from '@lumino/widgets';
 
 import { ConnectionStatus, NbcredsClient } from './client';
 import {
-  credentialExpiry,
   credentialStatus,
+  credentialStatusText,
   formatExpiry,
   isKvType,
   levelLabel,
@@ -322,7 +322,6 @@ export class NbcredsPanel extends Widget {
           'div',
           { class: 'nbc-row nbc-meta' },
           el('span', { class: 'nbc-cred-status' }),
-          el('span', { class: 'nbc-expiry' }),
           el('span', {}, levelLabel(c.level, c.inherited))
         ),
         resultNode
@@ -407,9 +406,9 @@ export class NbcredsPanel extends Widget {
       }
       const status = row.querySelector('.nbc-cred-status') as HTMLElement;
       const s = credentialStatus(c, elapsed);
-      status.textContent = s;
+      status.textContent = credentialStatusText(c, elapsed);
       status.dataset.status = s;
-      (row.querySelector('.nbc-expiry') as HTMLElement).textContent = credentialExpiry(c, elapsed);
+      status.title = status.textContent;
     });
     this._body.querySelectorAll<HTMLElement>('.nbc-kv-row').forEach((row, i) => {
       const k = state.kv[i];

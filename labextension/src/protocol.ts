@@ -56,7 +56,16 @@ export interface ICredentialRow {
   cached: boolean;
   /** Seconds until the cached token expires, when the kernel sent the state. */
   expires_in: number | null;
+  /** The token state's name (nbcreds.credentials._status); absent from old kernels. */
+  state?: TokenState;
+  /** The kernel's text for it when it sent the state, e.g. `valid · expires in 59 min`. */
+  status?: string;
+  /** The last failed mint's message (never a secret), or null. */
+  error?: string | null;
 }
+
+/** The one token vocabulary's state names, as the kernel sends them. */
+export type TokenState = 'valid' | 'expired' | 'not_fetched' | 'failed';
 
 export interface IKvRow {
   key: string;

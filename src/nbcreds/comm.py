@@ -33,10 +33,12 @@ Events are notices without payload: a panel that gets one asks for ``state``.
 ``state`` is ``{"version", "namespace", "namespaces", "secrets", "credentials",
 "kv", "types", "leases", "errors"}``; each list holds names and metadata only
 (``leases``: the Vault leases this kernel holds, by path, lease id and time left;
-a credential row's
-``login`` is null, or for the user sign-in types ``{"status": "signed_out" | "pending" |
-"signed_in" | "configured", "flow", "user_code", "verification_uri",
-"verification_uri_complete", "authorization_url", "expires_at", "persisted"}`` -- the
+a credential row has ``state``: ``valid`` | ``expired`` | ``not_fetched`` | ``failed``,
+``status``: the kernel's text for it, e.g. ``valid · expires in 59 min``, and
+``error``: the last failed mint's message or null; its ``login`` is null, or for the
+user sign-in types ``{"status": "signed_out" | "pending" | "signed_in" | "configured",
+"flow", "user_code", "verification_uri", "verification_uri_complete",
+"authorization_url", "expires_at", "persisted"}`` -- the
 code and links a person needs to sign in, never a token; ``types``: the installed
 source types with their reference schemes and whether each is in the order tried
 for plain names, and credential types, from the plugin registries). No reply ever
@@ -178,6 +180,11 @@ def _credentials() -> list[dict[str, Any]]:
                 "inherited": bool(row.inherited),
                 "cached": bool(row.cached),
                 "expires_in": _seconds_until(getattr(row, "expires_at", None)),
+                # one vocabulary (nbcreds.credentials._status): the state's name, the
+                # text as the kernel says it now, and the last failure's message
+                "state": row.state,
+                "status": row.status,
+                "error": row.error,
                 "login": _login(row.name, str(row.type)),
             }
         )

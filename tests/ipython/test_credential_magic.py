@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import time
 from typing import Any
@@ -69,10 +70,16 @@ def test_list_shows_type_level_and_cache_state(
     assert rows["api"]["type"] == "oauth2_client_credentials"
     assert rows["api"]["level"] == "tenant (inherited)"
     assert rows["eager"]["level"] == "team.a"
-    assert rows["api"]["token"] == "not cached"
+    assert rows["api"]["token"] == "not fetched yet"
     nc.credential("api")
     rows = {r["name"]: r for r in ip.run_line_magic("credential", "list").rows}
-    assert rows["api"]["token"].startswith("cached, expires in ")
+    assert re.fullmatch(r"valid · expires in (59|60) min", rows["api"]["token"])
+    oauth.fail_next(5, 400, body={"error": "invalid_client"})
+    nc.invalidate("api")
+    with pytest.raises(nc.NbcredsError) as info:
+        nc.credential("api")
+    rows = {r["name"]: r for r in ip.run_line_magic("credential", "list").rows}
+    assert rows["api"]["token"] == f"failed: {info.value}"
     _, out = cell("%credential list")
     assert_no_leak(out, all_values())
 

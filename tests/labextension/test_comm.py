@@ -4,6 +4,7 @@ onto the facade, and the guarantee that no reply carries a secret or token value
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -161,6 +162,7 @@ def test_credentials_listed_with_status_then_tested(credential_config: Any) -> N
     assert rows["team_api"]["level"] == "acme.team"
     assert rows["idp"]["cached"] is False
     assert rows["idp"]["expires_in"] is None
+    assert (rows["idp"]["state"], rows["idp"]["status"]) == ("not_fetched", "not fetched yet")
 
     reply = comm.handle(req("test_credential", name="idp"))
     result = ok(reply)
@@ -173,6 +175,9 @@ def test_credentials_listed_with_status_then_tested(credential_config: Any) -> N
     idp = next(row for row in state["credentials"] if row["name"] == "idp")
     assert idp["cached"] is True
     assert 0 < idp["expires_in"] <= 3600
+    assert idp["state"] == "valid"
+    assert re.fullmatch(r"valid · expires in (59|60) min", idp["status"])
+    assert idp["error"] is None
     assert_no_leak(wire(reply) + wire(state), [CLIENT_SECRET, token.reveal()])
 
 
@@ -183,7 +188,13 @@ def test_a_failing_credential_test_reports_failure_without_the_secret(
     result = ok(reply)
     assert result["success"] is False
     assert "broken" in result["message"]
-    assert_no_leak(wire(reply), [CLIENT_SECRET])
+    # the state says so, in the one vocabulary, with the same message
+    state = ok(comm.handle(req("state")))
+    broken = next(row for row in state["credentials"] if row["name"] == "broken")
+    assert broken["state"] == "failed"
+    assert broken["status"] == f"failed: {result['message']}"
+    assert broken["error"] == result["message"]
+    assert_no_leak(wire(reply) + wire(state), [CLIENT_SECRET])
 
 
 def test_unknown_credential_is_reported_by_the_test() -> None:

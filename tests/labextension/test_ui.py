@@ -203,7 +203,7 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
             expect(result).to_have_attribute("data-success", "true", timeout=LONG)
             expect(result).to_contain_text("token")
             assert oauth.token_requests > requests_before
-            expect(cred.locator(".nbc-cred-status")).to_have_text("not fetched")
+            expect(cred.locator(".nbc-cred-status")).to_have_text("not fetched yet")
 
             # Once the notebook uses the credential, its status and time to expiry show.
             _run_cell(page, "tok = nc.credential('idp')")

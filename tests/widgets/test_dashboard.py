@@ -35,7 +35,7 @@ def test_tabs_and_credential_rows(configured: Any) -> None:
     assert [dash.tabs.get_title(i) for i in range(3)] == ["Credentials", "Secrets", "KV store"]
     assert list(dash.credentials.rows) == ["idp"]
     row = dash.credentials.rows["idp"]
-    assert row.status.value == "no token yet"
+    assert row.status.value == "not fetched yet"
     assert row.expiry.value == ""
     assert not dash.timer_alive
 
@@ -56,7 +56,7 @@ def test_row_test_button_then_countdown(configured: Any) -> None:
     assert "a token was obtained" in dash.credentials.message.value
     nc.credential("idp")  # a notebook uses the credential: now a token is cached
     dash.credentials.tick()
-    assert row.status.value == "token cached"
+    assert row.status.value.startswith("valid · expires in ")
     assert row.expiry.value.startswith("expires in")
     now = time.time()
     dash.credentials.tick(now=now)

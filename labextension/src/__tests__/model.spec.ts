@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import {
-  credentialExpiry,
+  credentialStatusText,
+  tokenDuration,
   credentialStatus,
   formatDuration,
   formatExpiry,
@@ -55,17 +56,33 @@ describe('durations and expiry', () => {
   });
 });
 
-describe('credential status', () => {
-  it('is "not fetched" before any token, whatever the expiry', () => {
-    expect(credentialStatus(cred({ cached: false, expires_in: null }), 0)).toBe('not fetched');
-    expect(credentialExpiry(cred({ cached: false }), 0)).toBe('');
+describe('credential status: the one vocabulary', () => {
+  it('is "not fetched yet" before any token, whatever the expiry', () => {
+    expect(credentialStatus(cred({ cached: false, expires_in: null }), 0)).toBe('not_fetched');
+    expect(credentialStatusText(cred({ cached: false, expires_in: null }), 0)).toBe('not fetched yet');
   });
 
   it('is valid while the cached token lives, expired after', () => {
     expect(credentialStatus(cred(), 10)).toBe('valid');
+    expect(credentialStatusText(cred({ expires_in: 3570 }), 0)).toBe('valid · expires in 59 min');
+    expect(credentialStatusText(cred(), 0)).toBe('valid · expires in 2 min');
     expect(credentialStatus(cred(), 121)).toBe('expired');
+    expect(credentialStatusText(cred(), 121)).toBe('expired');
     expect(credentialStatus(cred({ expires_in: null }), 1e6)).toBe('valid');
-    expect(credentialExpiry(cred(), 0)).toBe('expires in 2m');
+    expect(credentialStatusText(cred({ expires_in: null }), 1e6)).toBe('valid · no expiry');
+  });
+
+  it('formats from the kernel\'s state names, failures with their message', () => {
+    const failed = cred({ cached: false, expires_in: null, state: 'failed', error: 'HTTP 401' });
+    expect(credentialStatus(failed, 0)).toBe('failed');
+    expect(credentialStatusText(failed, 0)).toBe('failed: HTTP 401');
+    expect(credentialStatusText(cred({ cached: true, state: 'expired', expires_in: -5 }), 0)).toBe('expired');
+  });
+
+  it('words durations as the kernel does', () => {
+    expect([0, 119, 120, 7199, 7200, 172800].map(tokenDuration)).toEqual([
+      '0 s', '119 s', '2 min', '119 min', '2 h', '2 d'
+    ]);
   });
 });
 

@@ -86,6 +86,28 @@ class CredentialListing:
     inherited: bool
     cached: bool
     expires_at: datetime | None
+    # the last failed mint's message (an NbcredsError's text), cleared by a success
+    error: str | None = None
+    # a token is cached but its lifetime is over
+    expired: bool = False
+
+    @property
+    def state(self) -> str:
+        """``valid`` / ``expired`` / ``not_fetched`` / ``failed`` (:mod:`._status`)."""
+        from ._status import token_state
+
+        return token_state(
+            cached=self.cached or self.expired, expires_at=self.expires_at, error=self.error
+        )
+
+    @property
+    def status(self) -> str:
+        """``valid · expires in 59 min`` / ``expired`` / ``not fetched yet`` / ``failed: …``."""
+        from ._status import describe_token
+
+        return describe_token(
+            cached=self.cached or self.expired, expires_at=self.expires_at, error=self.error
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -95,6 +117,9 @@ class CredentialListing:
             "inherited": self.inherited,
             "cached": self.cached,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "state": self.state,
+            "status": self.status,
+            "error": self.error,
         }
 
 
@@ -156,12 +181,22 @@ class CredentialEngine:
         self.reset_hooks: list[Callable[[], None]] = []
         #: called with the definition whose waiter was interrupted (sign-ins register here)
         self.cancel_hooks: list[Callable[[Definition], object]] = []
+        # cache key -> the last failed mint's message, for the listings' "failed: ..."
+        self.failures: dict[Any, str] = {}
 
     def _mint(self, definition: Definition) -> CachedToken:
         ctype = plugins.credential_type(definition.type)
         if ctype is None:  # pragma: no cover - the definition was validated with it
             raise definition.error("type", "no installed plugin provides this type any more.")
-        minted = ctype.strategy().mint(definition, self.http)
+        try:
+            minted = ctype.strategy().mint(definition, self.http)
+        except NbcredsError as exc:
+            self.failures[definition.cache_key] = str(exc)  # our messages hold no secret
+            raise
+        except Exception as exc:
+            self.failures[definition.cache_key] = f"unexpected {type(exc).__name__}"
+            raise
+        self.failures.pop(definition.cache_key, None)
         return CachedToken.from_minted(minted, definition)
 
     def token(self, name: str, namespace: str | None) -> CachedToken:
@@ -242,6 +277,7 @@ class CredentialEngine:
             self._generation += 1
             self.fast.clear()
         self.cache.clear()
+        self.failures.clear()
         for hook in list(self.reset_hooks):
             hook()
 
@@ -382,6 +418,7 @@ def list_credentials(namespace: str | None = None) -> list[CredentialListing]:
         except CredentialError:
             definition, cached = None, None
         usable = cached is not None and now < cached.expires_mono
+        error = engine.failures.get(definition.cache_key) if definition is not None else None
         rows.append(
             CredentialListing(
                 name=name,
@@ -389,7 +426,9 @@ def list_credentials(namespace: str | None = None) -> list[CredentialListing]:
                 level=level,
                 inherited=level != ns,
                 cached=usable,
-                expires_at=cached.expires_at if usable and cached is not None else None,
+                expires_at=cached.expires_at if cached is not None else None,
+                error=error,
+                expired=cached is not None and not usable,
             )
         )
     return rows

@@ -638,8 +638,9 @@ def credential_list(namespace: str | None) -> Table:
 
 
 def _cache_state(row: CredentialListing) -> str:
-    """'cached, expires in 54 min' / 'not cached'."""
-    return f"cached, {_expiry(row.expires_at)}" if row.cached else "not cached"
+    """The one token vocabulary: 'valid · expires in 54 min' / 'expired' /
+    'not fetched yet' / 'failed: ...'."""
+    return row.status
 
 
 def _expiry(expires_at: datetime | None) -> str:

@@ -47,21 +47,19 @@ def _login_text(row: Any) -> str | None:
             parts.append(f"code <code>{html.escape(state.user_code)}</code>")
         return ", ".join(parts)
     if state.status == "signed_in":
-        return "signed in" + ("" if getattr(row, "cached", False) else " (no token yet)")
+        return f"signed in · {row.status}"
     if state.status == "configured":
         return None
     return "not signed in"
 
 
 def _status_text(row: Any) -> str:
+    """The sign-in state for user sign-ins, else the one token vocabulary
+    (``valid · expires in 59 min`` / ``expired`` / ``not fetched yet`` / ``failed: …``)."""
     login = _login_text(row)
     if login is not None:
         return login
-    if not getattr(row, "cached", False):
-        return "no token yet"
-    if countdown(getattr(row, "expires_at", None)) == "expired":
-        return "token expired"
-    return "token cached"
+    return str(row.status)
 
 
 class _Row:
