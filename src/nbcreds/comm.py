@@ -82,6 +82,13 @@ OPS: Final[Mapping[str, Mapping[str, tuple[type, ...]]]] = {
     "kv_delete": {"key": _NAME},
     "watch": {"enabled": (bool,)},
 }
+#: op -> {argument: accepted types} that may be left out (older panels don't send them).
+OPTIONAL: Final[Mapping[str, Mapping[str, tuple[type, ...]]]] = {
+    # revision: the one the user saw (0: create, refused if the key exists; absent or
+    # null: no check). ttl: absent keeps the current expiry, null removes it, text sets it.
+    "kv_set": {"revision": (int, type(None)), "ttl": (str, type(None))},
+    "kv_delete": {"revision": (int, type(None))},
+}
 _ENVELOPE = frozenset({"v", "id", "op"})
 KV_TYPES: Final = ("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON")
 
@@ -366,7 +373,8 @@ def _validate(request: Any) -> tuple[str, dict[str, Any]]:
         raise _BadRequest(f"unknown op {op!r}: expected one of {', '.join(OPS)}")
     spec = OPS[op]
     args = {k: v for k, v in request.items() if k not in _ENVELOPE}
-    unknown = sorted(set(args) - set(spec))
+    optional = OPTIONAL.get(op, {})
+    unknown = sorted(set(args) - set(spec) - set(optional))
     if unknown:
         raise _BadRequest(f"op {op!r} takes no argument {', '.join(map(repr, unknown))}")
     for name, types in spec.items():
@@ -378,6 +386,10 @@ def _validate(request: Any) -> tuple[str, dict[str, Any]]:
             raise _BadRequest(f"argument {name!r} of op {op!r} must be {wanted}")
         if types is _NAME and not value:
             raise _BadRequest(f"argument {name!r} of op {op!r} must not be empty")
+    for name, types in optional.items():
+        if name in args and (not isinstance(args[name], types) or isinstance(args[name], bool)):
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise _BadRequest(f"argument {name!r} of op {op!r} must be {wanted}")
     return op, args
 
 
@@ -423,14 +435,15 @@ def _dispatch(op: str, args: dict[str, Any], channel: _Channel | None) -> dict[s
             "expires_in": _seconds_until(getattr(entry, "expires", None)),
         }
     if op == "kv_set":
-        kind = args["type"]
-        value = _kv_value(args["value"], kind)
-        if kind is None:
-            nbcreds.set_kv(args["key"], value)
-        else:
-            nbcreds.set_kv(args["key"], value, type=kind)
-        return build_state()
+        return _kv_set(args)
     if op == "kv_delete":
+        seen = args.get("revision")
+        if seen is not None:
+            from .kvstore import kv_item
+
+            entry = kv_item(args["key"], default=None).entry
+            if entry is None or entry.revision != seen:
+                raise _EditConflict(args["key"], seen, entry, None)
         nbcreds.delete_kv(args["key"])
         return build_state()
     if op == "watch":
@@ -438,6 +451,88 @@ def _dispatch(op: str, args: dict[str, Any], channel: _Channel | None) -> dict[s
             channel.watching = args["enabled"]
         return {"watching": args["enabled"]}
     raise _BadRequest(f"unknown op {op!r}")  # pragma: no cover - OPS guards this
+
+
+class _EditConflict(Exception):
+    """A write from the panel found the key changed since the user saw it (or, creating,
+    found it exists): the reply names both types so the panel can ask."""
+
+    def __init__(self, key: str, seen: int, entry: Any, yours: str | None) -> None:
+        self.key = key
+        self.seen = seen
+        self.current_type = _kv_type(entry) if entry is not None else None
+        self.current_revision = getattr(entry, "revision", None)
+        self.your_type = yours
+        if seen == 0 and entry is not None:
+            self.kind = "KVExists"
+            text = (
+                f"The key '{key}' already exists ({self.current_type}, revision "
+                f"{self.current_revision}); nothing was written. Edit it, or confirm to "
+                f"replace it with your {yours or 'value'}."
+            )
+        elif entry is None:
+            self.kind = "KVConflict"
+            text = (
+                f"The key '{key}' was removed since you opened it (you saw revision {seen}); "
+                "nothing was written."
+            )
+        else:
+            self.kind = "KVConflict"
+            text = (
+                f"The key '{key}' changed since you opened it: it is now "
+                f"{self.current_type} (revision {self.current_revision}), you saw revision "
+                f"{seen}" + (f" and are saving {yours}" if yours else "") + "; nothing was "
+                "written. Reload it, or confirm to overwrite."
+            )
+        super().__init__(text)
+
+    def reply(self) -> dict[str, Any]:
+        return {
+            "type": self.kind,
+            "message": str(self),
+            "key": self.key,
+            "seen_revision": self.seen,
+            "current_type": self.current_type,
+            "current_revision": self.current_revision,
+            "your_type": self.your_type,
+        }
+
+
+def _kv_set(args: Mapping[str, Any]) -> dict[str, Any]:
+    """A compare-and-set write on the revision the user saw; keeps the expiry unless
+    ``ttl`` is given."""
+    import nbcreds
+
+    from .kvstore import kv_item
+
+    key, kind = args["key"], args["type"]
+    value = _kv_value(args["value"], kind)
+    seen: int | None = args.get("revision")
+    if seen is not None and seen < 0:
+        raise _BadRequest("argument 'revision' of op 'kv_set' must be >= 0")
+    entry = kv_item(key, default=None).entry
+    yours = kind or (_kv_type(entry) if entry is not None else None)
+    if seen is not None and (
+        (entry is None and seen != 0) or (entry is not None and entry.revision != seen)
+    ):
+        raise _EditConflict(key, seen, entry, yours)
+    options: dict[str, Any] = {}
+    if kind is not None:
+        options["type"] = kind
+    if "ttl" in args:
+        options["ttl"] = args["ttl"]
+    elif entry is not None and getattr(entry, "expires", None) is not None:
+        left = _seconds_until(entry.expires)
+        if left is not None and left > 0:
+            options["ttl"] = _dt.timedelta(seconds=left)
+    # the store re-checks the revision atomically: a writer in between is a conflict too
+    if seen is not None:
+        options["if_revision"] = seen if entry is not None else 0
+    try:
+        nbcreds.set_kv(key, value, **options)
+    except nbcreds.KVConflict:
+        raise _EditConflict(key, seen or 0, kv_item(key, default=None).entry, yours) from None
+    return build_state()
 
 
 def handle(request: Any, channel: _Channel | None = None) -> dict[str, Any]:
@@ -456,6 +551,9 @@ def handle(request: Any, channel: _Channel | None = None) -> dict[str, Any]:
     except _BadRequest as exc:
         reply["ok"] = False
         reply["error"] = {"type": "BadRequest", "message": str(exc)}
+    except _EditConflict as exc:
+        reply["ok"] = False
+        reply["error"] = exc.reply()
     except Exception as exc:  # a reply, not a traceback in the kernel log
         reply["ok"] = False
         reply["error"] = _error(exc)

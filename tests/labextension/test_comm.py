@@ -11,6 +11,7 @@ import pytest
 
 import nbcreds as nc
 from nbcreds import comm
+from nbcreds.kvstore import kv_item
 from nbcreds.testing.leaks import assert_no_leak
 
 from .conftest import CLIENT_SECRET
@@ -263,6 +264,91 @@ def test_kv_entry_with_ttl_shows_time_to_expiry() -> None:
     state = ok(comm.handle(req("state")))
     row = next(r for r in state["kv"] if r["key"] == "cursor")
     assert 3500 < row["expires_in"] <= 3600
+
+
+# ------------------------------------------------------------------ safe edits
+
+
+def _row(state: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(r for r in state["kv"] if r["key"] == key)
+
+
+@pytest.mark.usefixtures("acme")
+def test_edit_on_a_stale_revision_is_a_conflict_naming_both_types() -> None:
+    nc.set_kv("limit", "ten")  # the user opens it at revision 1 (STRING)
+    seen = ok(comm.handle(req("kv_get", key="limit")))["revision"]
+    nc.set_kv("limit", 10)  # code changes it meanwhile: NUMBER, revision 2
+    reply = comm.handle(req("kv_set", key="limit", value="eleven", type="STRING", revision=seen))
+    assert reply["ok"] is False
+    error = reply["error"]
+    assert error["type"] == "KVConflict"
+    assert (error["current_type"], error["your_type"]) == ("NUMBER", "STRING")
+    assert (error["seen_revision"], error["current_revision"]) == (1, 2)
+    assert "NUMBER" in error["message"]
+    assert "STRING" in error["message"]
+    assert nc.kv("limit") == 10  # never a silent overwrite
+    # on the revision now current the write goes through
+    state = ok(comm.handle(req("kv_set", key="limit", value="eleven", type="STRING", revision=2)))
+    assert _row(state, "limit")["revision"] == 3
+    assert nc.kv("limit") == "eleven"
+
+
+@pytest.mark.usefixtures("acme")
+def test_a_double_save_on_the_same_revision_writes_once() -> None:
+    nc.set_kv("n", 1)
+    first = comm.handle(req("kv_set", key="n", value=2, type="NUMBER", revision=1))
+    second = comm.handle(req("kv_set", key="n", value=2, type="NUMBER", revision=1))
+    assert first["ok"] is True
+    assert second["ok"] is False
+    assert second["error"]["type"] == "KVConflict"
+    assert kv_item("n").revision == 2
+
+
+@pytest.mark.usefixtures("acme")
+def test_creating_an_existing_key_is_refused_with_exists() -> None:
+    nc.set_kv("batch_size", 500)
+    reply = comm.handle(req("kv_set", key="batch_size", value="big", type="STRING", revision=0))
+    assert reply["ok"] is False
+    assert reply["error"]["type"] == "KVExists"
+    assert reply["error"]["current_type"] == "NUMBER"
+    assert "already exists" in reply["error"]["message"]
+    assert nc.kv("batch_size") == 500  # NUMBER stays NUMBER
+    # an absent key is created on revision 0
+    state = ok(comm.handle(req("kv_set", key="Batch_Lock", value=True, type="BOOLEAN", revision=0)))
+    assert _row(state, "Batch_Lock")["type"] == "BOOLEAN"  # the key keeps its case
+
+
+@pytest.mark.usefixtures("acme")
+def test_an_edit_keeps_the_expiry_unless_the_user_changes_it() -> None:
+    nc.set_kv("cursor", 5, ttl="PT1H")
+    state = ok(comm.handle(req("kv_set", key="cursor", value=6, type="NUMBER", revision=1)))
+    assert 3500 < _row(state, "cursor")["expires_in"] <= 3600  # kept
+    state = ok(
+        comm.handle(req("kv_set", key="cursor", value=7, type="NUMBER", revision=2, ttl="PT10M"))
+    )
+    assert 500 < _row(state, "cursor")["expires_in"] <= 600  # changed
+    state = ok(
+        comm.handle(req("kv_set", key="cursor", value=8, type="NUMBER", revision=3, ttl=None))
+    )
+    assert _row(state, "cursor")["expires_in"] is None  # removed on request
+
+
+@pytest.mark.usefixtures("acme")
+def test_delete_on_a_stale_revision_is_a_conflict() -> None:
+    nc.set_kv("flag", True)
+    nc.set_kv("flag", False)
+    reply = comm.handle(req("kv_delete", key="flag", revision=1))
+    assert reply["ok"] is False
+    assert reply["error"]["type"] == "KVConflict"
+    assert nc.kv("flag") is False
+    state = ok(comm.handle(req("kv_delete", key="flag", revision=2)))
+    assert all(r["key"] != "flag" for r in state["kv"])
+
+
+def test_optional_arguments_are_type_checked() -> None:
+    reply = comm.handle(req("kv_set", key="k", value=1, type="NUMBER", revision="1"))
+    assert reply["error"]["type"] == "BadRequest"
+    assert "revision" in reply["error"]["message"]
 
 
 @pytest.mark.usefixtures("acme")
