@@ -202,3 +202,61 @@ def test_a_secret_refused_by_the_store_is_cleared_from_the_form(
     assert editor.inputs["STRING"].value == ""
     assert nc.kv_keys() == []
     assert_no_leak(everything_sent(), [value])
+
+
+# ------------------------------------------------------------------ double clicks (#15)
+
+
+def test_double_click_on_save_saves_once_without_a_false_failure(ns: str) -> None:
+    nc.set_kv("batch_lock", "a")
+    editor = kv_editor()
+    editor.start_edit("batch_lock")
+    editor.inputs["STRING"].value = "b"
+    editor.save_button.click()
+    editor.save_button.click()  # the second click of a double click
+    assert nc.kv("batch_lock") == "b"
+    assert nc.kv_entries()[0].revision == 2  # written once
+    assert "saved 'batch_lock'" in editor.message.value
+    assert "overwrite" not in editor.message.value
+    assert "if_revision" not in editor.message.value
+
+
+def test_conflicts_are_worded_for_the_form_with_both_types(ns: str) -> None:
+    nc.set_kv("k", 500)
+    editor = kv_editor()
+    editor.start_add()
+    editor.key.value = "k"
+    editor.inputs["STRING"].value = "big"
+    assert editor.save() is False
+    assert "already exists (NUMBER, revision 1)" in editor.message.value
+    assert "overwrite" not in editor.message.value
+    assert nc.kv("k") == 500
+    editor.start_edit("k")
+    nc.set_kv("k", "changed")
+    editor.type.value = "JSON"
+    editor.inputs["JSON"].value = "[1]"
+    assert editor.save() is False
+    assert "now: STRING, revision 2; yours: JSON" in editor.message.value
+    assert "if_revision" not in editor.message.value
+
+
+def test_double_click_on_delete_keeps_the_dialog_then_deletes(ns: str) -> None:
+    nc.set_kv("a", 1)
+    editor = kv_editor()
+    row_a = next(r for r in editor.table.children if r.children[0].value == "a")
+    row_a.children[5].click()
+    row_a.children[5].click()  # double click: the dialog stays open
+    assert len(editor.confirm_box.children) == 3
+    yes = editor.confirm_box.children[1]
+    yes.click()
+    yes.click()  # double click on Yes: deleted once, no error
+    assert nc.kv_keys() == []
+    assert "deleted 'a'" in editor.message.value
+
+
+def test_edit_heading_keeps_the_key_case(ns: str) -> None:
+    nc.set_kv("Batch_Lock", True)
+    editor = kv_editor()
+    editor.start_edit("Batch_Lock")
+    assert "Edit Batch_Lock" in editor.form_title.value
+    assert "text-transform" not in editor.form_title.value

@@ -82,6 +82,7 @@ class KVEditor(Panel):
             layout=w.Layout(display="none"),
         )
         self._editing: Any = None  # the KVEntry being edited
+        self._confirming: str | None = None  # the key whose deletion is being confirmed
         self.entries: list[Any] = []
         header = w.HBox(
             [
@@ -159,7 +160,10 @@ class KVEditor(Panel):
 
     # -- delete -----------------------------------------------------------------
     def ask_delete(self, key: str) -> None:
-        """Show the confirmation for deleting ``key``."""
+        """Show the confirmation for deleting ``key`` (once: a second click keeps it)."""
+        if self._confirming == key and self.confirm_box.children:
+            return
+        self._confirming = key
         yes = w.Button(description=f"Delete {key}", button_style="danger")
         no = w.Button(description="Cancel")
         yes.on_click(lambda _: self.delete(key))
@@ -167,13 +171,16 @@ class KVEditor(Panel):
         self.confirm_box.children = [w.HTML(f"Delete key <b>{_esc(key)}</b>? "), yes, no]
 
     def delete(self, key: str) -> None:
+        if self._confirming != key:  # a second click after the first deleted it
+            return
         self._clear_confirm()
-        ok, _ = safe_call(self.message, lambda: nc.delete_kv(key))
+        ok, removed = safe_call(self.message, lambda: nc.delete_kv(key))
         if ok:
-            status(self.message, "ok", f"deleted '{key}'")
+            status(self.message, "ok", f"deleted '{key}'" if removed else f"'{key}' was gone")
             self.refresh()
 
     def _clear_confirm(self) -> None:
+        self._confirming = None
         old = list(self.confirm_box.children)
         self.confirm_box.children = []
         for child in old:
@@ -228,7 +235,13 @@ class KVEditor(Panel):
         return raw
 
     def save(self) -> bool:
-        """Write the form with :func:`nbcreds.set_kv`; True on success."""
+        """Write the form with :func:`nbcreds.set_kv`; True on success.
+
+        A second click after a successful save finds the form closed: nothing to do,
+        and no false failure. A conflict says what the key holds now, in the words of
+        the form (never a Python argument name)."""
+        if self.form.layout.display == "none":
+            return True
         key = self.key.value.strip()
         if not key:
             status(self.message, "error", "a key is required")
@@ -251,7 +264,15 @@ class KVEditor(Panel):
         else:
             kwargs["overwrite"] = False
         value = self.form_value()
-        ok, _ = safe_call(self.message, lambda: nc.set_kv(key, value, **kwargs))
+        editing = self._editing
+
+        def write() -> int:
+            try:
+                return nc.set_kv(key, value, **kwargs)
+            except nc.KVConflict:
+                raise nc.KVConflict(self._conflict_text(key, editing)) from None
+
+        ok, _ = safe_call(self.message, write)
         # a refused secret must not stay in the form (nor any secret typed elsewhere in it)
         texts = [self.key, self.ttl, self.description]
         texts += [i for kind, i in self.inputs.items() if kind not in ("BOOLEAN", "DATE")]
@@ -263,6 +284,19 @@ class KVEditor(Panel):
         self._hide_form()
         self.refresh()
         return True
+
+    def _conflict_text(self, key: str, editing: Any) -> str:
+        try:
+            now = next((e for e in nc.kv_entries() if e.key == key), None)
+        except nc.NbcredsError:
+            now = None
+        held = f"{now.type}, revision {now.revision}" if now is not None else "removed"
+        if editing is None:
+            return f"'{key}' already exists ({held}): nothing was saved; edit it instead."
+        return (
+            f"'{key}' changed since you opened it at revision {editing.revision} "
+            f"(now: {held}; yours: {self.type.value}): nothing was saved; refresh and edit again."
+        )
 
     def _show_value(self, kind: str, value: Any) -> None:
         widget = self.inputs[kind]
