@@ -28,7 +28,9 @@ export type ConnectionStatus = 'connecting' | 'not-loaded' | 'loading' | 'ready'
 export class RequestError extends Error {
   constructor(
     readonly type: string,
-    message: string
+    message: string,
+    /** The whole error reply: a KVConflict / KVExists names the key's current type and revision. */
+    readonly detail: Record<string, unknown> = {}
   ) {
     super(message);
     this.name = 'RequestError';
@@ -239,7 +241,7 @@ export class NbcredsClient {
     if (msg.ok) {
       pending.resolve(msg.result);
     } else {
-      pending.reject(new RequestError(msg.error.type, msg.error.message));
+      pending.reject(new RequestError(msg.error.type, msg.error.message, msg.error as unknown as Record<string, unknown>));
     }
   }
 

@@ -13,7 +13,7 @@ import { ISessionContext } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { ConnectionStatus, NbcredsClient } from './client';
+import { ConnectionStatus, NbcredsClient, RequestError } from './client';
 import {
   credentialStatus,
   credentialStatusText,
@@ -241,7 +241,12 @@ export class NbcredsPanel extends Widget {
       placeholder: 'company.team',
       'aria-label': 'Other namespace'
     });
-    const use = button('Use', 'nbc-namespace-use', () => void this._useNamespace(namespaceFromInput(input.value)));
+    const use = button('Use', 'nbc-namespace-use', () => {
+      // an empty field does nothing (it never means "switch to the tenant level")
+      if (input.value.trim() !== '') {
+        void this._useNamespace(namespaceFromInput(input.value));
+      }
+    });
     input.addEventListener('keydown', ev => {
       if (ev.key === 'Enter') {
         use.click();
@@ -367,7 +372,7 @@ export class NbcredsPanel extends Widget {
                 buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
               });
               if (answer.button.accept) {
-                await this._run(() => client.request('kv_delete', { key: k.key }));
+                await this._run(() => client.request('kv_delete', { key: k.key, revision: k.revision }));
               }
             }, `Delete ${k.key}`)
           )
@@ -427,6 +432,7 @@ export class NbcredsPanel extends Widget {
     }
     let text = '';
     let type: KvType = 'STRING';
+    let revision = 0; // what the user saw: 0 for a new key
     if (key !== null) {
       const value = await this._run(() => client.request('kv_get', { key }));
       if (!value) {
@@ -434,6 +440,7 @@ export class NbcredsPanel extends Widget {
       }
       text = value.text;
       type = isKvType(value.type) ? value.type : 'STRING';
+      revision = value.revision ?? 0;
     }
     const keyInput = el('input', { class: 'nbc-kv-key', type: 'text', 'aria-label': 'Key', placeholder: 'key' });
     keyInput.value = key ?? '';
@@ -459,13 +466,41 @@ export class NbcredsPanel extends Widget {
         error.textContent = parsed.message;
         return;
       }
+      if (save.disabled) {
+        return; // a double click: the first save is on its way
+      }
+      save.disabled = true;
+      let seen = revision;
       try {
-        await client.request('kv_set', { key: k, value: parsed.value, type: t });
+        for (;;) {
+          try {
+            await client.request('kv_set', { key: k, value: parsed.value, type: t, revision: seen });
+            break;
+          } catch (err) {
+            if (!(err instanceof RequestError) || (err.type !== 'KVConflict' && err.type !== 'KVExists')) {
+              throw err;
+            }
+            // someone changed the key, or it exists: ask, never overwrite silently
+            const answer = await showDialog({
+              title: err.type === 'KVExists' ? `${k} already exists` : `${k} changed`,
+              body: err.message,
+              buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Replace' })]
+            });
+            if (!answer.button.accept) {
+              error.textContent = err.message;
+              return;
+            }
+            const current = err.detail.current_revision;
+            seen = typeof current === 'number' ? current : 0;
+          }
+        }
         this._notify('');
         this._notify(`saved ${k}`);
         this._closeEditor();
       } catch (err) {
         error.textContent = (err as Error).message;
+      } finally {
+        save.disabled = false;
       }
     });
     const cancel = button('Cancel', 'nbc-kv-cancel', () => this._closeEditor());

@@ -35,8 +35,9 @@ export interface IOpArgs {
   use_namespace: { namespace: string | null };
   test_credential: { name: string };
   kv_get: { key: string };
-  kv_set: { key: string; value: JSONValue; type: KvType | null };
-  kv_delete: { key: string };
+  /** revision: the one the user saw (0: create; the kernel refuses an existing key). */
+  kv_set: { key: string; value: JSONValue; type: KvType | null; revision?: number | null; ttl?: string | null };
+  kv_delete: { key: string; revision?: number | null };
   watch: { enabled: boolean };
 }
 export type Op = keyof IOpArgs;

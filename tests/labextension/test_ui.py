@@ -108,6 +108,11 @@ def _warm_up(page: Any) -> None:
     prompt = cell.locator(".jp-InputPrompt")
     deadline = time.monotonic() + LONG / 1000
     while time.monotonic() < deadline:
+        # a run before the session has its kernel makes Lab ask which one: take the default
+        chooser = page.locator(".jp-Dialog", has_text="Select Kernel")
+        if chooser.count():
+            chooser.get_by_role("button", name="Select").click()
+            chooser.wait_for(state="detached", timeout=STEP)
         cell.locator(".cm-content").click()
         page.keyboard.press("Control+Enter")
         try:
