@@ -95,6 +95,15 @@ def lab(tmp_path: Path) -> Iterator[tuple[LabServer, OAuthServer]]:
             yield server, oauth
 
 
+def _take_default_kernel(page: Any) -> None:
+    """Lab sometimes asks which kernel to start (the session had none yet): take the
+    preselected Python 3."""
+    chooser = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if chooser.count():
+        chooser.get_by_role("button", name="Select").click()
+        chooser.wait_for(state="detached", timeout=STEP)
+
+
 def _warm_up(page: Any) -> None:
     """Run ``print(40 + 2)`` in the first cell until the kernel takes it.
 
@@ -103,16 +112,13 @@ def _warm_up(page: Any) -> None:
     until the prompt shows the kernel got it, within a bound.
     """
     cell = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first
+    _take_default_kernel(page)
     cell.locator(".cm-content").click()
     page.keyboard.insert_text("print(40 + 2)")
     prompt = cell.locator(".jp-InputPrompt")
     deadline = time.monotonic() + LONG / 1000
     while time.monotonic() < deadline:
-        # a run before the session has its kernel makes Lab ask which one: take the default
-        chooser = page.locator(".jp-Dialog", has_text="Select Kernel")
-        if chooser.count():
-            chooser.get_by_role("button", name="Select").click()
-            chooser.wait_for(state="detached", timeout=STEP)
+        _take_default_kernel(page)
         cell.locator(".cm-content").click()
         page.keyboard.press("Control+Enter")
         try:
