@@ -12,8 +12,7 @@ import pytest
 
 import nbcreds as nc
 from nbcreds import plugins
-from nbcreds.credentials._engine import Minted
-from nbcreds.secrets import SecretData, SecretSource
+from nbcreds.plugins import Minted, SecretData, SecretSource
 from nbcreds.testing.leaks import assert_no_leak
 
 
@@ -50,9 +49,7 @@ class StaticStrategy:
         definition.reference("token")
 
     def mint(self, definition: Any, http: Any) -> Minted:
-        from nbcreds.credentials._types import resolve_secret
-
-        token = resolve_secret(definition, "token")
+        token = definition.secret("token")
         return Minted(token, time.monotonic(), time.time(), 3600.0)
 
 

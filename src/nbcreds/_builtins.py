@@ -9,7 +9,7 @@ and ``strategy`` imports its implementation when it runs.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .plugins import CredentialType, Setting, SourceContext, SourceType, Strategy
@@ -27,7 +27,6 @@ __all__ = [
     "PRIVATE_KEY_JWT",
     "REFRESH_TOKEN",
     "SESSION",
-    "VAULT",
 ]
 
 
@@ -81,134 +80,6 @@ ENV = SourceType(
         ),
     ),
     description="environment variables: SECRET_<NAME> holding base64; env:VAR references raw",
-)
-
-
-def _build_vault(ctx: SourceContext) -> SecretSource:
-    from .secrets.vault import VaultSource
-
-    # from_config reads the table as written (it tells a default from a setting)
-    return VaultSource.from_config(ctx.config.table("sources", "vault"), ctx.config)
-
-
-#: auth method -> the keys it takes (beyond the common ones), and those it needs
-_VAULT_AUTH: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "token": (("token",), ()),
-    "approle": (("role_id", "secret_id", "auth_mount"), ("role_id",)),
-    "userpass": (("username", "password", "auth_mount"), ("username", "password")),
-    "jwt": (("jwt", "role", "auth_mount"), ("jwt", "role")),
-}
-
-
-def _check_vault(settings: Mapping[str, Any]) -> tuple[str, str] | None:
-    auth = settings.get("auth", "token")
-    takes, needs = _VAULT_AUTH[auth]
-    own = {key for keys, _ in _VAULT_AUTH.values() for key in keys}
-    for key in settings:
-        if key in own and key not in takes:
-            users = [m for m, (keys, _) in _VAULT_AUTH.items() if key in keys]
-            return key, (
-                f"'{key}' is only used with auth = {' or '.join(repr(u) for u in users)}, "
-                f"and this table has auth = '{auth}'"
-            )
-    for key in needs:
-        if key not in settings:
-            return key, f"auth = '{auth}' needs '{key}'"
-    if "ca_cert" in settings and settings.get("verify") is False:
-        return "verify", (
-            "ca_cert and verify = false contradict each other; keep ca_cert (and drop "
-            "verify) to check the server's certificate"
-        )
-    return None
-
-
-def _vault_url(value: Any) -> str | None:
-    from urllib.parse import urlsplit
-
-    from .plugins import is_reference, parse_reference
-
-    if is_reference(value):
-        ok = parse_reference(value).scheme == "env"
-        return None if ok else "the address may only come from env:VAR"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "the Vault address must be an http:// or https:// URL with a host (or env:VAR)"
-    if parts.username or parts.password:
-        return "the Vault address must not hold credentials"
-    return None
-
-
-def _not_from_vault(value: Any) -> str | None:
-    if value.startswith("vault:"):
-        return "Vault's own credentials cannot come from Vault: use env:VAR or secret:NAME"
-    return None
-
-
-def _positive(value: Any) -> str | None:
-    return None if value > 0 else "must be a positive number of seconds"
-
-
-def _lease_duration(value: Any) -> str | None:
-    from ._definition import parse_duration
-
-    if isinstance(value, int | float):
-        return None if value >= 0 else "must not be negative"
-    try:
-        parse_duration(value)
-    except ValueError:
-        return "not an ISO-8601 duration such as PT1M or PT30S"
-    return None
-
-
-def _mount(value: Any) -> str | None:
-    return None if value.strip("/") else "must name the KV engine's mount path"
-
-
-VAULT = SourceType(
-    name="vault",
-    build=_build_vault,
-    position=50,
-    schemes=("vault",),
-    reference_forms={"vault": "vault:path#field"},
-    reference_labels={"vault": "Vault path"},
-    needs_config=True,
-    check=_check_vault,
-    settings=(
-        Setting(
-            "url",
-            default="env:VAULT_ADDR",
-            check=_vault_url,
-            help="the server's address, or env:VAR",
-        ),
-        Setting("auth", default="token", choices=tuple(_VAULT_AUTH), help="how to log in"),
-        Setting(
-            "token",
-            secret=True,
-            check=_not_from_vault,
-            help="auth = 'token' (default env:VAULT_TOKEN)",
-        ),
-        Setting("role_id", secret=True, check=_not_from_vault, help="auth = 'approle'"),
-        Setting("secret_id", secret=True, check=_not_from_vault, help="auth = 'approle'"),
-        Setting("username", help="auth = 'userpass' (a name, or env:VAR)"),
-        Setting("password", secret=True, check=_not_from_vault, help="auth = 'userpass'"),
-        Setting("jwt", secret=True, check=_not_from_vault, help="auth = 'jwt'"),
-        Setting("role", help="auth = 'jwt'"),
-        Setting("auth_mount", help="the auth method's mount (default: its name)"),
-        Setting("mount", default="secret", check=_mount, help="the KV engine's mount"),
-        Setting("kv_version", kind="integer", default=2, choices=(1, 2)),
-        Setting("path_prefix", default="nbcreds", help="where nbcreds' secrets live"),
-        Setting("read_only", kind="boolean", default=False),
-        Setting("ca_cert", help="a CA bundle file (relative to nbcreds.toml)"),
-        Setting("verify", kind="boolean", default=True),
-        Setting("timeout", kind="number", default=5, check=_positive, help="seconds"),
-        Setting(
-            "refresh_before_expiry",
-            kind="duration",
-            check=_lease_duration,
-            help="renew a lease (nbcreds.lease) this long before it ends; default PT1M",
-        ),
-    ),
-    description="HashiCorp Vault / OpenBao (KV v2 or v1; token, AppRole, userpass, JWT)",
 )
 
 

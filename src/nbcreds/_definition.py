@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,11 @@ COMMON_KEYS = frozenset(
     {"type", "description", "token_endpoint", "scopes", "audience", "token_caching", "timeout"}
 )
 _CACHING_KEYS = frozenset({"enabled", "refresh_before_expiry"})
+
+
+#: how :meth:`Definition.secret` resolves: installed by nbcreds.credentials when it loads
+#: (this layer sits below the secret sources and cannot import them)
+secret_resolver: list[Callable[[Definition, str], str]] = []
 
 
 def parse_duration(text: str) -> float:
@@ -85,6 +91,15 @@ class Definition:
             path=self.where,
             table=f"{prefix}credentials.{self.name}",
         )
+
+    def secret(self, key: str) -> str:
+        """The secret the reference in ``key`` names, resolved at this credential's level
+        (``secret:NAME`` through the namespace hierarchy) and registered with the masker
+        before it is returned. A credential type's ``mint`` calls it for its secret fields;
+        an unset reference is a :class:`CredentialConfigError` naming ``key``."""
+        if not secret_resolver:  # pragma: no cover - nbcreds.credentials installs it
+            raise self.error(key, "cannot be resolved: nbcreds.credentials is not loaded")
+        return secret_resolver[0](self, key)
 
     def get(self, key: str) -> Any:
         return self.table.get(key)

@@ -31,20 +31,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._exceptions import ConfigError
+from ._plugin_api import Minted, SecretData, SecretSource, SourceHealth
 
 if TYPE_CHECKING:
     from ._definition import Definition
-    from .credentials._engine import Minted, TokenHttp
-    from .secrets._base import SecretSource
+    from .credentials._engine import TokenHttp
 
 __all__ = [
     "CREDENTIAL_GROUP",
     "KINDS",
     "SOURCE_GROUP",
     "CredentialType",
+    "Minted",
     "Reference",
+    "SecretData",
+    "SecretSource",
     "Setting",
     "SourceContext",
+    "SourceHealth",
     "SourceType",
     "Strategy",
     "check_settings",

@@ -128,3 +128,32 @@ def test_overlapping_hits_keep_the_most_specific() -> None:
         hit(70, 80, 2, "generic-2"),  # touches shape-b, does not overlap: kept
     ]
     assert [h.rule for h in report_hits(hits)] == ["configured", "shape-b", "generic-2"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_references_of_every_installed_scheme_are_not_findings(
+    backend: str, rand_str: Callable[..., str]
+) -> None:
+    """The schemes come from the source registry: the example plugin's (installed from
+    tests/plugin_example) and one added at run time are references like env:/vault:."""
+    from nbcreds import plugins
+
+    assert plugins.reference_schemes()["example"] == "example"
+    detector = Detector(backend=backend)
+    name = "K" + rand_str(20)
+    assert rules_found(detector, f'api_key = "example:{name}"') == set()
+    assert rules_found(detector, f'api_key = "nosuchscheme:{name}"') == {"generic-assignment"}
+    # a scheme holding a keyword: "apikeys:NAME" is a reference, not `apikeys: <value>`
+    line = f"apikeys:{name}"
+    assert rules_found(detector, line) == {"generic-assignment"}  # not installed yet
+    plugins.register_source_type(
+        plugins.SourceType(name="apikeys", schemes=("apikeys",), build=lambda ctx: None)  # type: ignore[arg-type,return-value]
+    )
+    try:
+        assert rules_found(Detector(backend=backend), line) == set()
+        assert rules_found(Detector(backend=backend), f"APIKEYS:{name}") == set()
+        # a real assignment after a reference is still found (the match starts later)
+        found = rules_found(Detector(backend=backend), f'apikeys:X token = "{rand_str(20)}"')
+        assert found == {"generic-assignment"}
+    finally:
+        plugins.unregister("apikeys")

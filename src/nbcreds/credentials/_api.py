@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .. import plugins
+from .. import _definition, plugins
 from .._definition import Definition, definition_at
 from .._exceptions import CredentialError, CredentialNotFound, NbcredsError
 from .._session import resolve_namespace, session
@@ -241,7 +241,7 @@ class CredentialEngine:
     ) -> None:
         # the masker must know the value before anyone gets it (again); a clear() racing
         # with this bumps the generation through the listener, and the entry is not stored
-        registry.register(token.secret, token.secret.label)
+        token.register()
         until = min(token.refresh_mono, token.expires_mono)
         with self._lock:
             if generation != self._generation:
@@ -298,6 +298,15 @@ def _seen(namespace: str | None) -> tuple[int, Any]:
 
 
 engine = CredentialEngine()
+
+
+def _resolve_secret(definition: Definition, key: str) -> str:
+    from ._types import resolve_secret
+
+    return resolve_secret(definition, key)
+
+
+_definition.secret_resolver[:] = [_resolve_secret]  # Definition.secret(key), for every type
 _fast = engine.fast
 _session = session()
 # Any change to the masking registry (a value removed, the registry cleared) empties the

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .._exceptions import AuthorizationDenied, BrowserUnavailable, LoginError
-from ..masking import registry
-from ._engine import Minted, TokenHttp
+from ._engine import Minted, TokenHttp, sensitive
 from ._login import (
     LoginState,
     Prompt,
@@ -88,7 +87,7 @@ def _handler(callback: _Callback) -> type[BaseHTTPRequestHandler]:
                 self._answer(200, "Sign-in not completed", "You can close this tab.")
             elif query.get("code"):
                 callback.code = query["code"]
-                registry.register(callback.code, "authorization_code")
+                sensitive(callback.code, "authorization_code")
                 self._answer(200, "Signed in", "You can close this tab and go back to Jupyter.")
             else:
                 callback.error = "invalid_request"
@@ -121,7 +120,7 @@ class AuthorizationCode(UserLogin):
         endpoint = validate_url(definition, "authorization_endpoint")
         timeout = definition.duration("login_timeout", DEFAULT_TIMEOUT)
         verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-]
-        registry.register(verifier, f"{definition.name}.code_verifier")
+        sensitive(verifier, f"{definition.name}.code_verifier")
         state = secrets.token_urlsafe(24)
         callback = _Callback(state)
         server = HTTPServer(("127.0.0.1", 0), _handler(callback))

@@ -6,8 +6,7 @@ import base64
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ..masking import registry
-from ._engine import Minted, TokenHttp, TokenRequest
+from ._engine import Minted, TokenHttp, TokenRequest, sensitive
 from ._types import (
     form_request,
     parse_token_response,
@@ -63,7 +62,7 @@ class ClientCredentials:
         if method == "client_secret_basic":
             header = basic_authorization(client_id, secret)
             # the whole header too: a server echoing it masks as one piece
-            registry.register(header.removeprefix("Basic "), f"{definition.name}.basic")
+            sensitive(header.removeprefix("Basic "), f"{definition.name}.basic")
             headers = {"Authorization": header}
         else:
             form["client_id"] = client_id

@@ -17,8 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .._exceptions import AuthorizationDenied, AuthorizationExpired, LoginError, TokenRequestError
-from ..masking import registry
-from ._engine import Minted, TokenHttp
+from ._engine import Minted, TokenHttp, sensitive
 from ._login import (
     LoginState,
     Prompt,
@@ -71,7 +70,7 @@ class DeviceCode(UserLogin):
         assert isinstance(device_code, str)
         assert isinstance(user_code, str)
         assert isinstance(verification, str)
-        registry.register(device_code, f"{definition.name}.device_code")
+        sensitive(device_code, f"{definition.name}.device_code")
         complete = body.get("verification_uri_complete")
         complete = complete if isinstance(complete, str) and complete else None
         interval = _seconds(body.get("interval"), DEFAULT_INTERVAL)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._deadline import Deadline, deadline_transport
 from .._exceptions import CredentialError, TokenRequestError
+from .._plugin_api import Minted
 from .._text import server_text
 from ..masking import registry
 from ..values import Secret
@@ -45,11 +46,25 @@ __all__ = [
     "TokenHttp",
     "refresh_point",
     "retry_policy",
+    "sensitive",
 ]
 
 log = logging.getLogger("nbcreds.credentials")
 
 CacheKey = tuple[str, str | None, str, str]
+
+
+def sensitive(value: str, label: str) -> str:
+    """``value`` registered with the masker; returns it.
+
+    The one place a credential type's own secret material meets the masker: what it
+    makes or receives on the way to a token (a signed assertion, a device code, a PKCE
+    verifier, a Basic header, a refresh token, what a request sends). The access token
+    itself is registered by the token cache (:meth:`CachedToken.register`), and secrets
+    read through references by the resolver -- a type never has to register those.
+    """
+    registry.register(value, label)
+    return value
 
 
 @dataclass
@@ -64,18 +79,6 @@ class RetryPolicy:
 
 retry_policy = RetryPolicy()
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504}) | frozenset(range(505, 600))
-
-
-@dataclass(frozen=True)
-class Minted:
-    """What a token request produced. ``lifetime`` counts from ``sent_mono``."""
-
-    access_token: str
-    sent_mono: float
-    sent_wall: float
-    lifetime: float | None
-    token_type: str = "Bearer"
-    scope: str | None = None
 
 
 #: Longest token lifetime nbcreds believes: a longer (or infinite) ``expires_in`` is
@@ -144,6 +147,12 @@ class CachedToken:
     expires_at: datetime | None
     scope: str | None = None
 
+    def register(self) -> Secret:
+        """The token registered with the masker (again: the registry may have been
+        cleared); the one place tokens are, before anyone gets one. Returns it."""
+        registry.register(self.secret, self.secret.label)
+        return self.secret
+
     def due(self, now: float | None = None) -> bool:
         return (time.monotonic() if now is None else now) >= self.refresh_mono
 
@@ -152,7 +161,6 @@ class CachedToken:
 
     @classmethod
     def from_minted(cls, minted: Minted, definition: Definition) -> CachedToken:
-        registry.register(minted.access_token, definition.name)
         secret = Secret(minted.access_token, definition.name, "credential")
         if minted.lifetime is None:
             expires_mono, expires_at = math.inf, None
@@ -160,7 +168,9 @@ class CachedToken:
             expires_mono = minted.sent_mono + minted.lifetime
             expires_at = datetime.fromtimestamp(minted.sent_wall + minted.lifetime, UTC)
         refresh = refresh_point(minted.sent_mono, minted.lifetime, definition.refresh_before)
-        return cls(secret, minted.sent_mono, refresh, expires_mono, expires_at, minted.scope)
+        token = cls(secret, minted.sent_mono, refresh, expires_mono, expires_at, minted.scope)
+        token.register()  # before the token leaves the cache
+        return token
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,6 +347,9 @@ def _server_field(value: object) -> str | None:
     return server_text(value) if isinstance(value, str) else None
 
 
+_sensitive = sensitive  # raise_for_response's argument is named sensitive too
+
+
 def raise_for_response(
     definition: Definition,
     url: str,
@@ -363,7 +376,7 @@ def raise_for_response(
     # showing arguments never shows the values); a server echoing them -- raw, in a
     # Basic header's base64, percent-encoded -- is masked before anything is cut
     for value in sensitive():
-        registry.register(value, f"{definition.name}.request")
+        _sensitive(value, f"{definition.name}.request")
     error = _server_field(error)
     description = _server_field(description)
     uri = _server_field(uri)

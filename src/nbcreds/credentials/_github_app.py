@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import TokenRequestError
-from ..masking import registry
 from ._engine import Minted, TokenHttp, TokenRequest, lifetime_error, token_lifetime
 from ._types import load_private_key, now, resolve_secret, resolve_text, sign_jwt
 
@@ -106,8 +105,7 @@ class GitHubApp:
                 "without a token. Check api_url.",
                 status=response.status_code,
             )
-        registry.register(token, definition.name)
-        assert isinstance(answer, dict)
+        assert isinstance(answer, dict)  # the token cache registers the token (one place)
         lifetime = _lifetime(definition.name, answer.get("expires_at"), sent_wall)
         return Minted(token, sent_mono, sent_wall, lifetime, "token", None)
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..masking import registry
-from ._engine import Minted, TokenHttp, TokenRequest
+from ._engine import Minted, TokenHttp, TokenRequest, sensitive
 from ._types import (
     form_request,
     load_private_key,
@@ -87,7 +86,7 @@ class JWTBearer:
         if definition.get("service_account") is not None:
             account = self._service_account(definition)
             pem = account["private_key"]
-            registry.register(pem, f"{definition.name}.private_key")
+            sensitive(pem, f"{definition.name}.private_key")
             issuer = resolve_text(definition, "issuer") or account["client_email"]
             key_id = definition.text("key_id") or account.get("private_key_id")
             url = definition.token_endpoint or account["token_uri"]

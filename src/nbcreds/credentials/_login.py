@@ -42,11 +42,10 @@ from .._exceptions import (
     TokenRequestError,
 )
 from .._session import resolve_namespace
-from ..masking import registry
 from ..namespaces import display
 from ..values import Secret
 from ._api import engine, find_definition
-from ._engine import Minted, TokenHttp, TokenRequest
+from ._engine import Minted, TokenHttp, TokenRequest, sensitive
 from ._types import parse_token_response, resolve_secret, resolve_text
 
 if TYPE_CHECKING:
@@ -162,7 +161,7 @@ class LoginBook:
 
     def keep(self, definition: Definition, value: str, *, save: bool = True) -> Secret:
         """Hold ``value`` as the refresh token (masked first; keyring when opted in)."""
-        registry.register(value, f"{definition.name}.refresh_token")
+        sensitive(value, f"{definition.name}.refresh_token")
         secret = Secret(value, f"{definition.name}.refresh_token", "credential")
         state = LoginState(
             "signed_in", _flow(definition), persisted=_persist(definition) == "keyring"
@@ -505,8 +504,7 @@ def token_response(
         body = {}
     refresh = body.get("refresh_token") if isinstance(body, dict) else None
     if isinstance(refresh, str) and refresh:
-        registry.register(refresh, f"{definition.name}.refresh_token")
-        return minted, refresh
+        return minted, sensitive(refresh, f"{definition.name}.refresh_token")
     return minted, None
 
 

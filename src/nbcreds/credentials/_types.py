@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._builtins import ALGORITHMS_ALL as ALGORITHMS
 from .._exceptions import SecretError, TokenRequestError
-from ..masking import registry
 from ..plugins import Strategy, is_reference, parse_reference
-from ._engine import Minted, TokenRequest, token_lifetime
+from ._engine import Minted, TokenRequest, sensitive, token_lifetime
 
 if TYPE_CHECKING:
     import httpx
@@ -42,25 +41,26 @@ def resolve_secret(definition: Definition, key: str, data: Any = None) -> str:
     ``secret:NAME`` goes through the namespace hierarchy and the sources like
     ``secret()``, starting at the credential's own level (so the token a cache
     entry holds never depends on who asked). The value is registered with the
-    masker before it is used.
+    masker (by the resolver, the one place source values are) before it is used.
     """
-    from ..secrets._resolver import select_field
+    from ..secrets._resolver import registered, select_field
 
     ref_text = definition.reference(key)
     assert ref_text is not None
     ref, resolved = _resolve(definition, key, ref_text, hint=True)
-    if isinstance(resolved, dict):
-        for value in resolved.values():
-            if isinstance(value, str):
-                registry.register(value, f"{definition.name}.{key}")
-        if ref.field is None and "value" not in resolved and len(resolved) > 1:
-            return json.dumps(resolved)  # a whole JSON document (a service-account key)
+    label = f"{definition.name}.{key}"
+    if (
+        isinstance(resolved, dict)
+        and ref.field is None
+        and "value" not in resolved
+        and len(resolved) > 1
+    ):
+        return registered(json.dumps(resolved), label)  # a whole JSON document (a key file)
     try:
         value = select_field(resolved, ref.field, ref.target)
     except SecretError as exc:
         raise definition.error(key, str(exc)) from None
-    registry.register(value, f"{definition.name}.{key}")
-    return value
+    return registered(value, label)
 
 
 def resolve_text(definition: Definition, key: str, *, required: bool = False) -> str | None:
@@ -70,11 +70,13 @@ def resolve_text(definition: Definition, key: str, *, required: bool = False) ->
         return text
     from ..secrets._resolver import select_field
 
-    ref, resolved = _resolve(definition, key, text, hint=False)
+    ref, resolved = _resolve(definition, key, text, hint=False, secret=False)
     return select_field(resolved, ref.field, ref.target)
 
 
-def _resolve(definition: Definition, key: str, text: str, *, hint: bool) -> tuple[Reference, Any]:
+def _resolve(
+    definition: Definition, key: str, text: str, *, hint: bool, secret: bool = True
+) -> tuple[Reference, Any]:
     """The reference ``text`` in ``key`` parsed and resolved at the credential's level.
 
     An unreadable or unset reference is an error naming ``key`` and the reference;
@@ -84,7 +86,7 @@ def _resolve(definition: Definition, key: str, text: str, *, hint: bool) -> tupl
 
     ref = parse_reference(text)
     try:
-        resolved = resolve_reference(ref, definition.level)
+        resolved = resolve_reference(ref, definition.level, secret=secret)
     except SecretError as exc:
         raise definition.error(key, f"refers to {ref}, which cannot be read: {exc}") from None
     if resolved is None:
@@ -179,8 +181,7 @@ def sign_jwt(
     check_algorithm(definition, private_key, alg)
     headers = {"kid": key_id} if key_id else None
     assertion = jwt.encode(claims, private_key, algorithm=alg, headers=headers)
-    registry.register(assertion, f"{definition.name}.assertion")
-    return assertion
+    return sensitive(assertion, f"{definition.name}.assertion")
 
 
 def new_jti() -> str:
@@ -206,8 +207,7 @@ def parse_token_response(
             f"{response.status_code} without an access_token. Check token_endpoint.",
             status=response.status_code,
         )
-    registry.register(token, definition.name)
-    assert isinstance(body, dict)
+    assert isinstance(body, dict)  # the token cache registers the token (one place)
     lifetime = token_lifetime(body.get("expires_in"), definition.name)
     token_type = body.get("token_type") if isinstance(body.get("token_type"), str) else "Bearer"
     scope = body.get("scope") if isinstance(body.get("scope"), str) else None

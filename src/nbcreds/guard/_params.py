@@ -16,7 +16,6 @@ from .._exceptions import NbcredsError
 
 __all__ = ["is_parameter_reference", "parameter", "reference_lines"]
 
-SCHEMES = ("secret", "env", "vault")
 _CALLEE = "_param"
 
 

@@ -135,7 +135,7 @@ def _open_postgres(config: Config, settings: Mapping[str, Any]) -> KVBackend:
         url = select_field(data, ref.field, "[kv] url")
     else:
         url = raw
-    _registry.register(url, "[kv] url")  # may hold a password: masked before anything else
+    # the backend registers the URL and its password with the masker as it parses them
     return PostgresBackend(
         url,
         connect_timeout=_seconds(config, settings, "connect_timeout", 10.0),

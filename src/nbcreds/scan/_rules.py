@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["RULES", "Rule", "RuleSet", "shannon_entropy"]
@@ -38,6 +38,9 @@ class Rule:
     group: str | int = 0
     validate: Callable[[str], bool] | None = field(default=None, compare=False)
     priority: int = 1
+    #: ``skip(text, start)``: no match may start at ``start`` (as a negative lookahead
+    #: would say, for conditions known only at run time: the installed schemes)
+    skip: Callable[[str, int], bool] | None = field(default=None, compare=False)
 
 
 _PLACEHOLDER = re.compile(
@@ -84,12 +87,22 @@ _KEYWORDS = (
     r"password|passwd|passphrase|pwd|secret|api[_-]?key|apikey|access[_-]?key|auth[_-]?token|"
     r"access[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|token|credentials?"
 )
-#: ``secret:API_TOKEN`` is a reference (a scheme, a colon, a name), not ``secret: <value>``
-_NOT_REFERENCE = r"(?!(?:env|vault|secret):[A-Za-z_])"
+_SCHEME_AT = re.compile(r"([A-Za-z][A-Za-z0-9+._-]*):[A-Za-z_]")
+
+
+def _reference_at(text: str, start: int) -> bool:
+    """``secret:API_TOKEN`` is a reference (a scheme, a colon, a name), not
+    ``secret: <value>``: true when an installed source's scheme (``env``, ``vault``, a
+    plugin's...) or ``secret`` starts a reference at ``start``."""
+    from ..plugins import reference_schemes
+
+    found = _SCHEME_AT.match(text, start)
+    return found is not None and found.group(1).lower() in reference_schemes()
+
+
 _GENERIC = re.compile(
     r"(?ai)"
     + _NOT_SECRET_NAME
-    + _NOT_REFERENCE
     + r"(?P<key>[A-Za-z0-9_.-]*(?:"
     + _KEYWORDS
     + r")[A-Za-z0-9_.-]*)[\"']?[ \t]*"
@@ -153,6 +166,7 @@ RULES: tuple[Rule, ...] = (
         group="value",
         validate=_generic_ok,
         priority=2,
+        skip=_reference_at,
     ),
 )
 
@@ -165,6 +179,23 @@ MARKERS: dict[str, bytes] = {
     "percent": rb"%[0-9A-Fa-f]{2}",
 }
 ALL_MARKERS = frozenset(MARKERS)
+
+
+def _matches(rule: Rule, text: str) -> Iterator[re.Match[str]]:
+    """``rule.regex.finditer(text)``, no match starting where ``rule.skip`` says."""
+    if rule.skip is None:
+        yield from rule.regex.finditer(text)
+        return
+    pos = 0
+    while pos <= len(text):
+        m = rule.regex.search(text, pos)
+        if m is None:
+            return
+        if rule.skip(text, m.start()):
+            pos = m.start() + 1  # a lookahead failing here: try the next start
+            continue
+        yield m
+        pos = m.end() if m.end() > m.start() else m.end() + 1
 
 
 @dataclass(frozen=True)
@@ -236,7 +267,7 @@ class RuleSet:
         """Validated matches of ``rules`` in ``text``."""
         found: list[ShapeMatch] = []
         for rule in rules:
-            for m in rule.regex.finditer(text):
+            for m in _matches(rule, text):
                 value = m.group(rule.group)
                 if rule.validate is not None and not rule.validate(value):
                     continue

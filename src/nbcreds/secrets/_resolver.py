@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TypeVar
 
 from .._exceptions import ConfigError, SecretError, SecretNotFound
 from .._session import resolve_namespace, session
@@ -13,7 +14,33 @@ from ..namespaces import display, lookup_chain
 from ..values import Secret
 from ._base import SecretData
 
-__all__ = ["SecretListing", "bind_secret", "list_secrets", "resolve_reference", "secret"]
+T = TypeVar("T", bound=SecretData)
+
+__all__ = [
+    "SecretListing",
+    "bind_secret",
+    "list_secrets",
+    "registered",
+    "resolve_reference",
+    "secret",
+]
+
+
+def registered(data: T, label: str) -> T:
+    """``data`` after every string in it is registered with the masker; returns it.
+
+    The one place a value a secret source produced meets the masker: the resolver calls
+    it on everything a source returns (plain names and references) before anyone else
+    sees it, so a source -- a plugin's too -- never has to register anything itself.
+    Callers that pick a part of a value (a field of a JSON string) register the part here.
+    """
+    if isinstance(data, str):
+        registry.register(data, label)
+    elif isinstance(data, Mapping):
+        for value in data.values():
+            if isinstance(value, str):
+                registry.register(value, label)
+    return data
 
 
 def secret(name: str, namespace: str | None = None, field: str | None = None) -> Secret:
@@ -59,12 +86,11 @@ def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]
             for source in sources:
                 data = source.get(level, name)
                 if data is not None:
+                    registered(data, name)
                     origin = source.name
                     break
         if data is not None:
-            _register_all(data, name)
-            value = select_field(data, field, name)
-            registry.register(value, name)
+            value = registered(select_field(data, field, name), name)
             return Secret(value, name, origin)
     looked = ", ".join(display(level) for level in levels)
     names = ", ".join(s.name for s in sources) or "none"
@@ -74,15 +100,6 @@ def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]
         name=name,
         namespace=ns,
     )
-
-
-def _register_all(data: SecretData, label: str) -> None:
-    if isinstance(data, str):
-        registry.register(data, label)
-        return
-    for value in data.values():
-        if isinstance(value, str):
-            registry.register(value, label)
 
 
 def select_field(data: SecretData, field: str | None, name: str) -> str:
@@ -124,12 +141,19 @@ def _pick(data: Mapping[str, str], field: str | None, name: str) -> str:
 
 
 def resolve_reference(
-    ref: Reference, level: str | None, seen: tuple[str, ...] = ()
+    ref: Reference, level: str | None, seen: tuple[str, ...] = (), *, secret: bool = True
 ) -> SecretData | None:
-    """The data a reference points to, or None when it is unset."""
+    """The data a reference points to (registered with the masker), or None when unset.
+
+    ``secret=False`` is for a setting nbcreds' own schema declares not secret (a
+    username, an endpoint given as ``env:VAR``): its value is not masked.
+    """
     if ref.scheme == "secret":
         return _resolve(ref.target, level, ref.field, seen).reveal()
-    return session().reference_source(ref.scheme).read_reference(ref)
+    data = session().reference_source(ref.scheme).read_reference(ref)
+    if data is None or not secret:
+        return data
+    return registered(data, ref.target)
 
 
 class SecretListing:
@@ -230,8 +254,9 @@ def bind_secret(
         value = getpass.getpass(f"Value of secret {name} ({display(ns)}): ")
         if not value:
             raise SecretError(f"No value entered for secret '{name}': nothing was bound.")
+    if value is not None:
+        registered(value, name)  # a typed value is masked before it is kept anywhere
     if value is not None and store != "session":
-        registry.register(value, name)
         target.set(ns, name, value)
         bind_to = getattr(memory, "bind", None)
         if callable(bind_to):  # this session reads it back from where it is kept
@@ -240,7 +265,6 @@ def bind_secret(
         detail = f" ({where(ns, name)})" if callable(where) else ""
         return f"{name} stored in the {target.describe()} at {display(ns)}{detail}"
     if value is not None:
-        registry.register(value, name)
         memory.set(ns, name, value)
         return f"{name} bound in the session at {display(ns)} (memory only)"
     ref_text = ref if ref is not None else f"env:{env}" if env is not None else f"vault:{vault}"

@@ -245,8 +245,8 @@ class VaultClient:
         log.debug("logged in to Vault at %s with %s at %s", self.address, s.auth, where)
 
     def _credential(self, key: str) -> str:
-        """Resolve one of Vault's own credentials (a reference) and register it."""
-        from .._resolver import resolve_reference, select_field
+        """Resolve one of Vault's own credentials (a reference), registered with the masker."""
+        from .._resolver import registered, resolve_reference, select_field
 
         s = self.settings
         ref = s.credentials.get(key)
@@ -264,16 +264,14 @@ class VaultClient:
                 source="vault",
                 address=self.address,
             )
-        value = select_field(data, ref.field, key)
-        registry.register(value, f"vault-{key}")
-        return value
+        return registered(select_field(data, ref.field, key), f"vault-{key}")
 
     def _username_value(self) -> str:
         from .._resolver import resolve_reference
 
         username = self.settings.username
         if isinstance(username, Reference):
-            data = resolve_reference(username, None)
+            data = resolve_reference(username, None, secret=False)  # a name, not masked
             if not isinstance(data, str) or not data:
                 raise SecretBackendError(
                     f"Vault auth 'userpass' needs a username, and {username} is unset.",

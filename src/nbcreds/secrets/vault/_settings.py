@@ -17,38 +17,135 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...config import Reference, is_reference, parse_reference
+from ...plugins import Setting, check_settings
 
 if TYPE_CHECKING:
     from ...config import Config
 
-__all__ = ["AUTH_METHODS", "TABLE", "VaultSettings", "display_url", "parse_settings"]
+__all__ = ["AUTH_METHODS", "SETTINGS", "TABLE", "VaultSettings", "display_url", "parse_settings"]
 
 log = logging.getLogger("nbcreds.secrets.vault")
 
 TABLE = "sources.vault"
-#: Auth methods and the keys each one takes (beyond the common keys).
-AUTH_METHODS: dict[str, tuple[str, ...]] = {
-    "token": ("token",),
-    "approle": ("role_id", "secret_id", "auth_mount"),
-    "userpass": ("username", "password", "auth_mount"),
-    "jwt": ("jwt", "role", "auth_mount"),
+# --- the one schema of [sources.vault] (nbcreds.secrets.vault.SOURCE declares it) -------
+
+
+#: auth method -> the keys it takes (beyond the common ones), and those it needs;
+#: with SETTINGS, the one schema of [sources.vault]
+VAULT_AUTH: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "token": (("token",), ()),
+    "approle": (("role_id", "secret_id", "auth_mount"), ("role_id",)),
+    "userpass": (("username", "password", "auth_mount"), ("username", "password")),
+    "jwt": (("jwt", "role", "auth_mount"), ("jwt", "role")),
 }
-_COMMON_KEYS = (
-    "url",
-    "auth",
-    "mount",
-    "kv_version",
-    "path_prefix",
-    "read_only",
-    "ca_cert",
-    "verify",
-    "timeout",
-    "refresh_before_expiry",  # of leases (nbcreds.lease)
+
+
+def check_vault(settings: Mapping[str, Any]) -> tuple[str, str] | None:
+    auth = settings.get("auth", "token")
+    takes, needs = VAULT_AUTH[auth]
+    own = {key for keys, _ in VAULT_AUTH.values() for key in keys}
+    for key in settings:
+        if key in own and key not in takes:
+            users = [m for m, (keys, _) in VAULT_AUTH.items() if key in keys]
+            return key, (
+                f"'{key}' is only used with auth = {' or '.join(repr(u) for u in users)}, "
+                f"and this table has auth = '{auth}'"
+            )
+    for key in needs:
+        if key not in settings:
+            return key, f"auth = '{auth}' needs '{key}'"
+    if "ca_cert" in settings and settings.get("verify") is False:
+        return "verify", (
+            "ca_cert and verify = false contradict each other; keep ca_cert (and drop "
+            "verify) to check the server's certificate"
+        )
+    return None
+
+
+def _vault_url(value: Any) -> str | None:
+    from urllib.parse import urlsplit
+
+    from ...plugins import is_reference, parse_reference
+
+    if is_reference(value):
+        ok = parse_reference(value).scheme == "env"
+        return None if ok else "the address may only come from env:VAR"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "the Vault address must be an http:// or https:// URL with a host (or env:VAR)"
+    if parts.username or parts.password:
+        return "the Vault address must not hold credentials"
+    return None
+
+
+def _not_from_vault(value: Any) -> str | None:
+    if value.startswith("vault:"):
+        return "Vault's own credentials cannot come from Vault: use env:VAR or secret:NAME"
+    return None
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "must be a positive number of seconds"
+
+
+def _lease_duration(value: Any) -> str | None:
+    from ..._definition import parse_duration
+
+    if isinstance(value, int | float):
+        return None if value >= 0 else "must not be negative"
+    try:
+        parse_duration(value)
+    except ValueError:
+        return "not an ISO-8601 duration such as PT1M or PT30S"
+    return None
+
+
+def _mount(value: Any) -> str | None:
+    return None if value.strip("/") else "must name the KV engine's mount path"
+
+
+#: the settings of [sources.vault], as declared by the source type (nbcreds.secrets.vault)
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "url",
+        default="env:VAULT_ADDR",
+        check=_vault_url,
+        help="the server's address, or env:VAR",
+    ),
+    Setting("auth", default="token", choices=tuple(VAULT_AUTH), help="how to log in"),
+    Setting(
+        "token",
+        secret=True,
+        check=_not_from_vault,
+        help="auth = 'token' (default env:VAULT_TOKEN)",
+    ),
+    Setting("role_id", secret=True, check=_not_from_vault, help="auth = 'approle'"),
+    Setting("secret_id", secret=True, check=_not_from_vault, help="auth = 'approle'"),
+    Setting("username", help="auth = 'userpass' (a name, or env:VAR)"),
+    Setting("password", secret=True, check=_not_from_vault, help="auth = 'userpass'"),
+    Setting("jwt", secret=True, check=_not_from_vault, help="auth = 'jwt'"),
+    Setting("role", help="auth = 'jwt'"),
+    Setting("auth_mount", help="the auth method's mount (default: its name)"),
+    Setting("mount", default="secret", check=_mount, help="the KV engine's mount"),
+    Setting("kv_version", kind="integer", default=2, choices=(1, 2)),
+    Setting("path_prefix", default="nbcreds", help="where nbcreds' secrets live"),
+    Setting("read_only", kind="boolean", default=False),
+    Setting("ca_cert", help="a CA bundle file (relative to nbcreds.toml)"),
+    Setting("verify", kind="boolean", default=True),
+    Setting("timeout", kind="number", default=5, check=_positive, help="seconds"),
+    Setting(
+        "refresh_before_expiry",
+        kind="duration",
+        check=_lease_duration,
+        help="renew a lease (nbcreds.lease) this long before it ends; default PT1M",
+    ),
 )
-_ALL_KEYS = frozenset(_COMMON_KEYS).union(*AUTH_METHODS.values())
+
+
+#: Auth methods and the keys each one takes (beyond the common keys), from the schema.
+AUTH_METHODS: dict[str, tuple[str, ...]] = {m: takes for m, (takes, _) in VAULT_AUTH.items()}
 #: Keys holding Vault's own credentials: always references (env: or secret:).
-CREDENTIAL_KEYS = ("token", "role_id", "secret_id", "password", "jwt")
-_REQUIRED = {"approle": ("role_id",), "userpass": ("username", "password"), "jwt": ("jwt", "role")}
+CREDENTIAL_KEYS = tuple(s.key for s in SETTINGS if s.secret)
 _DEFAULT_MOUNTS = {"approle": "approle", "userpass": "userpass", "jwt": "jwt"}
 #: Default of ``timeout``: seconds for one whole operation (login, read, list, write).
 DEFAULT_TIMEOUT = 5.0
@@ -101,28 +198,18 @@ class VaultSettings:
 
 
 def parse_settings(settings: Mapping[str, Any], config: Config) -> VaultSettings:
-    """Check the ``[sources.vault]`` table (ConfigError naming the key when invalid)."""
-    for key in settings:
-        if key not in _ALL_KEYS:
-            raise config.error(
-                f"unknown key; [sources.vault] takes {', '.join(sorted(_ALL_KEYS))}", TABLE, key
-            )
-    auth = settings.get("auth", "token")
-    if not isinstance(auth, str) or auth not in AUTH_METHODS:
-        raise config.error(f"unknown auth method; use one of {auth_names()}", TABLE, "auth")
-    for key in settings:
-        if key in _COMMON_KEYS or key in AUTH_METHODS[auth]:
-            continue
-        users = [m for m, keys in AUTH_METHODS.items() if key in keys]
-        raise config.error(
-            f"'{key}' is only used with auth = {' or '.join(repr(u) for u in users)}, "
-            f"and this table has auth = '{auth}'",
-            TABLE,
-            key,
-        )
-    for key in _REQUIRED.get(auth, ()):
-        if key not in settings:
-            raise config.error(f"auth = '{auth}' needs '{key}'", TABLE, key)
+    """Check the ``[sources.vault]`` table (ConfigError naming the key when invalid).
+
+    The table is checked against the source type's declared schema (as ``load_config``
+    does), then turned into :class:`VaultSettings`.
+    """
+    problem = check_settings(settings, SETTINGS)
+    if problem is None:
+        problem = check_vault(settings)
+    if problem is not None:
+        key, message = problem
+        raise config.error(message, TABLE, key)
+    auth = str(settings.get("auth", "token"))
 
     url = _config_url(settings.get("url", "env:VAULT_ADDR"), config)
     credentials: dict[str, Reference] = {}
@@ -139,18 +226,10 @@ def parse_settings(settings: Mapping[str, Any], config: Config) -> VaultSettings
     role = _config_str(settings, "role", None, config)
     auth_mount = _config_str(settings, "auth_mount", None, config)
     mount = _config_str(settings, "mount", "secret", config)
-    if not mount or not mount.strip("/"):
-        raise config.error("must name the KV engine's mount path", TABLE, "mount")
-    kv_version = settings.get("kv_version", 2)
-    if isinstance(kv_version, bool) or kv_version not in (1, 2):
-        raise config.error("must be 1 or 2 (the KV engine's version)", TABLE, "kv_version")
+    kv_version = int(settings.get("kv_version", 2))
     path_prefix = _config_str(settings, "path_prefix", "nbcreds", config)
-    read_only = settings.get("read_only", False)
-    if not isinstance(read_only, bool):
-        raise config.error("must be true or false", TABLE, "read_only")
+    read_only = bool(settings.get("read_only", False))
     timeout = settings.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise config.error("must be a positive number of seconds", TABLE, "timeout")
     refresh = settings.get("refresh_before_expiry")
     refresh_before_expiry = DEFAULT_LEASE_REFRESH
     if isinstance(refresh, int | float) and not isinstance(refresh, bool) and refresh >= 0:
@@ -164,18 +243,9 @@ def parse_settings(settings: Mapping[str, Any], config: Config) -> VaultSettings
             raise config.error(
                 "not an ISO-8601 duration such as PT1M or PT30S", TABLE, "refresh_before_expiry"
             ) from None
-    verify_setting = settings.get("verify", True)
-    if not isinstance(verify_setting, bool):
-        raise config.error("must be true or false", TABLE, "verify")
+    verify_setting = bool(settings.get("verify", True))
     verify: bool | str | None = None  # None: hvac honours VAULT_CACERT / VAULT_CAPATH
-    if "ca_cert" in settings:
-        if not verify_setting:
-            raise config.error(
-                "ca_cert and verify = false contradict each other; keep ca_cert (and "
-                "drop verify) to check the server's certificate",
-                TABLE,
-                "verify",
-            )
+    if "ca_cert" in settings:  # (with verify = false: refused by the schema's check)
         verify = _config_ca_cert(settings["ca_cert"], config)
     elif not verify_setting:
         verify = False

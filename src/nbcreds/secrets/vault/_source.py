@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._exceptions import NbcredsError, SecretBackendError, SecretError, SecretReadOnly
-from ...masking import registry
 from .._base import SecretData, SecretSource, SourceHealth
 from ._client import VaultClient
 from ._errors import failure_of, mount_not_found, vault_error
@@ -72,8 +71,7 @@ class VaultSource(SecretSource):
         for candidate in dict.fromkeys((name, name.upper())):
             data = self._read(self._secret_path(namespace, candidate))
             if data is not None:
-                _register(data, name)
-                return data
+                return data  # the resolver registers it with the masker
         return None
 
     def names(self, namespace: str | None) -> list[str]:
@@ -100,8 +98,7 @@ class VaultSource(SecretSource):
                 f"true in {s.where}): secret '{name}' was not written to "
                 f"{self._shown(path)}. Write it with the bao/vault CLI, or set read_only = false."
             )
-        plain = str.__str__(value)
-        registry.register(plain, name)
+        plain = str.__str__(value)  # bind_secret registered it before writing
 
         def write(client: hvac.Client) -> Any:
             engine = client.secrets.kv.v2 if s.kv_version == 2 else client.secrets.kv.v1
@@ -119,10 +116,7 @@ class VaultSource(SecretSource):
                 f"invalid Vault path '{path}' in a vault: reference: use segments separated "
                 "by '/', relative to the mount (e.g. vault:db/prod#password)"
             )
-        data = self._read(clean)
-        if data is not None:
-            _register(data, clean)
-        return data
+        return self._read(clean)  # the resolver registers it with the masker
 
     def read_reference(self, ref: Reference) -> SecretData | None:
         """``vault:path#field``: the secret at ``path`` (the resolver picks the field)."""
@@ -369,8 +363,3 @@ def _check_name(name: str) -> None:
             f"secret name {name!r} cannot be used with Vault: a name is one path segment "
             "(no '/'); use a vault:path#field reference for other paths"
         )
-
-
-def _register(data: Mapping[str, str], label: str) -> None:
-    for value in data.values():
-        registry.register(value, label)

@@ -10,11 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nbcreds.credentials._engine import Minted
-from nbcreds.credentials._types import resolve_secret
-from nbcreds.masking import registry
-from nbcreds.plugins import Reference
-from nbcreds.secrets import SecretData, SecretSource
+from nbcreds.plugins import Minted, Reference, SecretData, SecretSource
 
 _counter = itertools.count(1)
 
@@ -34,15 +30,12 @@ class JsonFileSource(SecretSource):
     def get(self, namespace: str | None, name: str) -> SecretData | None:
         if namespace is not None:
             return None
+        # nothing to register: nbcreds registers what a source returns with the masker
         found = self._data().get(name)
         if isinstance(found, str):
-            registry.register(found, name)
             return found
         if isinstance(found, dict):
-            fields = {k: str(v) for k, v in found.items()}
-            for value in fields.values():
-                registry.register(value, name)
-            return fields
+            return {k: str(v) for k, v in found.items()}
         return None
 
     def names(self, namespace: str | None) -> list[str]:
@@ -60,7 +53,7 @@ class HmacStrategy:
         definition.reference("key")
 
     def mint(self, definition: Any, http: Any) -> Minted:
-        key = resolve_secret(definition, "key")
+        key = definition.secret("key")  # resolved and registered with the masker
         token = hmac.new(key.encode(), str(next(_counter)).encode(), hashlib.sha256).hexdigest()
         lifetime = float(definition.get("lifetime") or 300)
-        return Minted(token, time.monotonic(), time.time(), lifetime)
+        return Minted(token, time.monotonic(), time.time(), lifetime)  # the cache masks it
