@@ -174,3 +174,16 @@ def test_material_a_credential_type_makes_is_registered() -> None:
     verifier = _value("verifier")
     assert sensitive(verifier, "c.code_verifier") == verifier
     assert _hidden(verifier)
+
+
+def test_a_literal_kv_url_and_its_password_are_registered_by_the_backend() -> None:
+    """The PostgreSQL backend is the one place the [kv] url meets the masker (it parses the
+    password out of it); building it connects to nothing."""
+    from nbcreds.kvstore._postgres import PostgresBackend
+
+    password = _value("pw")
+    url = f"postgresql://etl:{password}@127.0.0.1:1/state"
+    backend = PostgresBackend(url, connect_timeout=1)
+    assert _hidden(url)
+    assert _hidden(password)
+    assert password not in repr(backend)
