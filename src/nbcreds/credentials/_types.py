@@ -86,7 +86,9 @@ def _resolve(
 
     ref = parse_reference(text)
     try:
-        resolved = resolve_reference(ref, definition.level, secret=secret)
+        resolved = resolve_reference(
+            ref, definition.level, secret=secret, label=f"{definition.name}.{key}"
+        )
     except SecretError as exc:
         raise definition.error(key, f"refers to {ref}, which cannot be read: {exc}") from None
     if resolved is None:

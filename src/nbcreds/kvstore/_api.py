@@ -127,7 +127,7 @@ def _open_postgres(config: Config, settings: Mapping[str, Any]) -> KVBackend:
         from ..secrets._resolver import resolve_reference, select_field
 
         ref = parse_reference(raw)
-        data = resolve_reference(ref, None)
+        data = resolve_reference(ref, None, label="[kv] url")
         if data is None:
             raise config.error(
                 f"the reference {ref} is unset; set it to a postgresql:// URL", "kv", "url"

@@ -70,7 +70,7 @@ def _resolve(name: str, ns: str | None, field: str | None, seen: tuple[str, ...]
         origin = ""
         if name.upper() in refs:
             ref = parse_reference(refs[name.upper()])
-            data = resolve_reference(ref, level, (*seen, key))
+            data = resolve_reference(ref, level, (*seen, key), label=name)
             origin = f"{ref.scheme} ({display(level)})"
             if data is None:
                 raise SecretNotFound(
@@ -141,10 +141,17 @@ def _pick(data: Mapping[str, str], field: str | None, name: str) -> str:
 
 
 def resolve_reference(
-    ref: Reference, level: str | None, seen: tuple[str, ...] = (), *, secret: bool = True
+    ref: Reference,
+    level: str | None,
+    seen: tuple[str, ...] = (),
+    *,
+    secret: bool = True,
+    label: str | None = None,
 ) -> SecretData | None:
     """The data a reference points to (registered with the masker), or None when unset.
 
+    ``label``: what the masker calls the value (default: the reference's target; the
+    first label given to a value is kept, and ``nbcreds scan`` finds values by it).
     ``secret=False`` is for a setting nbcreds' own schema declares not secret (a
     username, an endpoint given as ``env:VAR``): its value is not masked.
     """
@@ -153,7 +160,7 @@ def resolve_reference(
     data = session().reference_source(ref.scheme).read_reference(ref)
     if data is None or not secret:
         return data
-    return registered(data, ref.target)
+    return registered(data, label or ref.target)
 
 
 class SecretListing:
@@ -274,7 +281,7 @@ def bind_secret(
         raise SecretError(f"bind_secret: {exc}.") from None
 
     def resolve() -> SecretData | None:
-        data = resolve_reference(parsed, ns)
+        data = resolve_reference(parsed, ns, label=name)
         if data is None or parsed.field is None:
             return data
         return select_field(data, parsed.field, name)

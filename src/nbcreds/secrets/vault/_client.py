@@ -256,7 +256,7 @@ class VaultClient:
                 source="vault",
                 address=self.address,
             )
-        data = resolve_reference(ref, None)
+        data = resolve_reference(ref, None, label=f"vault-{key}")
         if data is None:
             raise SecretBackendError(
                 f"Vault auth '{s.auth}' needs {key}, and {ref} is unset: set it, or change "
