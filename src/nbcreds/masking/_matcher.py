@@ -287,6 +287,8 @@ class Matcher:
             scanned = [(root, pos + at) for root, at in self._scan_piece(piece) if at < stop - pos]
             del piece
             if scanned:
+                if self._fold and folded is None:
+                    folded = data.lower()  # once, for every chunk's checks
                 found.extend(self._check(data, folded, scanned, block))
                 if first and found:
                     return found
