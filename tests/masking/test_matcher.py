@@ -207,12 +207,20 @@ def test_a_pattern_longer_than_any_literal_limit_is_matched_whole(backend: str) 
     assert m.sub(f"<{value[:-1]}>", "*") == f"<{value[:-1]}>"
 
 
+@pytest.mark.parametrize("periodic", [False, True])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_huge_pattern_windows_at_the_edges_and_long_slices_in_the_middle(backend: str) -> None:
+def test_huge_pattern_windows_at_the_edges_and_long_slices_in_the_middle(
+    backend: str, periodic: bool
+) -> None:
     from nbcreds.masking._matcher import HUGE_EDGE, HUGE_PATTERN
 
     rng = __import__("random").Random(5)
-    value = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789+/", k=HUGE_PATTERN * 3))
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789+/"
+    if periodic:  # a repeated unit with a random tail: every position is an anchor hit
+        unit = "".join(rng.choices(alphabet, k=64))
+        value = (unit * (HUGE_PATTERN * 3 // 64))[:-16] + "".join(rng.choices(alphabet, k=16))
+    else:
+        value = "".join(rng.choices(alphabet, k=HUGE_PATTERN * 3))
     m = Matcher([(value, None)], backend=backend, fragment_length=16)  # type: ignore[arg-type]
     assert m.sub(f"[{value}]", "*") == "[*]"
     for start in (0, 5, HUGE_EDGE - 40, len(value) - HUGE_EDGE + 3, len(value) - 16):
@@ -221,3 +229,46 @@ def test_huge_pattern_windows_at_the_edges_and_long_slices_in_the_middle(backend
     middle = len(value) // 2
     long_slice = value[middle : middle + 4096]
     assert m.sub(f"[{long_slice}]", "*") == "[*]"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    periods=st.lists(
+        st.tuples(st.text(WINDOW_ALPHABET, min_size=1, max_size=5), st.integers(3, 60)),
+        min_size=1,
+        max_size=3,
+    ),
+    caseless=st.booleans(),
+    fragment=st.sampled_from([8, 16]),
+    chunk=st.sampled_from([8, 64, 1 << 16]),
+    data=st.data(),
+)
+def test_periodic_values_in_chunked_texts_match_the_reference(
+    periods: list[tuple[str, int]], caseless: bool, fragment: int, chunk: int, data: st.DataObject
+) -> None:
+    """Periodic values (every position an anchor hit: the run skipping and the
+    extension along an alignment) in texts scanned in small chunks (the jump over
+    covered runs) are masked exactly like the reference."""
+    from unittest import mock
+
+    from nbcreds.masking import _matcher
+
+    patterns = [(unit * repeat, caseless) for unit, repeat in periods]
+
+    def slices(pattern: str) -> st.SearchStrategy[str]:
+        return st.tuples(st.integers(0, len(pattern)), st.integers(0, len(pattern))).map(
+            lambda t: pattern[t[0] : t[1]]
+        )
+
+    pieces = st.one_of(*(slices(p) for p, _ in patterns), st.text(WINDOW_ALPHABET, max_size=3))
+    text = "".join(data.draw(st.lists(pieces, max_size=8)))
+    expected = _windows_sub(text, patterns, fragment, "<>")
+    with mock.patch.object(_matcher, "_CHUNK", chunk):
+        for backend in BACKENDS:
+            matcher = Matcher(
+                [(p, None, c) for p, c in patterns],
+                backend=backend,  # type: ignore[arg-type]
+                fragment_length=fragment,
+            )
+            assert matcher.sub(text, "<>") == expected, backend
+            assert matcher.search(text) == (expected != text), backend

@@ -165,6 +165,10 @@ class Matcher:
         ]
         self._roots, self._groups = _plan(self)
         self._root_lengths = [len(root) for root in self._roots]
+        self._left_reach, self._right_reach = _reaches(self._groups, [len(p) for p in self._folded])
+        #: the farthest an occurrence can start before / end after its root hit
+        self._max_left = max(self._left_reach, default=0)
+        self._max_right = max(self._right_reach, default=0)
         self._lock = threading.Lock()
         self._hs_db: Any = None
         self._ac: Any = None
@@ -249,28 +253,91 @@ class Matcher:
             self._hs_db.scan(data, match_event_handler=_on_hs_match, context=context)
         return found
 
-    def _raw_bytes(self, data: bytes) -> list[tuple[int, int, int]]:
+    def _raw_bytes(self, data: bytes, first: bool = False) -> list[tuple[int, int, int]]:
         """Every occurrence of every pattern (or window) as (pattern index, start, end)
-        byte offsets."""
+        byte offsets; ``first``: stop at the first chunk holding one."""
         # Hyperscan folds case itself; the lower-case copy is made for a hit's checks
         folded = data.lower() if self._fold and self.backend == "ahocorasick" else None
-        scanned = self._scan(data, folded)
-        if not scanned:
-            return []
-        return self._check(data, folded, scanned)
+        if len(data) <= _CHUNK:
+            scanned = self._scan(data, folded)
+            return self._check(data, folded, scanned) if scanned else []
+        return self._raw_chunked(data, folded, first)
+
+    def _raw_chunked(
+        self, data: bytes, folded: bytes | None, first: bool
+    ) -> list[tuple[int, int, int]]:
+        """:meth:`_raw_bytes` of a long text, scanned in chunks of :data:`_CHUNK` bytes.
+
+        Each chunk's root hits are checked before the next chunk is scanned, so
+        the hits held at once are bounded, and a run of text already known to be
+        covered (a huge value printed whole: every position is a hit) is jumped
+        over instead of being reported hit by hit: no hit starting between
+        ``start + max_left`` and ``end - max_right`` of a covered block can add
+        anything to the union (see :meth:`_check`).
+        """
+        found: list[tuple[int, int, int]] = []
+        overlap = max(self._root_lengths) - 1
+        target = folded if folded is not None else data
+        size = len(data)
+        block = [-1, -1]
+        pos = 0
+        while pos < size:
+            stop = min(size, pos + _CHUNK)
+            piece = target[pos : stop + overlap]
+            scanned = [(root, pos + at) for root, at in self._scan_piece(piece) if at < stop - pos]
+            del piece
+            if scanned:
+                if self._fold and folded is None:
+                    folded = data.lower()  # once, for every chunk's checks
+                found.extend(self._check(data, folded, scanned, block))
+                if first and found:
+                    return found
+            pos = stop
+            cs, ce = block
+            if cs >= 0 and cs + self._max_left <= pos and ce - self._max_right > pos:
+                pos = ce - self._max_right  # every hit before this is inside the block
+        return found
+
+    def _scan_piece(self, piece: bytes) -> list[tuple[int, int]]:
+        if self.backend == "ahocorasick":
+            return [
+                (root, start)
+                for root, start, _ in self._ac.find_matches_as_indexes(piece, overlapping=True)
+            ]
+        return self._scan(piece, None)
 
     def _check(
-        self, data: bytes, folded: bytes | None, scanned: list[tuple[int, int]]
+        self,
+        data: bytes,
+        folded: bytes | None,
+        scanned: list[tuple[int, int]],
+        block: list[int] | None = None,
     ) -> list[tuple[int, int, int]]:
-        """Root hits -> occurrences of patterns and windows, each checked in place."""
+        """Root hits -> occurrences of patterns and windows, each checked in place.
+
+        A window check that holds is extended along its alignment as far as the
+        text goes on matching the pattern (a longer slice of it, so masking it is
+        what every window inside it asks for). ``block`` is the contiguous stretch
+        of text the occurrences found so far cover; a hit whose every possible
+        occurrence (its group's reach around it) lies inside is skipped -- it
+        cannot change the union -- so a huge value printed whole costs one
+        extension, not one check per position.
+        """
         found: list[tuple[int, int, int]] = []
         groups = self._groups
         roots = self._roots
         caseless = self.caseless
         fold_keys = self._fold
+        left_reach = self._left_reach
+        right_reach = self._right_reach
         if fold_keys and folded is None:
             folded = data.lower()
+        if block is None:
+            block = [-1, -1]
+        cs, ce = block
         for root, start in scanned:
+            if start - left_reach[root] >= cs and start + right_reach[root] <= ce:
+                continue
             key_source = folded if fold_keys else data
             assert key_source is not None
             root_bytes = roots[root]
@@ -283,18 +350,35 @@ class Matcher:
                     assert source is not None
                     pattern = self._folded[index]
                     if len(check) == 1:  # a whole pattern
-                        if source.startswith(pattern, start):
-                            found.append((index, start, start + len(pattern)))
-                        continue
-                    _, lb, ab, ae, rb, window, q = check
-                    if not source.startswith(pattern[ab:ae], start):
-                        continue
-                    end = start + (ae - ab)
-                    left = _common_suffix(source, start, pattern, lb, ab)
-                    right = _common_prefix(source, end, pattern, ae, rb)
-                    chars = q + _chars(pattern, ab - left, ab) + _chars(pattern, ae, ae + right)
-                    if chars >= window:
-                        found.append((index, start - left, end + right))
+                        if start >= cs and start + len(pattern) <= ce:
+                            continue
+                        if not source.startswith(pattern, start):
+                            continue
+                        lo, hi = start, start + len(pattern)
+                    else:
+                        _, lb, ab, ae, rb, window, q = check
+                        if start - (ab - lb) >= cs and start + (rb - ab) <= ce:
+                            continue
+                        if not source.startswith(pattern[ab:ae], start):
+                            continue
+                        end = start + (ae - ab)
+                        left = _common_suffix(source, start, pattern, lb, ab)
+                        right = _common_prefix(source, end, pattern, ae, rb)
+                        chars = q + _chars(pattern, ab - left, ab) + _chars(pattern, ae, ae + right)
+                        if chars < window:
+                            continue
+                        # extending only pays where the block does not reach yet
+                        if left == ab - lb and lb > 0 and start - left < cs:
+                            left = _extend_left(source, start, pattern, ab)
+                        if right == rb - ae and rb < len(pattern) and end + right > ce:
+                            right = _extend_right(source, end, pattern, ae)
+                        lo, hi = start - left, end + right
+                    found.append((index, lo, hi))
+                    if lo <= ce and hi >= cs:
+                        cs, ce = min(cs, lo), max(ce, hi)
+                    elif lo > ce:
+                        cs, ce = lo, hi
+        block[0], block[1] = cs, ce
         return found
 
     def _raw(self, text: str | bytes) -> list[tuple[int, int, int]]:
@@ -319,15 +403,24 @@ class Matcher:
         return merge_spans(self._raw(text), self.labels)
 
     def search(self, text: str | bytes) -> bool:
-        """True when any pattern occurs in ``text``."""
-        return bool(self._raw(text))
+        """True when any pattern occurs in ``text`` (a long text is scanned only up
+        to the first chunk holding an occurrence)."""
+        if not self.patterns or not text:
+            return False
+        if isinstance(text, (bytes, bytearray, memoryview)):
+            data = bytes(text)
+        elif text.isascii():
+            data = text.encode("ascii")
+        else:
+            data = text.encode("utf-8", "surrogatepass")
+        return bool(self._raw_bytes(data, first=True))
 
     def sub(self, text: str, replacement: Replacement) -> str:
         """``text`` with every span replaced by ``replacement`` (a string, or a
         function of the span's label returning one)."""
         if not self.patterns or not text:
             return text
-        if text.isascii():  # the common case: one scan, nothing else if no match
+        if text.isascii() and len(text) <= _CHUNK:  # the common case: one scan
             data = text.encode("ascii")
             folded = data.lower() if self._fold and self.backend == "ahocorasick" else None
             scanned = self._scan(data, folded)
@@ -405,6 +498,48 @@ def _common_prefix(source: bytes, start: int, pattern: bytes, lo: int, hi: int) 
     return n
 
 
+def _extend_left(source: bytes, end: int, pattern: bytes, hi: int) -> int:
+    """:func:`_common_suffix` over all of ``pattern[:hi]``, galloping: the cost
+    follows the length of the match, not of the pattern."""
+    limit = min(hi, end)
+    size = 64
+    while size < limit and source[end - size : end] == pattern[hi - size : hi]:
+        size *= 2
+    return _common_suffix(source, end, pattern, hi - min(size, limit), hi)
+
+
+def _extend_right(source: bytes, start: int, pattern: bytes, lo: int) -> int:
+    """:func:`_common_prefix` over all of ``pattern[lo:]``, galloping."""
+    limit = min(len(pattern) - lo, len(source) - start)
+    size = 64
+    while size < limit and source[start : start + size] == pattern[lo : lo + size]:
+        size *= 2
+    return _common_prefix(source, start, pattern, lo, lo + min(size, limit))
+
+
+def _reaches(
+    groups: list[list[tuple[bytes, list[tuple[int, ...]]]]], lengths: list[int]
+) -> tuple[list[int], list[int]]:
+    """For each root, how far before its hit a *bounded* occurrence can start and
+    how far after the hit's start it can end (the whole pattern, or the anchor's
+    context): a hit whose reach lies inside covered text can be skipped."""
+    lefts: list[int] = []
+    rights: list[int] = []
+    for group in groups:
+        left = right = 0
+        for _key, checks in group:
+            for check in checks:
+                if len(check) == 1:
+                    right = max(right, lengths[check[0]])
+                else:
+                    _, lb, ab, _ae, rb, _window, _q = check
+                    left = max(left, ab - lb)
+                    right = max(right, rb - ab)
+        lefts.append(left)
+        rights.append(right)
+    return lefts, rights
+
+
 def _chars(pattern: bytes, lo: int, hi: int) -> int:
     """The number of characters in ``pattern[lo:hi]`` (on character boundaries)."""
     if hi <= lo:
@@ -425,6 +560,10 @@ HUGE_PATTERN = 1 << 16
 HUGE_EDGE = 4096
 #: The most anchors sampled from the middle of one huge pattern.
 MAX_HUGE_ANCHORS = 2048
+
+
+#: A wide anchor is compared with at most this many kept ones of the same shape.
+_MAX_WIDE_REPRESENTATIVES = 8
 
 
 def _anchor_plan(length: int, fragment: int) -> tuple[int, list[tuple[int, int]]]:
@@ -471,6 +610,7 @@ def _plan(
     """
     by_key: dict[bytes, list[tuple[int, ...]]] = {}
     seen_context: set[tuple[bytes, bytes, bytes, bool]] = set()
+    seen_wide: dict[tuple[bytes, int, int, int, bool], list[tuple[bytes, int, int]]] = {}
     fragment = matcher.fragment_length
     fold = matcher._fold
     for index, text in enumerate(matcher.patterns):
@@ -489,12 +629,22 @@ def _plan(
             ae = offsets(pos + q)
             rb = offsets(min(len(text), pos + q + reach))
             key = folded[ab:ae]
+            # equal anchors with equal surroundings find the same windows: keep one
+            # (a periodic value has few distinct ones)
             if window == fragment:
-                # equal anchors with equal surroundings find the same windows: keep one
                 context = (folded[lb:ab], key, folded[ae:rb], caseless)
                 if context in seen_context:
                     continue
                 seen_context.add(context)
+            else:
+                # wide contexts are kilobytes: compared (not stored) against the
+                # first few kept with the same anchor and shape
+                shape = (key, ab - lb, rb - ab, window, caseless)
+                kept = seen_wide.setdefault(shape, [])
+                if any(folded[lb:rb] == other[lo:hi] for other, lo, hi in kept):
+                    continue
+                if len(kept) < _MAX_WIDE_REPRESENTATIVES:
+                    kept.append((folded, lb, rb))
             by_key.setdefault(key.lower() if fold else key, []).append(
                 (index, lb, ab, ae, rb, window, q)
             )
@@ -551,6 +701,9 @@ def _to_char_offsets(
         chars[offset] = prev_char
     return [(index, chars[start], chars[end]) for index, start, end in found]
 
+
+#: Texts longer than this many bytes are scanned chunk by chunk (see _raw_chunked).
+_CHUNK = 1 << 16
 
 #: Hyperscan databases are padded to at least this many literals (see above).
 _HS_MIN_PATTERNS = 64
