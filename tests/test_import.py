@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from nbcreds.testing.leaks import assert_no_leak
 
@@ -86,8 +87,8 @@ def test_load_ext_does_not_import_heavy_modules() -> None:
 
 #: What ``%load_ext nbcreds`` leaves for later (issue 18 item 7, benchmarks/load.py): the
 #: matcher backends until a value is registered, the stdlib pieces only an encoder, a
-#: config file, an error message or entry-point discovery needs, and ipykernel itself in
-#: a shell that is not a kernel.
+#: config file, an error message or entry-point discovery needs, ipykernel itself in a
+#: shell that is not a kernel, and the session until a command needs it.
 LAZY_AT_LOAD = [
     "hyperscan",
     "ahocorasick_rs",
@@ -99,6 +100,11 @@ LAZY_AT_LOAD = [
     "importlib.metadata",
     "ipykernel",
     "jupyter_client",
+    # the session (config, plugin registries, sources): on first use
+    "nbcreds._session",
+    "nbcreds.config",
+    "nbcreds.plugins",
+    "nbcreds.secrets",
 ]
 
 
@@ -115,10 +121,12 @@ def test_load_ext_defers_backends_encoders_and_discovery() -> None:
     assert offenders == []
 
 
-def test_masking_holds_from_load_to_first_value() -> None:
-    """Deferring the backend opens no gap: output before any value passes untouched,
-    the first value registered compiles the matcher, and output after it is masked."""
+def test_masking_holds_from_load_to_first_value(tmp_path: Path) -> None:
+    """Deferring the backend and the session opens no gap: output before any value
+    passes untouched, the first value registered loads the config (its ``[masking]``
+    settings apply) and compiles the matcher, and output after it is masked."""
     value = "s3cr3t-" + "q" * 20
+    (tmp_path / "nbcreds.toml").write_text('[masking]\nreplacement = "[hidden]"\n')
     out = subprocess.run(
         [
             sys.executable,
@@ -137,12 +145,13 @@ def test_masking_holds_from_load_to_first_value() -> None:
         capture_output=True,
         text=True,
         check=True,
+        cwd=tmp_path,
     )
     assert_no_leak(out.stdout + out.stderr, [value])
     lines = out.stdout.splitlines()
     assert "before []" in lines
-    assert "after ****" in lines
-    assert "cell ****" in lines
+    assert "after [hidden]" in lines
+    assert "cell [hidden]" in lines
     assert "backend True" in lines
 
 
