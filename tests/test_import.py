@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+from nbcreds.testing.leaks import assert_no_leak
 
 HEAVY = [
     "hvac",
@@ -80,6 +83,76 @@ def test_load_ext_does_not_import_heavy_modules() -> None:
     )
     assert offenders == []
     assert "nbcreds.ipython._magics" in loaded
+
+
+#: What ``%load_ext nbcreds`` leaves for later (issue 18 item 7, benchmarks/load.py): the
+#: matcher backends until a value is registered, the stdlib pieces only an encoder, a
+#: config file, an error message or entry-point discovery needs, ipykernel itself in a
+#: shell that is not a kernel, and the session until a command needs it.
+LAZY_AT_LOAD = [
+    "hyperscan",
+    "ahocorasick_rs",
+    "xml.sax",
+    "urllib.request",
+    "http.client",
+    "difflib",
+    "tomllib",
+    "importlib.metadata",
+    "ipykernel",
+    "jupyter_client",
+    # the session (config, plugin registries, sources): on first use
+    "nbcreds._session",
+    "nbcreds.config",
+    "nbcreds.plugins",
+    "nbcreds.secrets",
+]
+
+
+def test_load_ext_defers_backends_encoders_and_discovery() -> None:
+    loaded = _modules_after(
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'nbcreds')\n"
+        "ip.run_cell('print(1)')\n"
+        "from nbcreds.ipython._magics import NbcredsMagics\n"
+        "assert not NbcredsMagics.secret._built  # argparse parsers: on first use"
+    )
+    offenders = sorted(m for m in LAZY_AT_LOAD if m in loaded)
+    assert offenders == []
+
+
+def test_masking_holds_from_load_to_first_value(tmp_path: Path) -> None:
+    """Deferring the backend and the session opens no gap: output before any value
+    passes untouched, the first value registered loads the config (its ``[masking]``
+    settings apply) and compiles the matcher, and output after it is masked."""
+    value = "s3cr3t-" + "q" * 20
+    (tmp_path / "nbcreds.toml").write_text('[masking]\nreplacement = "[hidden]"\n')
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from IPython.core.interactiveshell import InteractiveShell\n"
+            "ip = InteractiveShell.instance()\n"
+            "ip.run_line_magic('load_ext', 'nbcreds')\n"
+            "print('before', sorted({'hyperscan', 'ahocorasick_rs'} & set(sys.modules)))\n"
+            "import nbcreds\n"
+            f"nbcreds.mask({value!r})\n"
+            f"print('after', {value!r})\n"
+            "ip.run_cell('print(\"cell\", %r)' % " + repr(value) + ")\n"
+            "print('backend', bool({'hyperscan', 'ahocorasick_rs'} & set(sys.modules)))\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert_no_leak(out.stdout + out.stderr, [value])
+    lines = out.stdout.splitlines()
+    assert "before []" in lines
+    assert "after [hidden]" in lines
+    assert "cell [hidden]" in lines
+    assert "backend True" in lines
 
 
 def test_default_source_order_does_not_import_keyring() -> None:

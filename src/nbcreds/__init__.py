@@ -8,8 +8,9 @@
 
 In a notebook, ``%load_ext nbcreds`` adds the magics and output masking.
 
-Importing this package is light: credentials, the KV store, Vault, widgets and
-their heavy dependencies load on first use.
+Importing this package is light: the session (config, plugins), secrets,
+credentials, the KV store, Vault, widgets and their heavy dependencies load on
+first use.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import plugins
 from ._exceptions import (
     AuthorizationDenied,
     AuthorizationExpired,
@@ -45,15 +45,21 @@ from ._exceptions import (
     SecretReadOnly,
     TokenRequestError,
 )
-from ._session import current_namespace, list_namespaces, load_config, use_namespace
 from .masking import mask, unmask
-from .secrets import SecretListing, bind_secret, list_secrets, secret
+from .masking import registry as _masking_registry
 from .values import Secret
 
 if TYPE_CHECKING:
     __version__: str
+    from . import plugins
     from ._config_write import save_credential
-    from ._session import source_order
+    from ._session import (
+        current_namespace,
+        list_namespaces,
+        load_config,
+        source_order,
+        use_namespace,
+    )
     from .credentials import (
         CredentialInfo,
         CredentialListing,
@@ -81,6 +87,7 @@ if TYPE_CHECKING:
         set_kv,
     )
     from .masking import masked
+    from .secrets import SecretListing, bind_secret, list_secrets, secret
     from .secrets._lease import Lease, lease, revoke_leases
 
 # name -> module providing it, imported on first access (keeps `import nbcreds` light)
@@ -112,6 +119,14 @@ _LAZY = {
     "Lease": "nbcreds.secrets._lease",
     "revoke_leases": "nbcreds.secrets._lease",
     "source_order": "nbcreds._session",
+    "current_namespace": "nbcreds._session",
+    "list_namespaces": "nbcreds._session",
+    "load_config": "nbcreds._session",
+    "use_namespace": "nbcreds._session",
+    "SecretListing": "nbcreds.secrets",
+    "bind_secret": "nbcreds.secrets",
+    "list_secrets": "nbcreds.secrets",
+    "secret": "nbcreds.secrets",
     "save_credential": "nbcreds._config_write",
 }
 
@@ -203,6 +218,8 @@ def __getattr__(name: str) -> Any:
         value: Any = _version()
         globals()[name] = value
         return value
+    if name == "plugins":  # the public plugin API, a submodule
+        return importlib.import_module("nbcreds.plugins")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'nbcreds' has no attribute {name!r}")
@@ -213,6 +230,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def _settings_before_first_value() -> None:
+    # Registry listener: the first value registered loads the config (if nothing did
+    # yet), so that the [masking] settings are pushed before anything is masked. Here,
+    # not in _session, so that the session (config, plugins) is imported on first use
+    # rather than by `import nbcreds` / `%load_ext nbcreds`.
+    if len(_masking_registry):
+        from ._session import load_settings_before_first_value
+
+        load_settings_before_first_value()
+
+
+_masking_registry.add_listener(_settings_before_first_value)
 
 
 def load_ipython_extension(ipython: Any) -> None:

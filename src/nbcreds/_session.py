@@ -260,18 +260,16 @@ class Session:
 _SESSION = Session()
 
 
-def _load_settings_before_first_value() -> None:
-    """Registry listener: the first value registered loads the config (if nothing did
-    yet), so the ``[masking]`` settings are pushed before anything is masked."""
+def load_settings_before_first_value() -> None:
+    """The first value registered loads the config (if nothing did yet), so the
+    ``[masking]`` settings are pushed before anything is masked (called by the
+    registry listener ``nbcreds`` installs at import)."""
     if _SESSION._config is None and len(registry):
         from ._exceptions import NbcredsError
 
         # an invalid file masks with the defaults; its error shows at first use
         with contextlib.suppress(NbcredsError):
             _SESSION.config  # noqa: B018 -- loads and pushes the settings
-
-
-registry.add_listener(_load_settings_before_first_value)
 
 
 def session() -> Session:

@@ -646,16 +646,14 @@ def _post_run_cell(*_args: Any) -> None:
 
 
 def _watch_logins(on: bool) -> None:
-    import sys
+    # through nbcreds._login_events, not nbcreds.credentials: importing the credentials
+    # package here would double the cost of %load_ext (no sign-in happens before it is)
+    from . import _login_events
 
-    if not on and "nbcreds.credentials" not in sys.modules:
-        return
-    import nbcreds.credentials as credentials
-
-    if on:
-        credentials.add_login_listener(_login_changed)
-    else:
-        credentials.remove_login_listener(_login_changed)
+    if on and _login_changed not in _login_events.listeners:
+        _login_events.listeners.append(_login_changed)
+    elif not on and _login_changed in _login_events.listeners:
+        _login_events.listeners.remove(_login_changed)
 
 
 def _comm_manager(ip: Any) -> Any:

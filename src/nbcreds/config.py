@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,6 +229,8 @@ def load_config(path: Path | str | None = None, *, search: bool = True) -> Confi
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the config file: {exc.strerror}", path=str(path)) from None
+    import tomllib  # here: its parser compiles regexes at import, and most kernels have no file
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -23,7 +23,6 @@ completers, ``%secret bind NAME --from REF``, the credential form, the sidebar
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -417,6 +416,8 @@ def parse_reference(value: str) -> Reference:
 
 def did_you_mean(key: str, known: Iterable[str]) -> str:
     """`` (did you mean 'order'?)`` when a known key is close to ``key``, else ``""``."""
+    import difflib  # only for the error: slow to import
+
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

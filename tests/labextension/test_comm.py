@@ -456,3 +456,28 @@ def test_register_is_a_noop_without_a_kernel() -> None:
     comm.register(Shell())
     comm.unregister(Shell())
     assert comm._shell is None
+
+
+def test_sign_in_changes_reach_the_comm_without_importing_credentials_at_load() -> None:
+    """The comm subscribes through nbcreds._login_events (so %load_ext need not import
+    nbcreds.credentials); the login book tells those listeners, and unsubscribing stops it."""
+    from types import SimpleNamespace
+
+    from nbcreds import _login_events, comm
+    from nbcreds.credentials._login import LoginBook, LoginState
+
+    heard: list[tuple[str, str]] = []
+
+    def listener(name: str, state: LoginState) -> None:
+        heard.append((name, state.status))
+
+    comm._watch_logins(True)
+    _login_events.listeners.append(listener)
+    try:
+        assert comm._login_changed in _login_events.listeners
+        LoginBook()._changed(SimpleNamespace(name="me"), LoginState(status="pending"))  # type: ignore[arg-type]
+        assert heard == [("me", "pending")]
+    finally:
+        _login_events.listeners.remove(listener)
+        comm._watch_logins(False)
+    assert comm._login_changed not in _login_events.listeners

@@ -142,3 +142,17 @@ def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None
     assert comm_id in [m["content"]["comm_id"] for m in out if m["msg_type"] == "comm_close"]
     everything = repr(msgs) + repr(out) + repr(replies) + repr(pushed)
     assert_no_leak(everything, [SECRET_VALUE, SECRET_VALUE + "2"])
+
+
+@pytest.mark.slow
+def test_load_ext_in_a_real_kernel_stays_light(kernel: tuple[KernelManager, Any]) -> None:
+    """In a kernel (comm registered, sign-in changes watched) %load_ext imports neither
+    the credentials package, the session nor a matcher backend (issue 18 item 7)."""
+    _km, kc = kernel
+    _drain(kc)
+    heavy = ["nbcreds.credentials", "nbcreds._session", "nbcreds.config", "hyperscan"]
+    out = _execute(
+        kc,
+        f"%load_ext nbcreds\nimport sys\nprint(sorted(m for m in {heavy!r} if m in sys.modules))",
+    )
+    assert [m["content"]["text"] for m in out if m["msg_type"] == "stream"] == ["[]\n"]

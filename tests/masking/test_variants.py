@@ -81,3 +81,15 @@ def test_fragments_are_every_window() -> None:
     assert fragments("abcdefghij", 8) == ["abcdefgh", "bcdefghi", "cdefghij"]
     assert fragments("abcdefgh", 8) == []
     assert fragments("abcdefghij", 0) == []
+
+
+@given(st.text(alphabet=st.sampled_from("ab&<>\"'\n\r\t é"), max_size=20))
+def test_xml_forms_are_the_standard_librarys(value: str) -> None:
+    """The XML escapes are written out (xml.sax is slow to import): same results."""
+    from xml.sax import saxutils
+
+    from nbcreds.masking._variants import quoteattr, xml_escape
+
+    assert xml_escape(value) == saxutils.escape(value)
+    assert xml_escape(value, {'"': "&quot;"}) == saxutils.escape(value, {'"': "&quot;"})
+    assert quoteattr(value) == saxutils.quoteattr(value)

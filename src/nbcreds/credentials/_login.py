@@ -140,7 +140,9 @@ class LoginBook:
             self._listeners.remove(listener)
 
     def _changed(self, definition: Definition, state: LoginState) -> None:
-        for listener in list(self._listeners):
+        from .. import _login_events  # listeners that subscribed without importing us
+
+        for listener in [*self._listeners, *_login_events.listeners]:
             try:
                 listener(definition.name, state)
             except Exception:  # a surface failing must not break a sign-in

@@ -21,6 +21,7 @@ import functools
 import json
 import keyword
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.core.magic_arguments import argument as _ipy_argument
-from IPython.core.magic_arguments import magic_arguments as _ipy_magic_arguments
+from IPython.core.magic_arguments import construct_parser as _ipy_construct_parser_untyped
 from IPython.core.magic_arguments import parse_argstring as _ipy_parse_argstring
 from traitlets import Bool, Float
 
@@ -51,9 +52,68 @@ __all__ = ["NbcredsMagics", "register", "unregister"]
 F = TypeVar("F", bound=Callable[..., Any])
 _Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 # IPython's magic_arguments helpers are untyped: give them types once, here.
-magic_arguments: Callable[[], _Decorator] = _ipy_magic_arguments
 argument: Callable[..., _Decorator] = _ipy_argument
 parse_argstring: Callable[[Any, str], Any] = _ipy_parse_argstring
+_ipy_construct_parser: Callable[[Any], Any] = _ipy_construct_parser_untyped
+
+
+class _ArgumentMagic:
+    """A magic method whose ``magic_arguments`` parser is built on first use.
+
+    IPython's ``@magic_arguments()`` builds the argparse parser -- and formats the
+    full help into ``__doc__`` -- when the class is defined: most of the cost of
+    ``%load_ext nbcreds``. Here both wait for the first parse or help request
+    (``%secret?``); the parser and the help are IPython's own, built the same way.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self._func = func
+        self._built = False
+        self.__wrapped__ = func
+        self.__name__ = func.__name__
+        self.__qualname__ = func.__qualname__
+        self.__module__ = func.__module__
+
+    def _build(self) -> Any:
+        if not self._built:
+            self._func.parser = _ipy_construct_parser(self._func)  # type: ignore[attr-defined]
+            self._built = True
+        return self._func.parser  # type: ignore[attr-defined]
+
+    @property
+    def parser(self) -> Any:
+        return self._build()
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]  # the full help, on demand
+        self._build()
+        return self._func.__doc__
+
+    def __getattr__(self, name: str) -> Any:
+        # has_arguments, decorators, argcmd_name...: the function's own attributes
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._func, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._func(*args, **kwargs)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        return types.MethodType(self, instance)
+
+
+def magic_arguments() -> Callable[[F], F]:
+    """``IPython.core.magic_arguments.magic_arguments()``, with the parser built lazily."""
+
+    def decorate(func: F) -> F:
+        if not getattr(func, "has_arguments", False):
+            func.has_arguments = True  # type: ignore[attr-defined]
+            func.decorators = []  # type: ignore[attr-defined]
+        return _ArgumentMagic(func)  # type: ignore[return-value]
+
+    return decorate
 
 
 def _resolve(namespace: str | None) -> str | None:

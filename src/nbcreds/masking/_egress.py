@@ -251,11 +251,11 @@ def _sessions(ipython: Any) -> list[Any]:
 
 
 def _is_kernel_stream(stream: Any) -> bool:
-    try:
-        from ipykernel.iostream import OutStream
-    except ImportError:
-        return False
-    return isinstance(stream, OutStream)
+    # an OutStream exists only once ipykernel.iostream is imported: never import it
+    # here (that is all of ipykernel and jupyter_client in a terminal IPython)
+    iostream = sys.modules.get("ipykernel.iostream")
+    out_stream = getattr(iostream, "OutStream", None)
+    return isinstance(out_stream, type) and isinstance(stream, out_stream)
 
 
 class _ConsoleEcho:

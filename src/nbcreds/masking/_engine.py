@@ -364,8 +364,11 @@ def _skipped(values: dict[str, str | None], conf: MaskingSettings) -> list[str |
 
 
 def _build(version: int, values: dict[str, str | None], conf: MaskingSettings) -> Compiled:
-    """Everything compiled from scratch, as one tier."""
-    return Compiled(version, conf, [_build_tier(dict(values), conf)], _skipped(values, conf))
+    """Everything compiled from scratch, as one tier (none while nothing is registered:
+    the matcher backend, Hyperscan or Aho-Corasick, is imported with the first value,
+    not by ``%load_ext nbcreds``)."""
+    tiers = [_build_tier(dict(values), conf)] if values else []
+    return Compiled(version, conf, tiers, _skipped(values, conf))
 
 
 def _update(

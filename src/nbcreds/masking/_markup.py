@@ -89,15 +89,28 @@ _LATEX = (
     r"|[{}]"
 )
 
-_PLAIN_STRIP = re.compile(f"{_ANSI}|{_BREAK}")
-_TOKENS: dict[Kind, re.Pattern[str]] = {
-    "plain": re.compile(f"(?P<markup>{_ANSI}|{_BREAK})"),
-    "html": re.compile(f"(?P<markup>{_TAG}|{_BREAK})|(?P<entity>{_ENTITY})", re.DOTALL),
-    "markdown": re.compile(
-        f"(?P<markup>{_TAG}|{_BREAK})|(?P<entity>{_ENTITY})|(?P<mdesc>{_MD_ESCAPE})", re.DOTALL
+# The expressions are compiled on first use, not at import: compiling them is most of
+# the cost of importing this module, which ``%load_ext nbcreds`` pays (masking is
+# installed at load, but nothing needs them until a value is registered).
+_SOURCES: dict[str, tuple[str, int]] = {
+    "strip": (f"{_ANSI}|{_BREAK}", 0),  # what plain text's visible text drops
+    "plain": (f"(?P<markup>{_ANSI}|{_BREAK})", 0),
+    "html": (f"(?P<markup>{_TAG}|{_BREAK})|(?P<entity>{_ENTITY})", re.DOTALL),
+    "markdown": (
+        f"(?P<markup>{_TAG}|{_BREAK})|(?P<entity>{_ENTITY})|(?P<mdesc>{_MD_ESCAPE})",
+        re.DOTALL,
     ),
-    "latex": re.compile(f"(?P<markup>{_BREAK})|{_LATEX}"),
+    "latex": (f"(?P<markup>{_BREAK})|{_LATEX}", 0),
 }
+_compiled: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    """The expression ``name`` of :data:`_SOURCES`, compiled once."""
+    found = _compiled.get(name)
+    if found is None:
+        found = _compiled[name] = re.compile(*_SOURCES[name])
+    return found
 
 
 def _decode(match: re.Match[str], group: str) -> str:
@@ -127,7 +140,7 @@ def visible(text: str, kind: Kind = "plain") -> tuple[str, list[_Segment]]:
     segments: list[_Segment] = []
     shown = 0
     position = 0
-    for match in _TOKENS[kind].finditer(text):
+    for match in _pattern(kind).finditer(text):
         start, end = match.span()
         group = match.lastgroup
         if text[start] == "\n":  # a line break: also its trailing padding
@@ -156,7 +169,7 @@ def _quick_view(text: str, kind: Kind) -> str | None:
     if kind == "plain":
         escapes = "\x1b" in text
         if "\n" not in text:
-            return _PLAIN_STRIP.sub("", text) if escapes else None
+            return _pattern("strip").sub("", text) if escapes else None
         if not escapes and _plain_lines(text):
             return text.replace("\n", "")
         view = visible(text, kind)[0]

@@ -16,7 +16,6 @@ with :meth:`MaskingSettings.from_table` and pushes the result with
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -91,6 +90,8 @@ class MaskingSettings:
         known = [f.name for f in fields(cls)]
         for key in table:
             if key not in known:
+                import difflib  # only for the error: slow to import
+
                 close = difflib.get_close_matches(str(key), known, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 raise MaskingSettingError(

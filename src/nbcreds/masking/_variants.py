@@ -15,8 +15,6 @@ import json
 import shlex
 from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
-from xml.sax.saxutils import escape as xml_escape
-from xml.sax.saxutils import quoteattr
 
 from ._settings import FRAGMENT_MIN_LENGTH
 
@@ -25,7 +23,9 @@ __all__ = [
     "LINE_MIN_LENGTH",
     "fragments",
     "json_leaves",
+    "quoteattr",
     "variants",
+    "xml_escape",
     "yaml_double_quoted",
 ]
 
@@ -117,6 +117,27 @@ def _text_forms(value: str) -> set[str]:
     forms.add(yaml_double_quoted(value))
     forms.add(yaml_double_quoted(value, ascii_only=False))
     return forms
+
+
+def xml_escape(value: str, entities: dict[str, str] | None = None) -> str:
+    """``xml.sax.saxutils.escape``: ``&``, ``<``, ``>`` and ``entities`` replaced.
+
+    Written out here because importing ``xml.sax.saxutils`` pulls in
+    ``urllib.request`` and ``http.client``: a third of ``%load_ext nbcreds``."""
+    out = value.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    for char, entity in (entities or {}).items():
+        out = out.replace(char, entity)
+    return out
+
+
+def quoteattr(value: str) -> str:
+    """``xml.sax.saxutils.quoteattr``: ``value`` escaped and quoted as an XML attribute."""
+    out = xml_escape(value, {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+    if '"' not in out:
+        return f'"{out}"'
+    if "'" not in out:
+        return f"'{out}'"
+    return '"{}"'.format(out.replace('"', "&quot;"))
 
 
 _YAML_ESCAPES = {
