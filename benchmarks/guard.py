@@ -24,17 +24,12 @@ import os
 import secrets
 import statistics
 import string
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from nbcreds.testing._net import free_port
-from nbcreds.testing._process import stop_process
+from nbcreds.testing.jupyter import JupyterServer
 
 WORDS = "the quick brown fox jumps over a lazy dog while data flows through pipelines".split()  # noqa: SIM905
 
@@ -85,67 +80,8 @@ def make_notebook(megabytes: float, tokens: int = 0) -> dict[str, Any]:
     }
 
 
-class Server:
-    def __init__(self, base: Path, env: dict[str, str]) -> None:
-        self.root = base / "root"
-        self.root.mkdir()
-        for d in ("cfg", "data", "run", "xdg"):
-            (base / d).mkdir()
-        self.port = free_port()
-        self.token = secrets.token_hex(16)
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("NBCREDS_", "JUPYTER"))},
-            "JUPYTER_CONFIG_DIR": str(base / "cfg"),
-            "JUPYTER_DATA_DIR": str(base / "data"),
-            "JUPYTER_RUNTIME_DIR": str(base / "run"),
-            "XDG_CONFIG_HOME": str(base / "xdg"),
-            **env,
-        }
-        self.client = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}",
-            headers={"Authorization": f"token {self.token}"},
-            timeout=300,
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = base / "server.log"
-
-    def __enter__(self) -> Server:
-        cmd = [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "server",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--port-retries=0",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={self.root}",
-        ]
-        if os.geteuid() == 0:
-            cmd.append("--allow-root")
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                env=self.env,
-                cwd=self.root,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if self.client.get("/api/status").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        raise RuntimeError(f"the server did not start; see {self.log}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, timeout=20, group=True)
-        self.client.close()
+class Server(JupyterServer):
+    """The guard's test server (nbcreds.testing.jupyter), saving one body at a time."""
 
     def save(self, body: bytes) -> float:
         start = time.perf_counter()
@@ -183,7 +119,12 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in configs}
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Server(Path(tmp), {"BENCH_A": secret_a, "BENCH_B": secret_b}) as server,
+        Server(
+            Path(tmp),
+            log=Path(tmp) / "server.log",
+            env={"BENCH_A": secret_a, "BENCH_B": secret_b},
+            client_timeout=300,
+        ) as server,
     ):
         config = server.root / "nbcreds.toml"
         for name, text in configs.items():  # warm-up: build each scanner once

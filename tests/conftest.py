@@ -82,11 +82,53 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def _oauth_server() -> Iterator[OAuthServer]:
-    """The authlib token server on 127.0.0.1 (tests use the ``oauth`` fixture)."""
+    """The authlib token server on 127.0.0.1, the only one of the session (tests use
+    ``oauth``, or ``oauth_server`` when they register their own clients)."""
     from nbcreds.testing.oauth import OAuthServer
 
     with OAuthServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def oauth_server(_oauth_server: OAuthServer) -> OAuthServer:
+    """The session's OAuth server as it is (client ids must be unique per test file)."""
+    return _oauth_server
+
+
+@pytest.fixture
+def fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No token survives a test; retries pause briefly so fault tests stay quick
+    (autouse in the credential and fault tests)."""
+    from nbcreds.credentials import engine, retry_policy
+
+    engine.reset()
+    monkeypatch.setattr(retry_policy, "backoff", 0.01)
+    yield
+    engine.reset()
+
+
+@pytest.fixture
+def oauth(_oauth_server: OAuthServer, fresh_engine: None) -> Iterator[OAuthServer]:
+    """The session's OAuth server with counters, faults and cached tokens cleared."""
+    _oauth_server.reset()
+    _oauth_server.token_lifetime = 3600
+    yield _oauth_server
+    _oauth_server.reset()
+
+
+_VAULT_ENV = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_NAMESPACE")
+
+
+@pytest.fixture
+def vault_lab(openbao_lab: OpenBaoLab, monkeypatch: pytest.MonkeyPatch) -> OpenBaoLab:
+    """The session lab, with ``VAULT_ADDR`` pointing at it and its credentials registered
+    (``isolated_nbcreds`` empties the masking registry before every test)."""
+    for var in _VAULT_ENV:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("VAULT_ADDR", openbao_lab.url)
+    openbao_lab.register()
+    return openbao_lab
 
 
 @pytest.fixture(scope="session")

@@ -182,6 +182,7 @@ secret_id = "env:DOCTOR_SECRET_ID"
 def test_sealed_then_stopped_openbao(
     isolated_nbcreds: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a server of this test's own: it is sealed and stopped (the session's lab stays up)
     with OpenBaoServer() as server:
         monkeypatch.setenv("DOCTOR_VAULT_TOKEN", server.root_token)
         registry.register(server.root_token, "root")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,12 +13,6 @@ from nbformat.v4 import new_code_cell, new_output
 import nbcreds
 from nbcreds.testing.leaks import assert_no_leak
 from nbcreds.testing.oauth import OAuthServer
-
-
-@pytest.fixture(scope="module")
-def oauth() -> Iterator[OAuthServer]:
-    with OAuthServer() as server:
-        yield server
 
 
 def test_mint_finds_a_credential_token(

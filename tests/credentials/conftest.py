@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from nbcreds.credentials import engine, retry_policy
-from nbcreds.testing.oauth import GitHubAppServer, OAuthServer
+from nbcreds.testing.oauth import GitHubAppServer
 
 
 @dataclass(frozen=True)
@@ -55,15 +54,6 @@ def _github_server() -> Iterator[GitHubAppServer]:
 
 
 @pytest.fixture
-def oauth(_oauth_server: OAuthServer) -> Iterator[OAuthServer]:
-    """The session's OAuth server with counters and faults cleared."""
-    _oauth_server.reset()
-    _oauth_server.token_lifetime = 3600
-    yield _oauth_server
-    _oauth_server.reset()
-
-
-@pytest.fixture
 def github(_github_server: GitHubAppServer) -> Iterator[GitHubAppServer]:
     _github_server.reset()
     _github_server.token_lifetime = 3600
@@ -72,12 +62,8 @@ def github(_github_server: GitHubAppServer) -> Iterator[GitHubAppServer]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No token survives a test; retries pause briefly so fault tests stay quick."""
-    engine.reset()
-    monkeypatch.setattr(retry_policy, "backoff", 0.01)
-    yield
-    engine.reset()
+def _fresh_engine(fresh_engine: None) -> None:
+    """Every credential test starts with no cached token (tests/conftest.py)."""
 
 
 _ids = itertools.count()

@@ -53,20 +53,6 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[OAuthServer]:
-    with OAuthServer(token_lifetime=3600) as srv:
-        yield srv
-
-
-@pytest.fixture
-def oauth(server: OAuthServer) -> Iterator[OAuthServer]:
-    server.reset()
-    server.token_lifetime = 3600
-    yield server
-    server.reset()
-
-
-@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -24,9 +24,7 @@ import pytest
 from nbcreds._session import session
 from nbcreds.testing._proxy import TcpProxy
 from nbcreds.testing.leaks import assert_no_leak, assert_no_leak_in_exception
-from nbcreds.testing.openbao import OpenBaoLab
 
-_VAULT_ENV = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_NAMESPACE")
 TIMINGS: list[tuple[str, str, float]] = []
 
 
@@ -91,15 +89,6 @@ def says_what_to_do(message: str, *hints: str) -> None:
 
 
 # --- Vault ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def vault_lab(openbao_lab: OpenBaoLab, monkeypatch: pytest.MonkeyPatch) -> OpenBaoLab:
-    for var in _VAULT_ENV:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("VAULT_ADDR", openbao_lab.url)
-    openbao_lab.register()
-    return openbao_lab
 
 
 @pytest.fixture
@@ -179,20 +168,5 @@ def token_server(scripted_server: ScriptedTokenServer) -> ScriptedTokenServer:
 
 
 @pytest.fixture(autouse=True)
-def fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No token survives a test; retries pause briefly."""
-    from nbcreds.credentials import engine, retry_policy
-
-    engine.reset()
-    monkeypatch.setattr(retry_policy, "backoff", 0.01)
-    yield
-    engine.reset()
-
-
-@pytest.fixture
-def oauth(_oauth_server: Any) -> Iterator[Any]:
-    """The session's authlib token server with counters and faults cleared."""
-    _oauth_server.reset()
-    _oauth_server.token_lifetime = 3600
-    yield _oauth_server
-    _oauth_server.reset()
+def _fresh_engine(fresh_engine: None) -> None:
+    """Every fault test starts with no cached token (tests/conftest.py)."""

@@ -13,7 +13,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .jupyter_server import JupyterServer
+from nbcreds.testing.jupyter import JupyterServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -30,16 +30,9 @@ def github_token() -> str:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     base = tmp_path_factory.mktemp("guard-server")
-    srv = JupyterServer(
-        base,
-        log=ARTIFACTS / "guard-jupyter-server.log",
-        env={"GUARD_DB_PASSWORD": DB_PASSWORD},
-    )
-    srv.start()
-    try:
+    log = ARTIFACTS / "guard-jupyter-server.log"
+    with JupyterServer(base, log=log, env={"GUARD_DB_PASSWORD": DB_PASSWORD}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from typing import Any
 import nbformat
 import pytest
 
+from nbcreds.testing.jupyter import isolated_env
 from nbcreds.testing.leaks import assert_no_leak
 
 from .conftest import github_token
-from .jupyter_server import isolated_env
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -77,29 +77,20 @@ def _texts(nb: Any) -> str:
     return "".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", []))
 
 
+def _papermill_with_reference(
+    src: Path, out: Path, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """papermill with the nbcreds engine, parameter ``token`` given as a reference."""
+    engine = ["--engine", "nbcreds", "-p", "token", "secret:API_TOKEN", "-k", "python3"]
+    return _run([sys.executable, "-m", "papermill", str(src), str(out), *engine], cwd, env)
+
+
 def test_papermill_engine_resolves_references_in_the_kernel_and_writes_a_clean_notebook(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     src = _notebook(tmp_path / "in.ipynb")
     out = tmp_path / "out.ipynb"
-    done = _run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(src),
-            str(out),
-            "--engine",
-            "nbcreds",
-            "-p",
-            "token",
-            "secret:API_TOKEN",
-            "-k",
-            "python3",
-        ],
-        tmp_path,
-        env,
-    )
+    done = _papermill_with_reference(src, out, tmp_path, env)
     assert done.returncode == 0, done.stderr[-3000:]
     raw = out.read_text()
     assert_no_leak(raw, [API_TOKEN, SHAPE_TOKEN])
@@ -126,24 +117,7 @@ def test_papermill_engine_in_block_mode_writes_nothing_with_a_secret(
     (tmp_path / "nbcreds.toml").write_text('[guard]\nmode = "block"\n')
     src = _notebook(tmp_path / "in.ipynb")
     out = tmp_path / "out.ipynb"
-    done = _run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(src),
-            str(out),
-            "--engine",
-            "nbcreds",
-            "-p",
-            "token",
-            "secret:API_TOKEN",
-            "-k",
-            "python3",
-        ],
-        tmp_path,
-        env,
-    )
+    done = _papermill_with_reference(src, out, tmp_path, env)
     assert done.returncode != 0
     assert "refused" in done.stderr
     assert "cell 3" in done.stderr  # after the injected cell

@@ -18,10 +18,10 @@ import nbformat
 import pytest
 
 import nbcreds
+from nbcreds.testing.jupyter import JupyterServer, isolated_env
 from nbcreds.testing.leaks import assert_no_leak, find_leaks
 
 from .conftest import DB_PASSWORD, b64, github_token, notebook, printed
-from .jupyter_server import JupyterServer, isolated_env
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -32,6 +32,9 @@ pytestmark = [
 ]
 
 
+# A JupyterLab of its own, not the sidebar test's (tests/labextension/test_ui.py): this
+# one starts with a 2 s autosave in its user settings and the token in its environment
+# (the kernel never loads nbcreds, so the token must come from outside the notebook).
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     pytest.importorskip("jupyterlab")

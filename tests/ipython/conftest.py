@@ -55,20 +55,6 @@ def cell(ip: InteractiveShell) -> Any:
     return lambda code: run_cell(ip, code)
 
 
-@pytest.fixture
-def oauth(_oauth_server: Any) -> Iterator[Any]:
-    """The session's local OAuth server (authlib), counters cleared; no cached token
-    survives a test."""
-    from nbcreds.credentials import engine
-
-    engine.reset()
-    _oauth_server.reset()
-    _oauth_server.token_lifetime = 3600
-    yield _oauth_server
-    engine.reset()
-    _oauth_server.reset()
-
-
 class _Handler(BaseHTTPRequestHandler):
     """Routes: /echo (JSON of the request), /cookie, /text, /binary, /slow, /status/NNN."""
 

@@ -68,6 +68,24 @@ def test_kv_template_in_namespace(ip: InteractiveShell, cell: Any, api_url: str)
     assert ip.user_ns["resp"].json()["path"] == "/echo?size=25"
 
 
+def _api_credential(
+    oauth: Any, client_id: str, write_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Credential ``api``: ``client_id`` on the OAuth server with a fresh secret given
+    as ``secret:CS``; returns the secret."""
+    client_secret = "cs-" + secrets.token_urlsafe(16)
+    oauth.add_client(client_id, client_secret=client_secret)
+    monkeypatch.setenv("SECRET_CS", base64.b64encode(client_secret.encode()).decode())
+    write_config(
+        "[credentials.api]\n"
+        'type = "oauth2_client_credentials"\n'
+        f"token_endpoint = {json.dumps(oauth.token_endpoint)}\n"
+        f'client_id = "{client_id}"\n'
+        'client_secret = "secret:CS"\n'
+    )
+    return client_secret
+
+
 def test_auth_with_credential_against_protected_resource(
     ip: InteractiveShell,
     cell: Any,
@@ -75,16 +93,7 @@ def test_auth_with_credential_against_protected_resource(
     write_config: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    client_secret = "cs-" + secrets.token_urlsafe(16)
-    oauth.add_client("http-magic", client_secret=client_secret)
-    monkeypatch.setenv("SECRET_CS", base64.b64encode(client_secret.encode()).decode())
-    write_config(
-        "[credentials.api]\n"
-        'type = "oauth2_client_credentials"\n'
-        f"token_endpoint = {json.dumps(oauth.token_endpoint)}\n"
-        'client_id = "http-magic"\n'
-        'client_secret = "secret:CS"\n'
-    )
+    client_secret = _api_credential(oauth, "http-magic", write_config, monkeypatch)
     result, out = cell(f"%%http --auth api --as resp\nGET {oauth.resource_url}")
     assert result.success
     assert ip.user_ns["resp"].status_code == 200
@@ -105,22 +114,13 @@ def test_credential_template_in_header(
     write_config: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    client_secret = "cs-" + secrets.token_urlsafe(16)
-    oauth.add_client("http-tmpl", client_secret=client_secret)
-    monkeypatch.setenv("SECRET_CS", base64.b64encode(client_secret.encode()).decode())
-    write_config(
-        "[credentials.api]\n"
-        'type = "oauth2_client_credentials"\n'
-        f"token_endpoint = {json.dumps(oauth.token_endpoint)}\n"
-        'client_id = "http-tmpl"\n'
-        'client_secret = "secret:CS"\n'
-    )
+    client_secret = _api_credential(oauth, "http-tmpl", write_config, monkeypatch)
     _result, out = cell(
         f"%%http --as resp\nGET {oauth.resource_url}\n"
         "Authorization: Bearer {{ credential('api') }}"
     )
     assert ip.user_ns["resp"].status_code == 200
-    assert_no_leak(out, list(nc.masking.registry.values()))
+    assert_no_leak(out, [client_secret, *nc.masking.registry.values()])
 
 
 def test_connection_error_is_one_usage_error_line(cell: Any) -> None:

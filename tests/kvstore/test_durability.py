@@ -283,7 +283,7 @@ def test_postgres_going_down_and_back(
     write_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("psycopg")
-    server = start_postgres()
+    server = start_postgres()  # its own: it is stopped (the session's pg_server stays up)
     try:
         monkeypatch.setenv("NBCREDS_KV_URL", server.url)
         write_config('[kv]\nbackend = "postgres"\nurl = "env:NBCREDS_KV_URL"\n')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,10 +13,10 @@ CLIENT_SECRET = "sidebar-client-secret: +/=% 7Qx"
 
 
 @pytest.fixture(scope="session")
-def oauth_server() -> Iterator[OAuthServer]:
-    with OAuthServer(token_lifetime=3600) as server:
-        server.add_client("sidebar-app", client_secret=CLIENT_SECRET)
-        yield server
+def oauth_server(_oauth_server: OAuthServer) -> OAuthServer:
+    """The session's one OAuth server (tests/conftest.py), with the sidebar's client."""
+    _oauth_server.add_client("sidebar-app", client_secret=CLIENT_SECRET)
+    return _oauth_server
 
 
 @pytest.fixture

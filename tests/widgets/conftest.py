@@ -72,14 +72,6 @@ def saved_widget_state() -> str:
     return json.dumps({"application/vnd.jupyter.widget-state+json": state})
 
 
-@pytest.fixture(scope="session")
-def oauth_server() -> Iterator[Any]:
-    from nbcreds.testing.oauth import OAuthServer
-
-    with OAuthServer(token_lifetime=3600) as server:
-        yield server
-
-
 @pytest.fixture
 def type_in() -> Any:
     """``type_in(widget, value)``: the user types ``value`` and the browser syncs it."""

@@ -23,14 +23,16 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from types import TracebackType
+from typing import Self
+
+from ._process import ManagedServer
 
 __all__ = ["TcpProxy"]
 
 MODES = ("pass", "delay", "trickle", "swallow", "reset")
 
 
-class TcpProxy:
+class TcpProxy(ManagedServer):
     """A misbehaving TCP proxy to ``upstream_host:upstream_port`` (see the module doc)."""
 
     def __init__(
@@ -62,7 +64,7 @@ class TcpProxy:
 
     # --- life cycle ---------------------------------------------------------------------
 
-    def start(self) -> TcpProxy:
+    def start(self) -> Self:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
@@ -90,17 +92,6 @@ class TcpProxy:
             sockets = list(self._sockets)
         for sock in sockets:
             _close(sock)
-
-    def __enter__(self) -> TcpProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return (

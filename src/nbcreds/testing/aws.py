@@ -25,18 +25,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from ._net import free_port
-from ._process import stop_process
+from ._process import ManagedServer, ServerProcess
 
 __all__ = ["MotoServer", "MotoUnavailable", "find_moto_server"]
 
@@ -56,7 +52,7 @@ def find_moto_server() -> str:
     raise MotoUnavailable("moto_server not found: pip install 'moto[server]' (the test extra)")
 
 
-class MotoServer:
+class MotoServer(ManagedServer):
     """A ``moto_server`` process on 127.0.0.1:<free port>."""
 
     def __init__(self, *, region: str = "eu-west-1", startup_timeout: float = 60.0) -> None:
@@ -66,8 +62,8 @@ class MotoServer:
         self.port = 0
         self.access_key_id = "AKIDTEST" + secrets.token_hex(6).upper()
         self.secret_access_key = secrets.token_urlsafe(30)
-        self.directory = Path(tempfile.mkdtemp(prefix="nbcreds-moto-"))
-        self._process: subprocess.Popen[bytes] | None = None
+        self.directory = self._make_workdir("nbcreds-moto-")
+        self._server = ServerProcess()
 
     @property
     def url(self) -> str:
@@ -110,55 +106,33 @@ class MotoServer:
     def start(self) -> Self:
         binary = find_moto_server()
         self.port = free_port()
-        log = (self.directory / "moto.log").open("wb")
-        env = {**os.environ, **self.env()}
-        try:
-            self._process = subprocess.Popen(
-                [binary, "-H", self.host, "-p", str(self.port)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        finally:
-            log.close()
+        self._server.start(
+            [binary, "-H", self.host, "-p", str(self.port)],
+            log=self.directory / "moto.log",
+            env={**os.environ, **self.env()},
+        )
         self.register()
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            if self._process.poll() is not None:
-                raise MotoUnavailable(
-                    f"moto_server exited ({self._process.returncode}): {self.log()}"
-                )
-            try:
-                httpx.get(f"{self.url}/moto-api/", timeout=2)
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise MotoUnavailable(f"moto_server did not answer: {self.log()}") from None
-                time.sleep(0.1)
-                continue
-            return self
+        self._server.wait_ready(
+            self._answers,
+            timeout=self.startup_timeout,
+            interval=0.1,
+            on_exit=lambda code: MotoUnavailable(f"moto_server exited ({code}): {self.log()}"),
+            on_timeout=lambda: MotoUnavailable(f"moto_server did not answer: {self.log()}"),
+        )
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            httpx.get(f"{self.url}/moto-api/", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return True
 
     def stop(self) -> None:
-        if self._process is not None:
-            stop_process(self._process, timeout=10.0)
-            self._process = None
-        shutil.rmtree(self.directory, ignore_errors=True)
+        """Stop the server by PID and remove its directory (as :meth:`close`)."""
+        self._server.stop(timeout=10.0)
+        self._remove_workdir()
 
     def log(self) -> str:
         path = self.directory / "moto.log"
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

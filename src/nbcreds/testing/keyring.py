@@ -35,13 +35,10 @@ import secrets
 import select
 import shutil
 import subprocess
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
-from ._process import stop_process
+from ._process import ManagedServer, ServerProcess
 
 __all__ = ["SecretServiceBus", "SecretServiceUnavailable", "find_daemons"]
 
@@ -65,23 +62,22 @@ def find_daemons() -> tuple[str, str]:
     return dbus, gkd
 
 
-class SecretServiceBus:
+class SecretServiceBus(ManagedServer):
     """A private session bus with an unlocked gnome-keyring Secret Service on it."""
 
     def __init__(self, *, startup_timeout: float = 30.0) -> None:
         self.startup_timeout = startup_timeout
-        self.directory = Path(tempfile.mkdtemp(prefix="nbcreds-keyring-"))
-        self.directory.chmod(0o700)
+        self.directory = self._make_workdir("nbcreds-keyring-", mode=0o700)
         self.address = ""
-        self._dbus: subprocess.Popen[bytes] | None = None
-        self._keyring: subprocess.Popen[bytes] | None = None
+        self._dbus = ServerProcess()
+        self._keyring = ServerProcess()
 
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> Self:
         dbus, gkd = find_daemons()
         socket_path = self.directory / "bus"
-        self._dbus = subprocess.Popen(
+        bus = self._dbus.start(
             [
                 dbus,
                 "--session",
@@ -91,55 +87,39 @@ class SecretServiceBus:
                 f"--address=unix:path={socket_path}",
                 "--print-address=1",
             ],
-            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
             env=self._env(),
         )
-        self.address = self._read_address(self._dbus)
+        self.address = self._read_address(bus)
         runtime = self.directory / "runtime"
         runtime.mkdir(mode=0o700)
-        log = (self.directory / "gnome-keyring.log").open("wb")
-        try:
-            self._keyring = subprocess.Popen(
-                [gkd, "--foreground", "--unlock", "--components=secrets"],
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self._env(runtime),
-            )
-        finally:
-            log.close()
-        assert self._keyring.stdin is not None
+        keyring = self._keyring.start(
+            [gkd, "--foreground", "--unlock", "--components=secrets"],
+            stdin=subprocess.PIPE,
+            log=self.directory / "gnome-keyring.log",
+            env=self._env(runtime),
+        )
+        assert keyring.stdin is not None
         # the login keyring's password; the collection is created unlocked with it
-        self._keyring.stdin.write(secrets.token_hex(16).encode())
-        self._keyring.stdin.close()
-        self._wait_for_service()
+        keyring.stdin.write(secrets.token_hex(16).encode())
+        keyring.stdin.close()
+        self._keyring.wait_ready(
+            self._service_owned,
+            timeout=self.startup_timeout,
+            on_exit=lambda code: SecretServiceUnavailable(
+                f"gnome-keyring-daemon exited ({code}): {self.log()[-500:]}"
+            ),
+            on_timeout=lambda: SecretServiceUnavailable(
+                f"gnome-keyring-daemon did not own {_SECRETS_NAME}: {self.log()[-500:]}"
+            ),
+        )
         return self
 
     def stop(self) -> None:
-        for process in (self._keyring, self._dbus):
-            if process is not None:
-                stop_process(process, timeout=5.0)
-                if process.stdout is not None:
-                    process.stdout.close()
-        self._keyring = self._dbus = None
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        """Stop both daemons by PID and remove the directory (as :meth:`close`)."""
+        self._keyring.stop(timeout=5.0)
+        self._dbus.stop(timeout=5.0)
+        self._remove_workdir()
 
     def env(self) -> dict[str, str]:
         """The variables a process needs to use this Secret Service."""
@@ -173,8 +153,8 @@ class SecretServiceBus:
             raise SecretServiceUnavailable("dbus-daemon did not print its address")
         return line
 
-    def _wait_for_service(self) -> None:
-        """Until ``org.freedesktop.secrets`` is owned on the bus (jeepney, keyring's own
+    def _service_owned(self) -> bool:
+        """Whether ``org.freedesktop.secrets`` is owned on the bus (jeepney, keyring's own
         D-Bus library, asks the bus)."""
         from jeepney import DBusAddress, new_method_call
         from jeepney.io.blocking import open_dbus_connection
@@ -184,22 +164,8 @@ class SecretServiceBus:
             bus_name="org.freedesktop.DBus",
             interface="org.freedesktop.DBus",
         )
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            if self._keyring is not None and self._keyring.poll() is not None:
-                raise SecretServiceUnavailable(
-                    f"gnome-keyring-daemon exited ({self._keyring.returncode}): {self.log()[-500:]}"
-                )
-            owned = False
-            with open_dbus_connection(bus=self.address) as conn:
-                reply: Any = conn.send_and_get_reply(
-                    new_method_call(bus, "NameHasOwner", "s", (_SECRETS_NAME,)), timeout=5
-                )
-                owned = bool(reply.body[0])
-            if owned:
-                return
-            if time.monotonic() > deadline:
-                raise SecretServiceUnavailable(
-                    f"gnome-keyring-daemon did not own {_SECRETS_NAME}: {self.log()[-500:]}"
-                )
-            time.sleep(0.05)
+        with open_dbus_connection(bus=self.address) as conn:
+            reply: Any = conn.send_and_get_reply(
+                new_method_call(bus, "NameHasOwner", "s", (_SECRETS_NAME,)), timeout=5
+            )
+        return bool(reply.body[0])

@@ -32,12 +32,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
+
+from ._process import ManagedServer
 
 __all__ = ["GitHubAppServer", "OAuthServer", "RecordedRequest"]
 
@@ -111,8 +112,9 @@ class _QuietHandler(WSGIRequestHandler):
         super().handle()
 
 
-class _LocalServer:
-    """The HTTP plumbing, fault switches and counters both servers share."""
+class _LocalServer(ManagedServer):
+    """The HTTP plumbing, fault switches and counters both servers share (in a thread
+    of this process: no subprocess, no directory; ``with`` as every test server)."""
 
     def __init__(self, *, token_lifetime: float | None = 3600, delay: float = 0.0) -> None:
         self.token_lifetime = token_lifetime
@@ -132,7 +134,7 @@ class _LocalServer:
         self._port: int | None = None  # kept after stop() for late handler threads
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> _LocalServer:
+    def start(self) -> Self:
         if self._httpd is not None:
             return self
         httpd = _ThreadingWSGIServer(("127.0.0.1", 0), _QuietHandler)
@@ -158,17 +160,6 @@ class _LocalServer:
             self._thread.join(timeout=5)
         self._httpd = None
         self._thread = None
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -34,18 +34,15 @@ import secrets
 import shutil
 import socket
 import ssl
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from ..masking import masked, registry
-from ._process import kill_process, stop_process
+from ._process import ManagedServer, ServerProcess
 
 if TYPE_CHECKING:
     import hvac
@@ -126,7 +123,7 @@ def kv_policy(
     return "\n".join(f'path "{p}" {{\n  capabilities = {caps}\n}}' for p in paths) + "\n"
 
 
-class OpenBaoServer:
+class OpenBaoServer(ManagedServer):
     """A ``bao server -dev`` process on 127.0.0.1, with helpers to configure it.
 
     ``tls=True`` runs ``-dev-tls``: HTTPS with a generated CA at :attr:`ca_cert`.
@@ -153,8 +150,7 @@ class OpenBaoServer:
         registry.register(self._root_token, "openbao-root-token")
         self._unseal_key: str | None = None
         self._log_offset = 0
-        self._process: subprocess.Popen[bytes] | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._server = ServerProcess()
         self._kv_versions: dict[str, int] = {"secret": 2}
 
     # --- identity -----------------------------------------------------------------
@@ -178,9 +174,9 @@ class OpenBaoServer:
 
     @property
     def workdir(self) -> Path:
-        if self._tmp is None:
+        if self._workdir is None:
             raise OpenBaoError("the server has not been started")
-        return Path(self._tmp.name)
+        return self._workdir
 
     @property
     def log_path(self) -> Path:
@@ -193,11 +189,11 @@ class OpenBaoServer:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return self._server.pid
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._server.running
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -217,8 +213,7 @@ class OpenBaoServer:
         """Start the server and wait until ``/v1/sys/health`` says it is ready."""
         if self.running:
             return self
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="nbcreds-openbao-")
+        self._make_workdir("nbcreds-openbao-")
         attempts = 1 if self._port is not None else 3
         last: OpenBaoError | None = None
         for _ in range(attempts):
@@ -254,36 +249,24 @@ class OpenBaoServer:
         env["HOME"] = str(self.workdir)  # any token helper file stays in our temp dir
         # a restart appends to the log: read this run's output only (its unseal key)
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=self.workdir,
-            )
+        self._server.start(args, log=self.log_path, env=env, cwd=self.workdir)
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        delay = 0.05
-        while True:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise OpenBaoError(
-                    f"bao server exited with code {self._process.returncode} before "
-                    f"becoming ready on {self.url}; log tail:\n{self.log_tail()}"
-                )
-            if self._healthy():
-                self._unseal_key = self._read_unseal_key()
-                return
-            if time.monotonic() > deadline:
-                raise OpenBaoError(
-                    f"bao server on {self.url} not ready after {self.startup_timeout:g}s; "
-                    f"log tail:\n{self.log_tail()}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+        self._server.wait_ready(
+            self._healthy,
+            timeout=self.startup_timeout,
+            backoff=1.5,
+            max_interval=0.5,
+            on_exit=lambda code: OpenBaoError(
+                f"bao server exited with code {code} before "
+                f"becoming ready on {self.url}; log tail:\n{self.log_tail()}"
+            ),
+            on_timeout=lambda: OpenBaoError(
+                f"bao server on {self.url} not ready after {self.startup_timeout:g}s; "
+                f"log tail:\n{self.log_tail()}"
+            ),
+        )
+        self._unseal_key = self._read_unseal_key()
 
     def _healthy(self) -> bool:
         """True when ``/v1/sys/health`` answers 200 (initialized, unsealed, active)."""
@@ -330,33 +313,12 @@ class OpenBaoServer:
         return "\n".join(masked(text).splitlines()[-lines:])
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server by PID: SIGTERM, then SIGKILL if it has not exited."""
-        if self._process is not None:
-            stop_process(self._process, timeout=timeout)
-        self._process = None
+        """Stop the server by PID: SIGTERM, then SIGKILL if it has not exited (its
+        directory stays: :meth:`start` again restarts it, :meth:`close` removes it)."""
+        self._server.stop(timeout=timeout)
 
     def _kill(self) -> None:
-        if self._process is not None:
-            kill_process(self._process)
-        self._process = None
-
-    def close(self) -> None:
-        """Stop the server and remove its temporary directory."""
-        self.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._server.kill()
 
     # --- configuration helpers (root token, through hvac) ---------------------------
 

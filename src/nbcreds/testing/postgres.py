@@ -25,16 +25,15 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._net import free_port
+from ._process import port_open, wait_until
 
 if TYPE_CHECKING:
     import psycopg
@@ -138,23 +137,17 @@ class PostgresServer:
             log = self.directory / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"pg_ctl start failed ({result.returncode}): {result.stderr}{tail}")
-        _wait_for_port(self.host, self.port, 30.0)
+        wait_until(
+            lambda: port_open(self.host, self.port),
+            timeout=30.0,
+            on_timeout=lambda: RuntimeError(
+                f"PostgreSQL did not listen on {self.host}:{self.port}"
+            ),
+        )
 
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _wait_for_port(host: str, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1.0):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not listen on {host}:{port}") from None
-            time.sleep(0.05)
 
 
 def start_postgres(*, user: str = "nbcreds", dbname: str = "nbcreds") -> PostgresServer:
