@@ -45,7 +45,15 @@ from ._exceptions import (
     SecretReadOnly,
     TokenRequestError,
 )
-from ._session import current_namespace, list_namespaces, load_config, use_namespace
+from ._session import (
+    add_change_listener,
+    current_namespace,
+    list_namespaces,
+    load_config,
+    notify_change,
+    remove_change_listener,
+    use_namespace,
+)
 from .masking import mask, unmask
 from .secrets import SecretListing, bind_secret, list_secrets, secret
 from .values import Secret
@@ -151,6 +159,7 @@ __all__ = [
     "TestResult",
     "TokenRequestError",
     "__version__",
+    "add_change_listener",
     "auth",
     "bind_secret",
     "credential",
@@ -172,9 +181,11 @@ __all__ = [
     "logout",
     "mask",
     "masked",
+    "notify_change",
     "plugins",
     "purge_kv",
     "put_kv",
+    "remove_change_listener",
     "revoke_leases",
     "save_credential",
     "secret",
