@@ -65,7 +65,13 @@ def lab(tmp_path: Path) -> Iterator[tuple[LabServer, OAuthServer]]:
         oauth.add_client("ui-app", client_secret=CLIENT_SECRET)
         server = LabServer(
             tmp_path,
-            env={"UI_CLIENT_SECRET": CLIENT_SECRET, "UI_API_KEY_VALUE": API_KEY_VALUE},
+            env={
+                "UI_CLIENT_SECRET": CLIENT_SECRET,
+                "UI_API_KEY_VALUE": API_KEY_VALUE,
+                # the kernels' KV store (SQLite) in this test's own dir, shared by the
+                # second kernel below
+                "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+            },
             log=ARTIFACTS / "sidebar-jupyterlab.log",
         )
         (server.root / "nbcreds.toml").write_text(
@@ -159,6 +165,29 @@ def _open_palette_command(page: Any, label: str) -> None:
     page.locator(".lm-CommandPalette-item", has_text=label).first.click(timeout=STEP)
 
 
+def _second_kernel_sets(server: LabServer, key: str, value: int) -> None:
+    """Another kernel (same user, same working dir and data dir as Lab's) writes a KV key."""
+    import os
+
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(server.root), env={**os.environ, **server.extra_env})
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=LONG / 1000)
+        reply = kc.execute_interactive(
+            f"import nbcreds as nc; nc.use_namespace('acme.team'); nc.set_kv({key!r}, {value})",
+            timeout=LONG / 1000,
+            output_hook=lambda msg: None,
+        )
+        assert reply["content"]["status"] == "ok", reply["content"].get("evalue")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -248,6 +277,26 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
             report_row = panel.locator('.nbc-kv-row[data-key="report"]')
             expect(report_row).to_contain_text("JSON")
             assert _run_cell(page, "print(nc.kv('report')['pages'][1])").strip() == "2"
+
+            # Live state: no Refresh and no cell ending brings these in.
+            # (1) code: a cell starts a timer; its write lands after the cell ended.
+            _run_cell(
+                page,
+                "import threading; threading.Timer(3.0, lambda: nc.set_kv('live_code', 5)).start()",
+            )
+            expect(panel.locator('.nbc-kv-row[data-key="live_code"]')).to_contain_text("NUMBER")
+            # (2) a widget: kv_editor's Save (a widget message, not a cell).
+            _run_cell(page, "from nbcreds.widgets import kv_editor; kv_editor()")
+            cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+            widget = cells.nth(cells.count() - 2).locator(".jp-OutputArea")
+            widget.get_by_role("button", name="Add key").click()
+            widget.locator(".widget-text", has_text="Key").locator("input").fill("from_widget")
+            widget.locator(".widget-textarea textarea").first.fill("typed in a widget")
+            widget.get_by_role("button", name="Save").click()
+            expect(panel.locator('.nbc-kv-row[data-key="from_widget"]')).to_contain_text("STRING")
+            # (3) a second kernel writing the same SQLite store (PRAGMA data_version).
+            _second_kernel_sets(server, "from_kernel_two", 2)
+            expect(panel.locator('.nbc-kv-row[data-key="from_kernel_two"]')).to_be_visible()
 
             page.screenshot(path=str(screenshot), full_page=True)
 
