@@ -10,14 +10,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel } from '@jupyterlab/services';
 import { ISessionContext } from '@jupyterlab/apputils';
-import {
-  collapseAllIcon,
-  expandAllIcon,
-  refreshIcon,
-  runIcon,
-  Toolbar,
-  ToolbarButton
-} from '@jupyterlab/ui-components';
+import { collapseAllIcon, expandAllIcon, LabIcon, refreshIcon, runIcon, Toolbar } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 
@@ -71,6 +64,59 @@ function button(
   return b;
 }
 
+/**
+ * A toolbar icon button: a native <button> (so aria-pressed and disabled are valid
+ * ARIA, which axe-core checks) with JupyterLab's toolbar classes and a ui-components icon.
+ */
+class IconButton extends Widget {
+  constructor(
+    private _icon: LabIcon,
+    cls: string,
+    private _label: string,
+    onClick: () => void,
+    private _pressedIcon: LabIcon = _icon,
+    private _pressedLabel: string = _label
+  ) {
+    super({ node: document.createElement('button') });
+    const b = this.node as HTMLButtonElement;
+    b.type = 'button';
+    b.className = `jp-ToolbarButtonComponent jp-mod-minimal jp-Button nbc-toolbar-button ${cls}`;
+    b.addEventListener('click', () => {
+      if (!b.disabled) {
+        onClick();
+      }
+    });
+    this._paint();
+  }
+
+  set enabled(value: boolean) {
+    (this.node as HTMLButtonElement).disabled = !value;
+  }
+
+  get enabled(): boolean {
+    return !(this.node as HTMLButtonElement).disabled;
+  }
+
+  set pressed(value: boolean) {
+    this._pressed = value;
+    this._paint();
+  }
+
+  private _paint(): void {
+    const label = this._pressed ? this._pressedLabel : this._label;
+    this.node.title = label;
+    this.node.setAttribute('aria-label', label);
+    if (this._pressedIcon !== this._icon) {
+      this.node.setAttribute('aria-pressed', String(this._pressed));
+    }
+    this.node.replaceChildren(
+      (this._pressed ? this._pressedIcon : this._icon).element({ tag: 'span', className: 'jp-ToolbarButtonComponent-icon' })
+    );
+  }
+
+  private _pressed = false;
+}
+
 /** Sections a user can fold; the folded ones stay folded across re-renders. */
 const SECTIONS = ['nbc-namespace', 'nbc-secrets', 'nbc-credentials', 'nbc-kv'] as const;
 
@@ -82,32 +128,24 @@ export class NbcredsPanel extends Panel {
     this.title.caption = 'nbcreds: secrets, credentials and KV of this kernel';
     this._toolbar = new Toolbar();
     this._toolbar.addClass('nbc-toolbar');
-    this._refreshButton = new ToolbarButton({
-      icon: refreshIcon,
-      className: 'nbc-refresh',
-      tooltip: 'Refresh: ask the kernel again',
-      onClick: () => void this.refresh()
-    });
-    this._loadButton = new ToolbarButton({
-      icon: runIcon,
-      className: 'nbc-toolbar-load',
-      tooltip: 'Load nbcreds in this kernel (%load_ext nbcreds)',
-      enabled: false,
-      onClick: () => {
-        const client = this._client;
-        if (client && client.status === 'not-loaded') {
-          void this._run(() => client.loadExtension());
-        }
+    this._refreshButton = new IconButton(refreshIcon, 'nbc-refresh', 'Refresh: ask the kernel again', () =>
+      void this.refresh()
+    );
+    this._loadButton = new IconButton(runIcon, 'nbc-toolbar-load', 'Load nbcreds in this kernel (%load_ext nbcreds)', () => {
+      const client = this._client;
+      if (client && client.status === 'not-loaded') {
+        void this._run(() => client.loadExtension());
       }
     });
-    this._collapseButton = new ToolbarButton({
-      icon: collapseAllIcon,
-      pressedIcon: expandAllIcon,
-      className: 'nbc-collapse-all',
-      tooltip: 'Collapse all sections',
-      pressedTooltip: 'Expand all sections',
-      onClick: () => this._toggleAll()
-    });
+    this._loadButton.enabled = false;
+    this._collapseButton = new IconButton(
+      collapseAllIcon,
+      'nbc-collapse-all',
+      'Collapse all sections',
+      () => this._toggleAll(),
+      expandAllIcon,
+      'Expand all sections'
+    );
     this._toolbar.addItem('title', new Widget({ node: el('h2', { class: 'nbc-title' }, 'nbcreds') }));
     this._toolbar.addItem('spacer', Toolbar.createSpacerItem());
     this._toolbar.addItem('refresh', this._refreshButton);
@@ -670,9 +708,9 @@ export class NbcredsPanel extends Panel {
   }
 
   private _toolbar: Toolbar;
-  private _refreshButton: ToolbarButton;
-  private _loadButton: ToolbarButton;
-  private _collapseButton: ToolbarButton;
+  private _refreshButton: IconButton;
+  private _loadButton: IconButton;
+  private _collapseButton: IconButton;
   private _content: Widget;
   private _collapsed = new Set<(typeof SECTIONS)[number]>();
   private _shownNamespace: string | null | undefined = undefined;

@@ -31,6 +31,9 @@ from .lab_server import LabServer
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+# axe-core (npm, a devDependency of the lab extension: installed with its node modules)
+AXE = ROOT / "labextension" / "node_modules" / "axe-core" / "axe.min.js"
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -56,6 +59,12 @@ pytestmark = [
         reason=f"{CHROMIUM} is missing: install Debian's chromium (scripts/test does)",
     ),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _axe_installed() -> None:
+    # not a skip: without axe the accessibility check would silently not run
+    assert AXE.exists(), f"{AXE} is missing: run `jlpm install` in labextension/"
 
 
 @pytest.fixture
@@ -188,7 +197,56 @@ def _second_kernel_sets(server: LabServer, key: str, value: int) -> None:
         km.shutdown_kernel(now=True)
 
 
-def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
+def _axe_problems(page: Any, selector: str) -> list[str]:
+    """axe-core's serious and critical violations inside ``selector`` (rule, impact, nodes)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async (selector) => {
+            const r = await axe.run(document.querySelector(selector),
+                                    {resultTypes: ['violations']});
+            return r.violations
+              .filter(v => v.impact === 'serious' || v.impact === 'critical')
+              .map(v => `${v.id} (${v.impact}): ${v.help} -- ` +
+                   v.nodes.map(n => n.target.join(' ')).join(', '));
+        }""",
+        selector,
+    )
+    return list(found)
+
+
+# Known violations in views this branch does not own: the credential form's text inputs
+# and dropdowns have no accessible name yet (ipywidgets' description label is not tied
+# to its control). The credential form (src/nbcreds/widgets, #15 item 5) is being
+# regenerated with accessible names on another branch; drop this entry once it lands.
+# Any other rule, or these rules anywhere else, fails the test.
+KNOWN_ELSEWHERE = {"credential-form": {"label", "select-name"}}
+
+
+def _views_in_theme(page: Any, theme: str, views: dict[str, str]) -> list[Path]:
+    """Switch Lab's theme, then screenshot and axe-check each view; the files written."""
+    _open_palette_command(page, f"Use Theme: {THEMES[theme]}")
+    expect(page.locator("body")).to_have_attribute(
+        "data-jp-theme-name", THEMES[theme], timeout=STEP
+    )
+    page.wait_for_timeout(500)  # let the theme's stylesheet apply before the pixels
+    written = []
+    problems: dict[str, list[str]] = {}
+    for name, selector in views.items():
+        path = ARTIFACTS / f"{name}-{theme}.png"
+        page.locator(selector).first.screenshot(path=str(path))
+        written.append(path)
+        known = KNOWN_ELSEWHERE.get(name, set())
+        found = [p for p in _axe_problems(page, selector) if p.split(" ", 1)[0] not in known]
+        if found:
+            problems[name] = found
+    assert problems == {}, f"axe-core in the {theme} theme: {problems}"
+    return written
+
+
+def test_sidebar_end_to_end(
+    lab: tuple[LabServer, OAuthServer], capsys: pytest.CaptureFixture[str]
+) -> None:
     from playwright.sync_api import sync_playwright
 
     server, oauth = lab
@@ -299,6 +357,33 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
             expect(panel.locator('.nbc-kv-row[data-key="from_kernel_two"]')).to_be_visible()
 
             page.screenshot(path=str(screenshot), full_page=True)
+
+            # Every view in both themes: a screenshot each, and no serious or critical
+            # axe-core violation (the sidebar, the credential form, %%http's output).
+            _run_cell(page, "from nbcreds.widgets import credential_setup; credential_setup()")
+            cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+            cells.nth(cells.count() - 2).locator(".jp-OutputArea-output").first.evaluate(
+                "n => n.closest('.jp-Cell').classList.add('nbc-test-form-cell')"
+            )
+            _run_cell(
+                page, f"%%http --auth idp\nGET {oauth.resource_url}\nAccept: application/json"
+            )
+            http_cell = cells.nth(cells.count() - 2)
+            expect(http_cell.locator(".jp-OutputArea")).to_contain_text("GET")
+            http_cell.evaluate("n => n.classList.add('nbc-test-http-cell')")
+            views = {
+                "sidebar": "#nbcreds-sidebar",
+                "credential-form": ".nbc-test-form-cell .jp-OutputArea-output",
+                "http": ".nbc-test-http-cell .jp-OutputArea-output",
+            }
+            written = []
+            for theme in ("light", "dark"):
+                written += _views_in_theme(page, theme, views)
+            _open_palette_command(page, "Use Theme: JupyterLab Light")
+            with capsys.disabled():
+                print("\nscreenshots:", ", ".join(str(p.relative_to(ROOT)) for p in written))
+            for path in written:
+                assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
             report_row.locator(".nbc-kv-delete").click()
             page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-warn").click()
