@@ -119,6 +119,20 @@ def _take_default_kernel(page: Any) -> None:
         chooser.wait_for(state="detached", timeout=STEP)
 
 
+def _click_past_dialogs(page: Any, target: Any) -> None:
+    """Click ``target``; when a dialog (Lab's kernel chooser, which may appear seconds
+    after the notebook opened) intercepts the click, take its default and click again."""
+    deadline = time.monotonic() + LONG / 1000
+    while True:
+        _take_default_kernel(page)
+        try:
+            target.click(timeout=10_000)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+
+
 def _warm_up(page: Any) -> None:
     """Run ``print(40 + 2)`` in the first cell until the kernel takes it.
 
@@ -127,14 +141,12 @@ def _warm_up(page: Any) -> None:
     until the prompt shows the kernel got it, within a bound.
     """
     cell = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first
-    _take_default_kernel(page)
-    cell.locator(".cm-content").click()
+    _click_past_dialogs(page, cell.locator(".cm-content"))
     page.keyboard.insert_text("print(40 + 2)")
     prompt = cell.locator(".jp-InputPrompt")
     deadline = time.monotonic() + LONG / 1000
     while time.monotonic() < deadline:
-        _take_default_kernel(page)
-        cell.locator(".cm-content").click()
+        _click_past_dialogs(page, cell.locator(".cm-content"))
         page.keyboard.press("Control+Enter")
         try:
             expect(prompt).not_to_have_text("[ ]:", timeout=15_000)
