@@ -10,8 +10,9 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel } from '@jupyterlab/services';
 import { ISessionContext } from '@jupyterlab/apputils';
+import { collapseAllIcon, expandAllIcon, LabIcon, refreshIcon, runIcon, Toolbar } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
+import { Panel, Widget } from '@lumino/widgets';
 
 import { ConnectionStatus, NbcredsClient, RequestError } from './client';
 import {
@@ -46,18 +47,114 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function button(label: string, cls: string, onClick: () => void, title = ''): HTMLButtonElement {
-  const b = el('button', { class: `jp-Button nbc-button ${cls}`, type: 'button', title: title || label }, label);
+/** A text button styled as JupyterLab's own (theme fonts, colours and focus ring). */
+function button(
+  label: string,
+  cls: string,
+  onClick: () => void,
+  title = '',
+  kind: 'accept' | 'reject' | 'warn' = 'reject'
+): HTMLButtonElement {
+  const b = el(
+    'button',
+    { class: `jp-Button jp-mod-styled jp-mod-${kind} nbc-button ${cls}`, type: 'button', title: title || label },
+    label
+  );
   b.addEventListener('click', onClick);
   return b;
 }
 
-export class NbcredsPanel extends Widget {
+/**
+ * A toolbar icon button: a native <button> (so aria-pressed and disabled are valid
+ * ARIA, which axe-core checks) with JupyterLab's toolbar classes and a ui-components icon.
+ */
+class IconButton extends Widget {
+  constructor(
+    private _icon: LabIcon,
+    cls: string,
+    private _label: string,
+    onClick: () => void,
+    private _pressedIcon: LabIcon = _icon,
+    private _pressedLabel: string = _label
+  ) {
+    super({ node: document.createElement('button') });
+    const b = this.node as HTMLButtonElement;
+    b.type = 'button';
+    b.className = `jp-ToolbarButtonComponent jp-mod-minimal jp-Button nbc-toolbar-button ${cls}`;
+    b.addEventListener('click', () => {
+      if (!b.disabled) {
+        onClick();
+      }
+    });
+    this._paint();
+  }
+
+  set enabled(value: boolean) {
+    (this.node as HTMLButtonElement).disabled = !value;
+  }
+
+  get enabled(): boolean {
+    return !(this.node as HTMLButtonElement).disabled;
+  }
+
+  set pressed(value: boolean) {
+    this._pressed = value;
+    this._paint();
+  }
+
+  private _paint(): void {
+    const label = this._pressed ? this._pressedLabel : this._label;
+    this.node.title = label;
+    this.node.setAttribute('aria-label', label);
+    if (this._pressedIcon !== this._icon) {
+      this.node.setAttribute('aria-pressed', String(this._pressed));
+    }
+    this.node.replaceChildren(
+      (this._pressed ? this._pressedIcon : this._icon).element({ tag: 'span', className: 'jp-ToolbarButtonComponent-icon' })
+    );
+  }
+
+  private _pressed = false;
+}
+
+/** Sections a user can fold; the folded ones stay folded across re-renders. */
+const SECTIONS = ['nbc-namespace', 'nbc-secrets', 'nbc-credentials', 'nbc-kv'] as const;
+
+export class NbcredsPanel extends Panel {
   constructor(tracker: INotebookTracker) {
     super();
     this.id = 'nbcreds-sidebar';
     this.addClass('nbc-panel');
     this.title.caption = 'nbcreds: secrets, credentials and KV of this kernel';
+    this._toolbar = new Toolbar();
+    this._toolbar.addClass('nbc-toolbar');
+    this._refreshButton = new IconButton(refreshIcon, 'nbc-refresh', 'Refresh: ask the kernel again', () =>
+      void this.refresh()
+    );
+    this._loadButton = new IconButton(runIcon, 'nbc-toolbar-load', 'Load nbcreds in this kernel (%load_ext nbcreds)', () => {
+      const client = this._client;
+      if (client && client.status === 'not-loaded') {
+        void this._run(() => client.loadExtension());
+      }
+    });
+    this._loadButton.enabled = false;
+    this._collapseButton = new IconButton(
+      collapseAllIcon,
+      'nbc-collapse-all',
+      'Collapse all sections',
+      () => this._toggleAll(),
+      expandAllIcon,
+      'Expand all sections'
+    );
+    this._toolbar.addItem('title', new Widget({ node: el('h2', { class: 'nbc-title' }, 'nbcreds') }));
+    this._toolbar.addItem('spacer', Toolbar.createSpacerItem());
+    this._toolbar.addItem('refresh', this._refreshButton);
+    this._toolbar.addItem('load', this._loadButton);
+    this._toolbar.addItem('collapse', this._collapseButton);
+    this._content = new Widget();
+    this._content.addClass('nbc-content');
+    this.addWidget(this._toolbar);
+    this.addWidget(this._content);
     this._build();
     tracker.currentChanged.connect((_, nb) => this._follow(nb), this);
     this._follow(tracker.currentWidget);
@@ -156,11 +253,27 @@ export class NbcredsPanel extends Widget {
 
   // ------------------------------------------------------------------ DOM
 
+  private _toggleAll(): void {
+    const fold = this._collapsed.size < SECTIONS.length;
+    this._collapsed = new Set(fold ? SECTIONS : []);
+    this._collapseButton.pressed = fold;
+    this._body.querySelectorAll<HTMLElement>('.nbc-section').forEach(section => this._applyFold(section));
+  }
+
+  private _applyFold(section: HTMLElement): void {
+    const cls = SECTIONS.find(c => section.classList.contains(c));
+    const folded = cls !== undefined && this._collapsed.has(cls);
+    section.classList.toggle('nbc-collapsed', folded);
+    section.querySelector('.nbc-section-toggle')?.setAttribute('aria-expanded', String(!folded));
+    const body = section.querySelector<HTMLElement>('.nbc-section-body');
+    if (body) {
+      body.hidden = folded;
+    }
+  }
+
   private _build(): void {
-    const refresh = button('Refresh', 'nbc-refresh', () => void this.refresh(), 'Ask the kernel again');
     this._kernelLabel = el('div', { class: 'nbc-kernel' });
-    this.node.append(
-      el('div', { class: 'nbc-header' }, el('h2', { class: 'nbc-title' }, 'nbcreds'), refresh),
+    this._content.node.append(
       this._kernelLabel,
       (this._statusNode = el('div', { class: 'nbc-status', role: 'status' })),
       (this._messageNode = el('div', { class: 'nbc-message', role: 'alert' })),
@@ -182,6 +295,7 @@ export class NbcredsPanel extends Widget {
     this._body.replaceChildren();
     this._statusNode.replaceChildren();
     this._statusNode.dataset.status = client ? client.status : 'no-kernel';
+    this._loadButton.enabled = client !== null && client.status === 'not-loaded';
     if (!client) {
       this._statusNode.append('Open a notebook: this panel shows its kernel’s nbcreds state.');
       this._editorNode.hidden = true;
@@ -197,7 +311,7 @@ export class NbcredsPanel extends Widget {
         el('p', {}, 'This kernel has not loaded nbcreds, so there is nothing to show yet.'),
         button('Load nbcreds in this kernel', 'nbc-load', () => {
           this._run(() => client.loadExtension());
-        }, 'Runs %load_ext nbcreds in the kernel')
+        }, 'Runs %load_ext nbcreds in the kernel', 'accept')
       );
     }
     const state = client.state;
@@ -205,6 +319,11 @@ export class NbcredsPanel extends Widget {
       return;
     }
     this._statusNode.append(summary(state));
+    if (state.namespace !== this._shownNamespace) {
+      // a Test result belongs to the namespace it ran in: a switch clears it
+      this._testResults.clear();
+      this._shownNamespace = state.namespace;
+    }
     this._body.append(
       this._renderNamespace(state),
       this._renderSecrets(state),
@@ -216,17 +335,40 @@ export class NbcredsPanel extends Widget {
 
   private _section(title: string, cls: string, state: IState, key: string, ...content: Node[]): HTMLElement {
     const error = state.errors[key];
-    return el(
-      'section',
-      { class: `nbc-section ${cls}` },
-      el('h3', {}, title),
-      ...(error ? [el('div', { class: 'nbc-error nbc-section-error' }, error)] : []),
-      ...content
+    const bodyId = `${cls}-body`;
+    const toggle = el(
+      'button',
+      { class: 'nbc-section-toggle', type: 'button', 'aria-expanded': 'true', 'aria-controls': bodyId },
+      el('span', { class: 'nbc-caret', 'aria-hidden': 'true' }),
+      title
     );
+    const section = el(
+      'section',
+      { class: `nbc-section ${cls}`, 'aria-label': title },
+      el('h3', { class: 'nbc-section-title' }, toggle),
+      el(
+        'div',
+        { class: 'nbc-section-body', id: bodyId },
+        ...(error ? [el('div', { class: 'nbc-error nbc-section-error', role: 'alert' }, error)] : []),
+        ...content
+      )
+    );
+    toggle.addEventListener('click', () => {
+      const c = cls as (typeof SECTIONS)[number];
+      if (this._collapsed.has(c)) {
+        this._collapsed.delete(c);
+      } else {
+        this._collapsed.add(c);
+      }
+      this._collapseButton.pressed = this._collapsed.size === SECTIONS.length;
+      this._applyFold(section);
+    });
+    this._applyFold(section);
+    return section;
   }
 
   private _renderNamespace(state: IState): HTMLElement {
-    const select = el('select', { class: 'nbc-namespace-select', 'aria-label': 'Current namespace' });
+    const select = el('select', { class: 'jp-mod-styled nbc-namespace-select', 'aria-label': 'Current namespace' });
     for (const opt of namespaceOptions(state)) {
       const o = el('option', { value: opt.value }, opt.label);
       o.selected = opt.selected;
@@ -236,16 +378,21 @@ export class NbcredsPanel extends Widget {
       void this._useNamespace(namespaceFromInput(select.value));
     });
     const input = el('input', {
-      class: 'nbc-namespace-input',
+      class: 'jp-mod-styled nbc-namespace-input',
       type: 'text',
       placeholder: 'company.team',
-      'aria-label': 'Other namespace'
+      'aria-label': 'Other namespace',
+      'aria-describedby': 'nbc-namespace-error'
     });
+    const fieldError = el('div', { class: 'nbc-error nbc-field-error', id: 'nbc-namespace-error', role: 'alert' });
     const use = button('Use', 'nbc-namespace-use', () => {
       // an empty field does nothing (it never means "switch to the tenant level")
       if (input.value.trim() !== '') {
-        void this._useNamespace(namespaceFromInput(input.value));
+        void this._useNamespace(namespaceFromInput(input.value), fieldError);
       }
+    });
+    input.addEventListener('input', () => {
+      fieldError.textContent = ''; // a result belongs to the input it answered
     });
     input.addEventListener('keydown', ev => {
       if (ev.key === 'Enter') {
@@ -258,25 +405,40 @@ export class NbcredsPanel extends Widget {
       state,
       'namespaces',
       el('div', { class: 'nbc-row' }, select),
-      el('div', { class: 'nbc-row' }, input, use)
+      el('div', { class: 'nbc-row nbc-namespace-other' }, input, use),
+      fieldError
     );
   }
 
-  private async _useNamespace(namespace: string | null): Promise<void> {
+  private async _useNamespace(namespace: string | null, fieldError?: HTMLElement): Promise<void> {
     const client = this._client;
-    if (client) {
+    if (!client) {
+      return;
+    }
+    if (!fieldError) {
       await this._run(() => client.request('use_namespace', { namespace }));
+      return;
+    }
+    try {
+      await client.request('use_namespace', { namespace });
+    } catch (err) {
+      fieldError.textContent = (err as Error).message; // next to the field at fault
     }
   }
 
   private _renderSecrets(state: IState): HTMLElement {
+    // stacked rows, not a table: at 250 px a name, its source and level never overflow
     const rows = state.secrets.map(s =>
       el(
-        'tr',
+        'li',
         { class: 'nbc-secret-row', 'data-name': s.name },
-        el('td', { class: 'nbc-name' }, s.name),
-        el('td', {}, s.source),
-        el('td', {}, levelLabel(s.level, s.inherited))
+        el('div', { class: 'nbc-row' }, el('span', { class: 'nbc-name' }, s.name)),
+        el(
+          'div',
+          { class: 'nbc-row nbc-meta' },
+          el('span', { class: 'nbc-secret-source', title: 'source' }, s.source),
+          el('span', { class: 'nbc-secret-level', title: 'level' }, levelLabel(s.level, s.inherited))
+        )
       )
     );
     return this._section(
@@ -285,7 +447,7 @@ export class NbcredsPanel extends Widget {
       state,
       'secrets',
       rows.length
-        ? el('table', { class: 'nbc-table' }, el('tr', {}, el('th', {}, 'name'), el('th', {}, 'source'), el('th', {}, 'level')), ...rows)
+        ? el('ul', { class: 'nbc-list', 'aria-label': 'Secrets' }, ...rows)
         : el('p', { class: 'nbc-empty' }, 'No secret visible from this namespace.')
     );
   }
@@ -442,28 +604,49 @@ export class NbcredsPanel extends Widget {
       type = isKvType(value.type) ? value.type : 'STRING';
       revision = value.revision ?? 0;
     }
-    const keyInput = el('input', { class: 'nbc-kv-key', type: 'text', 'aria-label': 'Key', placeholder: 'key' });
+    const keyInput = el('input', {
+      class: 'jp-mod-styled nbc-kv-key',
+      type: 'text',
+      'aria-label': 'Key',
+      placeholder: 'key',
+      'aria-describedby': 'nbc-kv-key-error'
+    });
     keyInput.value = key ?? '';
     keyInput.readOnly = key !== null;
-    const typeSelect = el('select', { class: 'nbc-kv-type', 'aria-label': 'Type' });
+    const typeSelect = el('select', { class: 'jp-mod-styled nbc-kv-type', 'aria-label': 'Type' });
     for (const t of KV_TYPES) {
       const o = el('option', { value: t }, t);
       o.selected = t === type;
       typeSelect.append(o);
     }
-    const area = el('textarea', { class: 'nbc-kv-text', rows: '4', 'aria-label': 'Value' });
+    const area = el('textarea', {
+      class: 'jp-mod-styled nbc-kv-text',
+      rows: '4',
+      'aria-label': 'Value',
+      'aria-describedby': 'nbc-kv-value-error'
+    });
     area.value = text;
-    const error = el('div', { class: 'nbc-error nbc-kv-error' });
+    const keyError = el('div', { class: 'nbc-error nbc-field-error nbc-kv-key-error', id: 'nbc-kv-key-error', role: 'alert' });
+    const valueError = el('div', { class: 'nbc-error nbc-field-error nbc-kv-value-error', id: 'nbc-kv-value-error', role: 'alert' });
+    const error = el('div', { class: 'nbc-error nbc-kv-error', role: 'alert' });
+    const clear = (): void => {
+      keyError.textContent = '';
+      valueError.textContent = '';
+      error.textContent = '';
+    };
+    keyInput.addEventListener('input', clear);
+    typeSelect.addEventListener('change', clear);
+    area.addEventListener('input', clear);
     const save = button('Save', 'nbc-kv-save', async () => {
       const k = keyInput.value.trim();
       const t = typeSelect.value as KvType;
       if (!k) {
-        error.textContent = 'a key is needed';
+        keyError.textContent = 'a key is needed';
         return;
       }
       const parsed = parseKvText(t, area.value);
       if (!parsed.ok) {
-        error.textContent = parsed.message;
+        valueError.textContent = parsed.message;
         return;
       }
       if (save.disabled) {
@@ -502,12 +685,14 @@ export class NbcredsPanel extends Widget {
       } finally {
         save.disabled = false;
       }
-    });
+    }, '', 'accept');
     const cancel = button('Cancel', 'nbc-kv-cancel', () => this._closeEditor());
     this._editorNode.replaceChildren(
       el('h3', {}, key === null ? 'New KV key' : `Edit ${key}`),
       el('div', { class: 'nbc-row' }, keyInput, typeSelect),
+      keyError,
       area,
+      valueError,
       error,
       el('div', { class: 'nbc-row' }, save, cancel)
     );
@@ -522,6 +707,13 @@ export class NbcredsPanel extends Widget {
     }
   }
 
+  private _toolbar: Toolbar;
+  private _refreshButton: IconButton;
+  private _loadButton: IconButton;
+  private _collapseButton: IconButton;
+  private _content: Widget;
+  private _collapsed = new Set<(typeof SECTIONS)[number]>();
+  private _shownNamespace: string | null | undefined = undefined;
   private _session: ISessionContext | null = null;
   private _notebookName = '';
   private _client: NbcredsClient | null = null;

@@ -54,9 +54,12 @@ if TYPE_CHECKING:
     from . import plugins
     from ._config_write import save_credential
     from ._session import (
+        add_change_listener,
         current_namespace,
         list_namespaces,
         load_config,
+        notify_change,
+        remove_change_listener,
         source_order,
         use_namespace,
     )
@@ -119,6 +122,9 @@ _LAZY = {
     "Lease": "nbcreds.secrets._lease",
     "revoke_leases": "nbcreds.secrets._lease",
     "source_order": "nbcreds._session",
+    "add_change_listener": "nbcreds._session",
+    "remove_change_listener": "nbcreds._session",
+    "notify_change": "nbcreds._session",
     "current_namespace": "nbcreds._session",
     "list_namespaces": "nbcreds._session",
     "load_config": "nbcreds._session",
@@ -166,6 +172,7 @@ __all__ = [
     "TestResult",
     "TokenRequestError",
     "__version__",
+    "add_change_listener",
     "auth",
     "bind_secret",
     "credential",
@@ -187,9 +194,11 @@ __all__ = [
     "logout",
     "mask",
     "masked",
+    "notify_change",
     "plugins",
     "purge_kv",
     "put_kv",
+    "remove_change_listener",
     "revoke_leases",
     "save_credential",
     "secret",

@@ -5,6 +5,12 @@ Everything is created lazily on first use, so ``import nbcreds`` does no I/O.
 Every change (a config loaded, a namespace selected, a reset) bumps
 :attr:`Session.generation`: fast paths (the credential cache hit, the KV
 namespace) remember the generation they were filled at and compare one integer.
+
+The session is also the one change-notification hook of the core: the namespace,
+the config, a secret binding, a credential's token (minted, refreshed, invalidated,
+failed) and a KV entry each call :func:`notify_change` where they change, and the
+listeners (:func:`add_change_listener`; the sidebar's comm is one) hear a short
+word for what changed -- never a value.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Session",
+    "add_change_listener",
     "current_namespace",
     "list_namespaces",
     "load_config",
+    "notify_change",
+    "remove_change_listener",
     "resolve_namespace",
     "session",
     "use_namespace",
@@ -52,6 +61,26 @@ class Session:
         self._kept: dict[str, Any] = {}
         self._namespace: str | None = None
         self._explicit = False
+        self._listeners: list[Callable[[str], object]] = []
+
+    # --- change notification ------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[str], object]) -> None:
+        """Call ``listener(what)`` after each change (from whichever thread made it)."""
+        with self._lock:
+            if listener not in self._listeners:
+                self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str], object]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def changed(self, what: str) -> None:
+        """Tell the listeners that ``what`` changed (``namespace``, ``config``, ``secret``,
+        ``credential``, ``kv``); a failing listener never breaks the change itself."""
+        for listener in list(self._listeners):
+            with contextlib.suppress(Exception):
+                listener(what)
 
     # --- config -------------------------------------------------------------------------
 
@@ -96,6 +125,7 @@ class Session:
         self._config = config
         configure(settings)  # masking reads no config: its settings are pushed
         self.generation += 1
+        self.changed("config")
 
     def _close(self) -> None:
         kept = {id(v) for v in self._kept.values()}
@@ -200,6 +230,7 @@ class Session:
             self._namespace = name
             self._explicit = True
             self.generation += 1
+        self.changed("namespace")
         return name
 
     def current_namespace(self) -> str | None:
@@ -235,6 +266,7 @@ class Session:
         with self._lock:
             self._namespace, self._explicit = selection
             self.generation += 1
+        self.changed("namespace")
 
     def forget_namespace(self) -> None:
         """Drop the :meth:`use_namespace` selection (back to config / env)."""
@@ -242,6 +274,7 @@ class Session:
             self._namespace = None
             self._explicit = False
             self.generation += 1
+        self.changed("namespace")
 
     # --- tests --------------------------------------------------------------------------
 
@@ -312,3 +345,22 @@ def list_namespaces() -> list[str]:
 def source_order() -> list[str]:
     """The active config's secret source order (``[sources] order``, or the default)."""
     return list(session().config.source_order())
+
+
+def add_change_listener(listener: Callable[[str], object]) -> None:
+    """Call ``listener(what)`` whenever the namespace, the config, a secret binding, a
+    credential's token or a KV entry changes in this process; ``what`` names the kind
+    (``namespace``, ``config``, ``secret``, ``credential``, ``kv``), never a value. It
+    may run on any thread and must be quick (set a flag, wake a thread)."""
+    _SESSION.add_listener(listener)
+
+
+def remove_change_listener(listener: Callable[[str], object]) -> None:
+    """Undo :func:`add_change_listener` (no error when it was not added)."""
+    _SESSION.remove_listener(listener)
+
+
+def notify_change(what: str) -> None:
+    """Tell the change listeners that ``what`` changed (the core calls it; a plugin
+    that changes state outside nbcreds' own calls may too)."""
+    _SESSION.changed(what)

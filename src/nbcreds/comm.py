@@ -17,6 +17,12 @@ Protocol, version 1 (every message is a JSON object)::
              {"v": 1, "id": <same>, "op": <op>, "ok": false,
               "error": {"type": "<ExceptionName>", "message": "..."}}
     event    {"v": 1, "event": "loaded" | "changed"}   (kernel -> panel, no payload)
+             {"v": 1, "event": "changed", "what": ["kv", "credential", ...]}  (live: pushed
+             by a watcher thread while a panel watches, at once when the namespace, a
+             secret binding, a credential's token or a KV entry changes in this kernel --
+             the core's change listener --, within ~0.5 s when another kernel wrote the
+             same KV store (SQLite ``PRAGMA data_version``), and when a shown token or
+             key reaches its expiry; "what" names kinds, never values)
              {"v": 1, "event": "changed", "login": {"name", ...login}}  (a user sign-in's
              state changed -- pushed at once, since the panel's state request waits
              until the running cell ends; "login" as in a credential row below)
@@ -53,6 +59,8 @@ import contextlib
 import datetime as _dt
 import json
 import math
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -449,6 +457,8 @@ def _dispatch(op: str, args: dict[str, Any], channel: _Channel | None) -> dict[s
     if op == "watch":
         if channel is not None:
             channel.watching = args["enabled"]
+            if channel.watching:
+                _watcher.ensure()
         return {"watching": args["enabled"]}
     raise _BadRequest(f"unknown op {op!r}")  # pragma: no cover - OPS guards this
 
@@ -548,6 +558,7 @@ def handle(request: Any, channel: _Channel | None = None) -> dict[str, Any]:
         op_name, args = _validate(request)
         reply["result"] = _dispatch(op_name, args, channel)
         reply["ok"] = True
+        _watcher.note_deadlines(reply["result"])
     except _BadRequest as exc:
         reply["ok"] = False
         reply["error"] = {"type": "BadRequest", "message": str(exc)}
@@ -592,6 +603,8 @@ class _Channel:
 
     def _on_close(self, msg: Mapping[str, Any]) -> None:
         _channels.pop(self.comm.comm_id, None)
+        if not _watching():
+            _watcher.stop()
 
     def send(self, data: dict[str, Any]) -> None:
         self.comm.send(data)
@@ -602,6 +615,131 @@ class _Channel:
 
 _channels: dict[str, _Channel] = {}
 _shell: Any = None
+
+#: how often the watcher looks at the KV store's change marker and the expiry deadline
+POLL_SECONDS: Final = 0.5
+
+
+class _Watcher:
+    """While a panel watches, one daemon thread pushes ``changed`` events.
+
+    It wakes at once when the core's change listener hears something (this kernel
+    changed the namespace, a binding, a token, a KV entry -- whichever thread did it),
+    and every :data:`POLL_SECONDS` to compare the KV store's change marker (another
+    kernel wrote it) and the next expiry of a token or key the panel shows. It ends
+    when no channel watches any more, so a kernel without a panel runs no thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._heard: set[str] = set()
+        self._deadline: float | None = None
+        self._thread: threading.Thread | None = None
+
+    def ensure(self) -> None:
+        """Start the thread (and the listener) if a channel watches and none runs."""
+        import nbcreds
+
+        with self._lock:
+            if self._thread is not None:
+                return
+            if not _watching():
+                return
+            nbcreds.add_change_listener(self.hear)
+            self._thread = threading.Thread(
+                target=self._run, name="nbcreds-comm-watcher", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Let the thread end (it does when nothing watches) and wait for it."""
+        with self._lock:
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def hear(self, what: str) -> None:
+        """The core's change listener: note the kind and wake the thread (any thread)."""
+        with self._lock:
+            self._heard.add(what)
+        self._wake.set()
+
+    def note_deadlines(self, result: Any) -> None:
+        """After a state reply: remember when the first shown token or key expires."""
+        if not isinstance(result, dict) or "credentials" not in result:
+            return
+        lefts = [
+            row.get("expires_in")
+            for row in [*result.get("credentials", []), *result.get("kv", [])]
+            if isinstance(row, dict) and row.get("state", "valid") == "valid"
+        ]
+        future = [left for left in lefts if isinstance(left, int | float) and left > 0]
+        with self._lock:
+            self._deadline = time.monotonic() + min(future) if future else None
+
+    def _marker(self) -> object | None:
+        import nbcreds
+
+        try:
+            if nbcreds.current_namespace() is None:
+                return None  # the panel shows no KV without a namespace
+            import nbcreds.kvstore
+
+            return nbcreds.kvstore.kv_change_marker()
+        except Exception:  # a store that is down shows in the panel's state, not here
+            return None
+
+    def _run(self) -> None:
+        import nbcreds
+
+        marker = self._marker()
+        try:
+            while True:
+                with self._lock:  # exit and ensure() decide under one lock: no lost start
+                    if not _watching():
+                        self._thread = None
+                        nbcreds.remove_change_listener(self.hear)
+                        return
+                self._wake.wait(POLL_SECONDS)
+                self._wake.clear()
+                with self._lock:
+                    heard, self._heard = self._heard, set()
+                    deadline = self._deadline
+                now_marker = self._marker()
+                if now_marker != marker and "kv" not in heard:  # another kernel wrote
+                    heard.add("kv")
+                marker = now_marker
+                if deadline is not None and time.monotonic() >= deadline:
+                    with self._lock:
+                        self._deadline = None
+                    heard.add("expiry")
+                if heard:
+                    _broadcast({**event_message("changed"), "what": sorted(heard)})
+        except BaseException:  # pragma: no cover - never leave a dead thread registered
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+                nbcreds.remove_change_listener(self.hear)
+            raise
+
+
+_watcher = _Watcher()
+
+
+def _watching() -> bool:
+    return any(channel.watching for channel in list(_channels.values()))
+
+
+def _broadcast(message: dict[str, Any]) -> None:
+    """Send ``message`` (masked) to every watching panel; drop the closed ones."""
+    for channel in list(_channels.values()):
+        if channel.watching:
+            try:
+                channel.send(_mask_tree(message))
+            except Exception:  # a closed comm must not break the sender
+                _channels.pop(channel.comm.comm_id, None)
 
 
 def event_message(event: str) -> dict[str, Any]:
@@ -621,18 +759,13 @@ def _open_target(comm: Any, open_msg: Mapping[str, Any]) -> None:
     data = open_msg.get("content", {}).get("data")
     if data:
         channel.send(handle(data, channel))
+    _watcher.ensure()
 
 
 def _login_changed(name: str, state: Any) -> None:
     """A sign-in went pending / signed in / out: push it to watching panels now (the
     cell running the sign-in keeps the shell busy, so a state request would wait)."""
-    message = {**event_message("changed"), "login": {"name": name, **state.as_dict()}}
-    for channel in list(_channels.values()):
-        if channel.watching:
-            try:
-                channel.send(_mask_tree(message))
-            except Exception:  # a closed comm must not break a sign-in
-                _channels.pop(channel.comm.comm_id, None)
+    _broadcast({**event_message("changed"), "login": {"name": name, **state.as_dict()}})
 
 
 def _post_run_cell(*_args: Any) -> None:
@@ -685,6 +818,7 @@ def register(ip: Any) -> None:
     channel = _Channel(announce)
     channel.watching = True
     _channels[announce.comm_id] = channel
+    _watcher.ensure()
 
 
 def unregister(ip: Any) -> None:
@@ -694,6 +828,7 @@ def unregister(ip: Any) -> None:
         with contextlib.suppress(Exception):  # already closed by the frontend
             channel.comm.close()
     _channels.clear()
+    _watcher.stop()
     manager = _comm_manager(ip)
     if manager is not None:
         manager.unregister_target(TARGET, _open_target)

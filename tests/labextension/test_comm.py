@@ -481,3 +481,60 @@ def test_sign_in_changes_reach_the_comm_without_importing_credentials_at_load() 
         _login_events.listeners.remove(listener)
         comm._watch_logins(False)
     assert comm._login_changed not in _login_events.listeners
+
+
+def test_the_core_names_each_change_to_its_listeners(credential_config: Any) -> None:
+    """One hook for live state: the namespace, a secret binding, a credential's token
+    (minted, tested, failed, invalidated) and a KV entry each notify, with a kind only."""
+    heard: list[str] = []
+    nc.use_namespace("acme.team")
+    nc.invalidate("idp")  # an earlier test's token must not be a cache hit here
+    nc.add_change_listener(heard.append)
+    try:
+        steps: list[tuple[str, Any]] = [
+            ("namespace", lambda: nc.use_namespace("acme")),
+            ("secret", lambda: nc.bind_secret("LIVE_SECRET", "live-secret-value-77")),
+            ("credential", lambda: nc.credential("idp")),
+            ("credential", lambda: nc.test_credential("broken")),
+            ("credential", lambda: nc.invalidate("idp")),
+            ("kv", lambda: nc.set_kv("cursor", 1)),
+            ("kv", lambda: nc.delete_kv("cursor")),
+        ]
+        for kind, step in steps:
+            heard.clear()
+            step()
+            assert kind in heard, (kind, heard)
+        heard.clear()
+        assert nc.delete_kv("cursor") is False  # nothing changed: nothing said
+        assert "kv" not in heard
+        assert_no_leak(repr(heard), ["live-secret-value-77", CLIENT_SECRET])
+    finally:
+        nc.remove_change_listener(heard.append)
+    heard.clear()
+    nc.use_namespace("acme")
+    assert heard == []  # removed
+
+
+def test_the_sqlite_store_marker_moves_only_when_another_connection_writes() -> None:
+    import threading
+
+    nc.use_namespace("acme")
+    nc.set_kv("seed", 1)
+    markers: list[object] = []
+    read_once, write_done = threading.Event(), threading.Event()
+
+    def watcher() -> None:  # its own connection, as the comm's watcher thread has
+        markers.append(nc.kvstore.kv_change_marker())
+        markers.append(nc.kvstore.kv_change_marker())  # nothing written in between
+        read_once.set()
+        write_done.wait(30)
+        markers.append(nc.kvstore.kv_change_marker())
+
+    thread = threading.Thread(target=watcher)
+    thread.start()
+    assert read_once.wait(30)
+    nc.set_kv("seed", 2)  # the main thread's connection commits
+    write_done.set()
+    thread.join(30)
+    assert markers[0] == markers[1]
+    assert markers[1] != markers[2]

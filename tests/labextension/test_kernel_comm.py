@@ -71,6 +71,36 @@ def _comm_send(kc: Any, comm_id: str, data: dict[str, Any]) -> list[dict[str, An
     return _iopub_until_idle(kc, msg["header"]["msg_id"])
 
 
+def _reply(msgs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reply among a request's messages (live events may come in between)."""
+    found: dict[str, Any] = next(
+        m["content"]["data"]
+        for m in msgs
+        if m["msg_type"] == "comm_msg" and "id" in m["content"]["data"]
+    )
+    return found
+
+
+def _events_until(kc: Any, comm_id: str, what: str) -> list[dict[str, Any]]:
+    """Read iopub (any parent) until a live ``changed`` event naming ``what`` reaches
+    ``comm_id``; the events seen. Bounded by TIMEOUT."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=1)
+        except queue.Empty:
+            continue
+        if msg["msg_type"] != "comm_msg" or msg["content"].get("comm_id") != comm_id:
+            continue
+        data = msg["content"]["data"]
+        if data.get("event") == "changed":
+            seen.append(data)
+            if what in data.get("what", []):
+                return seen
+    raise AssertionError(f"no live 'changed' event naming {what!r}; saw {seen}")
+
+
 def _drain(kc: Any) -> None:
     try:
         while True:
@@ -101,7 +131,11 @@ def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None
 
     # The panel's own comm: the open data is a state request, answered at once.
     comm_id, msgs = _comm_open(kc, {"v": 1, "id": 1, "op": "state"})
-    replies = [m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg"]
+    replies = [
+        m["content"]["data"]
+        for m in msgs
+        if m["msg_type"] == "comm_msg" and "id" in m["content"]["data"]
+    ]
     assert [r["id"] for r in replies] == [1]
     state = replies[0]["result"]
     assert state["namespace"] == "acme"
@@ -113,13 +147,13 @@ def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None
         comm_id,
         {"v": 1, "id": 2, "op": "kv_set", "key": "cursor", "value": 42, "type": "NUMBER"},
     )
-    reply = next(m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg")
+    reply = _reply(msgs)
     assert reply["ok"] is True
     out = _execute(kc, "print(nc.kv('cursor') + 1)")
     assert [m["content"]["text"] for m in out if m["msg_type"] == "stream"] == ["43\n"]
 
     msgs = _comm_send(kc, comm_id, {"v": 1, "id": 3, "op": "kv_get", "key": 5})
-    reply = next(m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg")
+    reply = _reply(msgs)
     assert reply["ok"] is False
     assert reply["error"]["type"] == "BadRequest"
 
@@ -132,9 +166,9 @@ def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None
         for m in out
         if m["msg_type"] == "comm_msg" and m["content"].get("comm_id") == comm_id
     ]
-    assert pushed == [{"v": 1, "event": "changed"}]
+    assert {"v": 1, "event": "changed"} in pushed  # the cell ended
     msgs = _comm_send(kc, comm_id, {"v": 1, "id": 5, "op": "state"})
-    state = next(m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg")["result"]
+    state = _reply(msgs)["result"]
     assert {s["name"] for s in state["secrets"]} == {"KERNEL_SECRET", "SECOND"}
 
     # %unload_ext closes the panel's comm; nothing on the wire held a value.
@@ -142,6 +176,56 @@ def test_comm_target_in_a_real_kernel(kernel: tuple[KernelManager, Any]) -> None
     assert comm_id in [m["content"]["comm_id"] for m in out if m["msg_type"] == "comm_close"]
     everything = repr(msgs) + repr(out) + repr(replies) + repr(pushed)
     assert_no_leak(everything, [SECRET_VALUE, SECRET_VALUE + "2"])
+
+
+@pytest.mark.slow
+def test_live_events_from_this_kernel_and_from_another_process(
+    kernel: tuple[KernelManager, Any], isolated_nbcreds: Path
+) -> None:
+    """A watching panel hears a change at once, with no cell ending and no request of its
+    own: a KV write from a thread of this kernel, a namespace switch, and a KV write by
+    another process on the same SQLite file (``PRAGMA data_version``)."""
+    import subprocess
+    import sys
+
+    _km, kc = kernel
+    _drain(kc)
+    _execute(kc, "%load_ext nbcreds\nimport nbcreds as nc\nnc.use_namespace('acme')")
+    comm_id, msgs = _comm_open(kc, {"v": 1, "id": 1, "op": "watch", "enabled": True})
+    assert _reply(msgs)["result"] == {"watching": True}
+    _drain(kc)
+
+    # a background thread writes: no cell ends, the event still comes
+    _execute(
+        kc,
+        "import threading; threading.Timer(1.0, lambda: nc.set_kv('from_thread', 1)).start()",
+    )
+    events = _events_until(kc, comm_id, "kv")
+    assert all(set(e) == {"v", "event", "what"} for e in events)
+
+    # another process writes the same store: the watcher's poll sees it
+    code = "import nbcreds as nc; nc.use_namespace('acme'); nc.set_kv('from_outside', 7)"
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=isolated_nbcreds,
+        env=dict(os.environ),
+        check=True,
+        timeout=TIMEOUT,
+    )
+    _events_until(kc, comm_id, "kv")
+    msgs = _comm_send(kc, comm_id, {"v": 1, "id": 2, "op": "state"})
+    assert {"from_thread", "from_outside"} <= {k["key"] for k in _reply(msgs)["result"]["kv"]}
+
+    # a namespace switch from a thread, then closing the comm ends the watcher thread
+    _execute(kc, "threading.Timer(0.5, lambda: nc.use_namespace('acme.team')).start()")
+    _events_until(kc, comm_id, "namespace")
+    out = _execute(
+        kc,
+        "%unload_ext nbcreds\nimport time; time.sleep(1.5)\n"
+        "print(sorted(t.name for t in threading.enumerate() "
+        "if t.name.startswith('nbcreds-comm')))",
+    )
+    assert [m["content"]["text"] for m in out if m["msg_type"] == "stream"] == ["[]\n"]
 
 
 @pytest.mark.slow

@@ -31,6 +31,9 @@ from .lab_server import LabServer
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+# axe-core (npm, a devDependency of the lab extension: installed with its node modules)
+AXE = ROOT / "labextension" / "node_modules" / "axe-core" / "axe.min.js"
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -58,6 +61,12 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _axe_installed() -> None:
+    # not a skip: without axe the accessibility check would silently not run
+    assert AXE.exists(), f"{AXE} is missing: run `jlpm install` in labextension/"
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[LabServer, OAuthServer]]:
     pytest.importorskip("jupyterlab")
@@ -65,7 +74,13 @@ def lab(tmp_path: Path) -> Iterator[tuple[LabServer, OAuthServer]]:
         oauth.add_client("ui-app", client_secret=CLIENT_SECRET)
         server = LabServer(
             tmp_path,
-            env={"UI_CLIENT_SECRET": CLIENT_SECRET, "UI_API_KEY_VALUE": API_KEY_VALUE},
+            env={
+                "UI_CLIENT_SECRET": CLIENT_SECRET,
+                "UI_API_KEY_VALUE": API_KEY_VALUE,
+                # the kernels' KV store (SQLite) in this test's own dir, shared by the
+                # second kernel below
+                "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+            },
             log=ARTIFACTS / "sidebar-jupyterlab.log",
         )
         (server.root / "nbcreds.toml").write_text(
@@ -104,6 +119,20 @@ def _take_default_kernel(page: Any) -> None:
         chooser.wait_for(state="detached", timeout=STEP)
 
 
+def _click_past_dialogs(page: Any, target: Any) -> None:
+    """Click ``target``; when a dialog (Lab's kernel chooser, which may appear seconds
+    after the notebook opened) intercepts the click, take its default and click again."""
+    deadline = time.monotonic() + LONG / 1000
+    while True:
+        _take_default_kernel(page)
+        try:
+            target.click(timeout=10_000)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+
+
 def _warm_up(page: Any) -> None:
     """Run ``print(40 + 2)`` in the first cell until the kernel takes it.
 
@@ -112,14 +141,12 @@ def _warm_up(page: Any) -> None:
     until the prompt shows the kernel got it, within a bound.
     """
     cell = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first
-    _take_default_kernel(page)
-    cell.locator(".cm-content").click()
+    _click_past_dialogs(page, cell.locator(".cm-content"))
     page.keyboard.insert_text("print(40 + 2)")
     prompt = cell.locator(".jp-InputPrompt")
     deadline = time.monotonic() + LONG / 1000
     while time.monotonic() < deadline:
-        _take_default_kernel(page)
-        cell.locator(".cm-content").click()
+        _click_past_dialogs(page, cell.locator(".cm-content"))
         page.keyboard.press("Control+Enter")
         try:
             expect(prompt).not_to_have_text("[ ]:", timeout=15_000)
@@ -159,7 +186,79 @@ def _open_palette_command(page: Any, label: str) -> None:
     page.locator(".lm-CommandPalette-item", has_text=label).first.click(timeout=STEP)
 
 
-def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
+def _second_kernel_sets(server: LabServer, key: str, value: int) -> None:
+    """Another kernel (same user, same working dir and data dir as Lab's) writes a KV key."""
+    import os
+
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(server.root), env={**os.environ, **server.extra_env})
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=LONG / 1000)
+        reply = kc.execute_interactive(
+            f"import nbcreds as nc; nc.use_namespace('acme.team'); nc.set_kv({key!r}, {value})",
+            timeout=LONG / 1000,
+            output_hook=lambda msg: None,
+        )
+        assert reply["content"]["status"] == "ok", reply["content"].get("evalue")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _axe_problems(page: Any, selector: str) -> list[str]:
+    """axe-core's serious and critical violations inside ``selector`` (rule, impact, nodes)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async (selector) => {
+            const r = await axe.run(document.querySelector(selector),
+                                    {resultTypes: ['violations']});
+            return r.violations
+              .filter(v => v.impact === 'serious' || v.impact === 'critical')
+              .map(v => `${v.id} (${v.impact}): ${v.help} -- ` +
+                   v.nodes.map(n => n.target.join(' ')).join(', '));
+        }""",
+        selector,
+    )
+    return list(found)
+
+
+# Known violations in views this branch does not own: the credential form's text inputs
+# and dropdowns have no accessible name yet (ipywidgets' description label is not tied
+# to its control). The credential form (src/nbcreds/widgets, #15 item 5) is being
+# regenerated with accessible names on another branch; drop this entry once it lands.
+# Any other rule, or these rules anywhere else, fails the test.
+KNOWN_ELSEWHERE = {"credential-form": {"label", "select-name"}}
+
+
+def _views_in_theme(page: Any, theme: str, views: dict[str, str]) -> list[Path]:
+    """Switch Lab's theme, then screenshot and axe-check each view; the files written."""
+    _open_palette_command(page, f"Use Theme: {THEMES[theme]}")
+    expect(page.locator("body")).to_have_attribute(
+        "data-jp-theme-name", THEMES[theme], timeout=STEP
+    )
+    page.wait_for_timeout(500)  # let the theme's stylesheet apply before the pixels
+    written = []
+    problems: dict[str, list[str]] = {}
+    for name, selector in views.items():
+        path = ARTIFACTS / f"{name}-{theme}.png"
+        page.locator(selector).first.screenshot(path=str(path))
+        written.append(path)
+        known = KNOWN_ELSEWHERE.get(name, set())
+        found = [p for p in _axe_problems(page, selector) if p.split(" ", 1)[0] not in known]
+        if found:
+            problems[name] = found
+    assert problems == {}, f"axe-core in the {theme} theme: {problems}"
+    return written
+
+
+def test_sidebar_end_to_end(
+    lab: tuple[LabServer, OAuthServer], capsys: pytest.CaptureFixture[str]
+) -> None:
     from playwright.sync_api import sync_playwright
 
     server, oauth = lab
@@ -249,7 +348,54 @@ def test_sidebar_end_to_end(lab: tuple[LabServer, OAuthServer]) -> None:
             expect(report_row).to_contain_text("JSON")
             assert _run_cell(page, "print(nc.kv('report')['pages'][1])").strip() == "2"
 
+            # Live state: no Refresh and no cell ending brings these in.
+            # (1) code: a cell starts a timer; its write lands after the cell ended.
+            _run_cell(
+                page,
+                "import threading; threading.Timer(3.0, lambda: nc.set_kv('live_code', 5)).start()",
+            )
+            expect(panel.locator('.nbc-kv-row[data-key="live_code"]')).to_contain_text("NUMBER")
+            # (2) a widget: kv_editor's Save (a widget message, not a cell).
+            _run_cell(page, "from nbcreds.widgets import kv_editor; kv_editor()")
+            cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+            widget = cells.nth(cells.count() - 2).locator(".jp-OutputArea")
+            widget.get_by_role("button", name="Add key").click()
+            widget.locator(".widget-text", has_text="Key").locator("input").fill("from_widget")
+            widget.locator(".widget-textarea textarea").first.fill("typed in a widget")
+            widget.get_by_role("button", name="Save").click()
+            expect(panel.locator('.nbc-kv-row[data-key="from_widget"]')).to_contain_text("STRING")
+            # (3) a second kernel writing the same SQLite store (PRAGMA data_version).
+            _second_kernel_sets(server, "from_kernel_two", 2)
+            expect(panel.locator('.nbc-kv-row[data-key="from_kernel_two"]')).to_be_visible()
+
             page.screenshot(path=str(screenshot), full_page=True)
+
+            # Every view in both themes: a screenshot each, and no serious or critical
+            # axe-core violation (the sidebar, the credential form, %%http's output).
+            _run_cell(page, "from nbcreds.widgets import credential_setup; credential_setup()")
+            cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+            cells.nth(cells.count() - 2).locator(".jp-OutputArea-output").first.evaluate(
+                "n => n.closest('.jp-Cell').classList.add('nbc-test-form-cell')"
+            )
+            _run_cell(
+                page, f"%%http --auth idp\nGET {oauth.resource_url}\nAccept: application/json"
+            )
+            http_cell = cells.nth(cells.count() - 2)
+            expect(http_cell.locator(".jp-OutputArea")).to_contain_text("GET")
+            http_cell.evaluate("n => n.classList.add('nbc-test-http-cell')")
+            views = {
+                "sidebar": "#nbcreds-sidebar",
+                "credential-form": ".nbc-test-form-cell .jp-OutputArea-output",
+                "http": ".nbc-test-http-cell .jp-OutputArea-output",
+            }
+            written = []
+            for theme in ("light", "dark"):
+                written += _views_in_theme(page, theme, views)
+            _open_palette_command(page, "Use Theme: JupyterLab Light")
+            with capsys.disabled():
+                print("\nscreenshots:", ", ".join(str(p.relative_to(ROOT)) for p in written))
+            for path in written:
+                assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
             report_row.locator(".nbc-kv-delete").click()
             page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-warn").click()

@@ -25,7 +25,7 @@ from typing import Any
 from .. import _definition, plugins
 from .._definition import Definition, definition_at
 from .._exceptions import CredentialError, CredentialNotFound, NbcredsError
-from .._session import resolve_namespace, session
+from .._session import notify_change, resolve_namespace, session
 from ..masking import registry
 from ..namespaces import display, lookup_chain
 from ..values import Secret
@@ -250,7 +250,10 @@ class CredentialEngine:
 
     def fresh(self, definition: Definition) -> CachedToken:
         """Mint now, bypassing (and not touching) the cache."""
-        return self._mint(definition)
+        try:
+            return self._mint(definition)
+        finally:
+            notify_change("credential")  # tested: its last failure is set or cleared
 
     def registry_changed(self) -> None:
         """Masking-registry listener: if a fast-path token is no longer registered (a value

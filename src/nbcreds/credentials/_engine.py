@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .._deadline import Deadline, deadline_transport
 from .._exceptions import CredentialError, TokenRequestError
 from .._plugin_api import Minted
+from .._session import notify_change
 from .._text import server_text
 from ..masking import registry
 from ..values import Secret
@@ -449,18 +450,24 @@ class TokenCache:
             if token is not None and str.__str__(cached.secret) != str.__str__(token):
                 return False
             del self._tokens[key]
-            return True
+        notify_change("credential")
+        return True
 
     def drop_matching(self, predicate: Callable[[CacheKey], bool]) -> int:
         with self._lock:
             keys = [k for k in self._tokens if predicate(k)]
             for k in keys:
                 del self._tokens[k]
-            return len(keys)
+        if keys:
+            notify_change("credential")
+        return len(keys)
 
     def clear(self) -> None:
         with self._lock:
+            had = bool(self._tokens)
             self._tokens.clear()
+        if had:
+            notify_change("credential")
 
     def __len__(self) -> int:
         with self._lock:
@@ -489,11 +496,13 @@ class TokenCache:
             with self._lock:
                 self._flights.pop(key, None)
             flight.set_exception(exc)
+            notify_change("credential")  # a failed mint shows as "failed: ..."
             return
         with self._lock:
             self._tokens[key] = token
             self._flights.pop(key, None)
         flight.set_result(token)
+        notify_change("credential")  # minted or refreshed
 
     def get(self, key: CacheKey, mint: Callable[[], CachedToken]) -> CachedToken:
         """A current token for ``key``; at most one ``mint()`` runs per key at a time."""

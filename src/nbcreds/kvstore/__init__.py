@@ -21,6 +21,7 @@ from __future__ import annotations
 from ._api import (
     delete_kv,
     kv,
+    kv_change_marker,
     kv_entries,
     kv_item,
     kv_keys,
@@ -42,6 +43,7 @@ __all__ = [
     "delete_kv",
     "format_duration",
     "kv",
+    "kv_change_marker",
     "kv_entries",
     "kv_item",
     "kv_keys",

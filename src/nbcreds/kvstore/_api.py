@@ -417,6 +417,7 @@ def set_kv(
         raise _unstorable(key, "a lone surrogate (text that is not valid Unicode)") from None
     if revision is None:
         raise _conflict(key, ns, overwrite, if_revision)
+    _state.changed("kv")
     return revision
 
 
@@ -465,6 +466,7 @@ def put_kv(
         raise _unstorable(key, "a lone surrogate (text that is not valid Unicode)") from None
     if revision is None:
         raise _conflict(key, ns, overwrite, if_revision)
+    _state.changed("kv")
     return revision
 
 
@@ -497,11 +499,21 @@ def update_kv(
     )
 
 
+def kv_change_marker() -> object | None:
+    """A value that differs after any writer -- this process or another kernel -- changed
+    the active KV store (SQLite: ``PRAGMA data_version``); ``None`` when the backend
+    cannot tell. Cheap enough to poll every half second."""
+    return _store().change_marker()
+
+
 def delete_kv(key: str, namespace: str | None = None) -> bool:
     """Remove ``key``; ``True`` when a live key was removed, ``False`` when there was none."""
     ns = _namespace(namespace)
     check_key(key)
-    return _store().delete(ns, key)
+    deleted = _store().delete(ns, key)
+    if deleted:
+        _state.changed("kv")
+    return deleted
 
 
 def _check_prefix(prefix: object) -> str | None:
@@ -525,4 +537,7 @@ def purge_kv(
 ) -> int:
     """Remove the expired keys of the namespace (all keys with ``expired_only=False``),
     and of its child namespaces with ``recursive=True``. Returns how many were removed."""
-    return _store().purge(_namespace(namespace), expired_only=expired_only, recursive=recursive)
+    purged = _store().purge(_namespace(namespace), expired_only=expired_only, recursive=recursive)
+    if purged:
+        _state.changed("kv")
+    return purged

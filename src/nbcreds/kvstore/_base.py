@@ -107,6 +107,12 @@ class KVBackend(ABC):
     def purge(self, namespace: str, *, expired_only: bool, recursive: bool) -> int:
         """Remove expired keys (or all keys) of the namespace (and its children); the count."""
 
+    def change_marker(self) -> object | None:
+        """A cheap value that differs after any writer (this process or another) changed
+        the store; ``None`` when the backend cannot tell (watchers then rely on this
+        process's own change notices). Called from a watcher thread every ~0.5 s."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release connections. The backend may be used again afterwards (it reconnects)."""

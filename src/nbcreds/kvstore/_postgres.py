@@ -82,6 +82,7 @@ _MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     ),
 ]
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
+_CHANNEL = "nbcreds_kv"  # LISTEN/NOTIFY channel of every write (live sidebars)
 _LOCK_ID = 0x6E6263726564  # "nbcred": serializes concurrent migrations (advisory lock)
 
 _MAX = f"'{MAX_EXPIRY.isoformat()}'::timestamptz"
@@ -323,9 +324,12 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
         row = conn.execute("SELECT max(version) FROM nbcreds_kv_schema").fetchone()
         return int(row[0] or 0) if row else 0
 
-    def _run(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def _run(
+        self, sql: str, params: dict[str, Any], *, notify: bool = False
+    ) -> list[tuple[Any, ...]]:
         """One statement, one round trip. A lost connection is dropped (the next call
-        reconnects) and reported with host and port."""
+        reconnects) and reported with host and port. ``notify``: a write -- the same
+        round trip sends ``NOTIFY nbcreds_kv`` so other kernels' watchers hear it."""
         import psycopg
 
         conn = getattr(self._local, "conn", None) or self._connect()
@@ -333,6 +337,8 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
         try:
             with conn.pipeline():  # Parse (first time) + Bind + Execute + Sync: one round trip
                 cursor = conn.execute(sql, params)
+                if notify:
+                    conn.execute("SELECT pg_notify(%s, %s)", (_CHANNEL, params.get("ns", "")))
             return cursor.fetchall() if cursor.description is not None else [(cursor.rowcount,)]
         except psycopg.Error as exc:
             failure = self._classify(exc, conn)
@@ -425,10 +431,10 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
         }
         if if_revision:
             params["rev"] = if_revision
-            rows = self._run(_UPDATE_IF, params)
+            rows = self._run(_UPDATE_IF, params, notify=True)
         else:
             params["overwrite"] = not (create_only or if_revision == 0)
-            rows = self._run(_UPSERT, params)
+            rows = self._run(_UPSERT, params, notify=True)
         return int(rows[0][0]) if rows else None
 
     def put(
@@ -451,10 +457,10 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
         }
         if if_revision:
             params["rev"] = if_revision
-            rows = self._run(_PUT_IF, params)
+            rows = self._run(_PUT_IF, params, notify=True)
         else:
             params["overwrite"] = not (create_only or if_revision == 0)
-            rows = self._run(_PUT_UPSERT, params)
+            rows = self._run(_PUT_UPSERT, params, notify=True)
         revision, current_type, is_object = rows[0]
         if revision is not None:
             return int(revision)
@@ -463,8 +469,26 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
         return None
 
     def delete(self, namespace: str, key: str) -> bool:
-        rows = self._run(_DELETE, {"ns": namespace, "key": key})
+        rows = self._run(_DELETE, {"ns": namespace, "key": key}, notify=True)
         return bool(rows) and bool(rows[0][0])
+
+    def change_marker(self) -> object | None:
+        """How many ``nbcreds_kv`` notices this thread's connection heard (it LISTENs
+        from the first call): every nbcreds writer, in any kernel, sends one with its
+        write. One ``SELECT 1`` round trip makes the connection read pending notices."""
+        conn = getattr(self._local, "conn", None) or self._connect()
+        if getattr(self._local, "listening", None) is not conn:
+            heard = [0]
+
+            def count(_notice: Any) -> None:
+                heard[0] += 1
+
+            conn.add_notify_handler(count)
+            self._run(f"LISTEN {_CHANNEL}", {})
+            self._local.listening = conn
+            self._local.heard = heard
+        self._run("SELECT 1", {})
+        return (self.location, id(conn), self._local.heard[0])
 
     def keys(self, namespace: str, prefix: str | None) -> list[str]:
         return [row[0] for row in self._run(_KEYS, {"ns": namespace, "prefix": prefix or None})]
@@ -476,7 +500,9 @@ class PostgresBackend(ConnectionPerThread["psycopg.Connection[Any]"], KVBackend)
 
     def purge(self, namespace: str, *, expired_only: bool, recursive: bool) -> int:
         rows = self._run(
-            _PURGE, {"ns": namespace, "recursive": recursive, "expired_only": expired_only}
+            _PURGE,
+            {"ns": namespace, "recursive": recursive, "expired_only": expired_only},
+            notify=True,
         )
         return int(rows[0][0])
 

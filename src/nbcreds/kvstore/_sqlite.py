@@ -228,6 +228,16 @@ class SqliteBackend(ConnectionPerThread[sqlite3.Connection], KVBackend):
 
     # --- reads ---------------------------------------------------------------------------
 
+    def change_marker(self) -> object | None:
+        """``PRAGMA data_version`` of this thread's connection: it changes whenever another
+        connection (another thread, kernel or process) commits -- one cheap read, no I/O
+        on the table."""
+        try:
+            row = self._conn().execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        return (str(self.path), row[0])
+
     def get(self, namespace: str, key: str) -> Sequence[Any] | None:
         try:
             conn = getattr(self._local, "conn", None) or self._connect()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from .._session import notify_change
 from ._base import SecretData, SecretSource, SourceHealth
 
 __all__ = ["SessionSource"]
@@ -29,6 +30,7 @@ class SessionSource(SecretSource):
         with self._lock:
             self._items[(namespace, name.upper())] = str.__str__(value)
             self._origin[(namespace, name.upper())] = "session"
+        notify_change("secret")
 
     def bind(
         self,
@@ -41,11 +43,15 @@ class SessionSource(SecretSource):
         with self._lock:
             self._items[(namespace, name.upper())] = resolve
             self._origin[(namespace, name.upper())] = origin
+        notify_change("secret")
 
     def delete(self, namespace: str | None, name: str) -> bool:
         with self._lock:
             self._origin.pop((namespace, name.upper()), None)
-            return self._items.pop((namespace, name.upper()), None) is not None
+            found = self._items.pop((namespace, name.upper()), None) is not None
+        if found:
+            notify_change("secret")
+        return found
 
     def origin(self, namespace: str | None, name: str) -> str | None:
         with self._lock:
