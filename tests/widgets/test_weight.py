@@ -84,3 +84,35 @@ def test_three_widgets_make_a_few_dozen_models(isolated_nbcreds: Path) -> None:
     assert live <= MAX_MODELS
     assert len(state) <= MAX_MODELS  # nothing made and thrown away on re-render
     assert widget_bytes <= MAX_STATE_KB * 1024
+
+
+def test_widget_html_uses_only_jupyterlab_theme_colours(
+    isolated_nbcreds: Path, type_in: object
+) -> None:
+    """No hard-coded colour in any widget's HTML: status lines, tables, errors use the
+    JupyterLab CSS variables, so both themes keep their contrast."""
+    import re
+
+    import ipywidgets as w
+
+    import nbcreds as nc
+    from nbcreds.widgets import credential_setup, dashboard
+
+    nc.bind_secret("S", "x-secret-value-1")
+    dash = dashboard(interval=None)
+    form = credential_setup()
+    form.save()  # errors next to the fields
+    form.name.value = "c"
+    form.fields["token_endpoint"].input.value = "ftp://nope"
+    form.fields["client_id"].input.value = "app"
+    form.fields["client_secret"].input.value = "S"
+    form.save()
+    failed = json.dumps(w.Widget.get_manager_state(drop_defaults=True))
+    assert "var(--jp-error-color1)" in failed  # the error lines were rendered
+    form.fields["token_endpoint"].input.value = "http://127.0.0.1:9/token"
+    assert form.save()
+    dash.refresh()
+    state = failed + json.dumps(w.Widget.get_manager_state(drop_defaults=True))
+    assert "var(--jp-success-color1)" in state or "var(--jp-warn-color1)" in state
+    colours = re.findall(r"#[0-9a-fA-F]{3,8}\b|rgba?\(", state)
+    assert colours == []
