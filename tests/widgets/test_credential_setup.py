@@ -12,6 +12,7 @@ import pytest
 import nbcreds as nc
 from nbcreds.testing.leaks import assert_no_leak
 from nbcreds.widgets import credential_setup
+from nbcreds.widgets._credential_setup import NEW_VALUE
 
 CLIENT_SECRET = "cl13nt-s3cret: +/=%&<>"
 
@@ -20,8 +21,16 @@ CACHING = ["token_caching.enabled", "token_caching.refresh_before_expiry"]
 
 
 def shown_keys(form: Any) -> list[str]:
-    by_row = {field.row: key for key, field in form.fields.items()}
-    return [by_row[row] for row in form.field_box.children]
+    """The field keys, in the order their controls are laid out."""
+    by_control = {field.input: key for key, field in form.fields.items()}
+    return [by_control[c] for c in form.children if c in by_control]
+
+
+def type_secret(field: Any, value: str, type_in: Any) -> None:
+    """Choose "type a new value" in a secret field, then type ``value`` as the browser does."""
+    field.input.value = NEW_VALUE
+    assert field.typed in field.form.children  # the value field appears below the choice
+    type_in(field.typed, value)
 
 
 def test_the_type_changes_the_field_set() -> None:
@@ -77,11 +86,13 @@ def test_typed_secret_is_bound_cleared_and_referenced(
     form.name.value = "my_oauth"
     assert form.level.value == "acme"
     field = form.fields["client_secret"]
-    type_in(field.typed, CLIENT_SECRET)
+    type_secret(field, CLIENT_SECRET, type_in)
     assert field.typed.value == ""
     assert field.input.value == "MY_OAUTH_CLIENT_SECRET"
+    assert field.typed not in form.children  # back to one control: the secret chosen
     assert nc.secret("MY_OAUTH_CLIENT_SECRET").reveal() == CLIENT_SECRET
     assert "bound as session secret MY_OAUTH_CLIENT_SECRET at acme" in field.error.value
+    assert "memory only" in field.error.value
     form.fields["token_endpoint"].input.value = "http://127.0.0.1:9/token"
     form.fields["client_id"].input.value = "app"
     form.fields["scopes"].input.value = "read, write"
@@ -94,28 +105,39 @@ def test_typed_secret_is_bound_cleared_and_referenced(
         "token_endpoint": "http://127.0.0.1:9/token",
         "client_id": "app",
         "client_secret": "secret:MY_OAUTH_CLIENT_SECRET",
-        "client_auth_method": "client_secret_basic",
         "scopes": ["read", "write"],
-    }
+    }  # client auth left to its default: not written
     assert_no_leak(text, [CLIENT_SECRET])
     assert_no_leak(everything_sent(), [CLIENT_SECRET])
 
 
-def test_bind_as_an_entered_name_and_pick_existing_secrets(type_in: Any) -> None:
+def test_pick_existing_secrets_and_a_value_without_a_name_is_discarded(type_in: Any) -> None:
     nc.bind_secret("EXISTING", "some-existing-value")
     form = credential_setup()
     field = form.fields["client_secret"]
-    assert "EXISTING" in [v for _, v in field.input.options]
-    field.bind_as.value = "CHOSEN_NAME"
-    type_in(field.typed, CLIENT_SECRET)
-    assert field.input.value == "CHOSEN_NAME"
-    assert nc.secret("CHOSEN_NAME").reveal() == CLIENT_SECRET
-    # without a credential name or a bind-as name the value is discarded
-    field.bind_as.value = ""
-    type_in(field.typed, "another-typed-value")
+    values = [v for _, v in field.input.options]
+    assert "EXISTING" in values
+    assert values[-1] == NEW_VALUE
+    assert field.typed is None  # no value field until "type a new value" is chosen
+    field.input.value = "EXISTING"
+    assert form.definition()["client_secret"] == "secret:EXISTING"
+    # without a credential name the value is discarded, and said so next to the field
+    type_secret(field, "another-typed-value", type_in)
     assert field.typed.value == ""
     assert "discarded" in field.error.value
-    assert [r.name for r in nc.list_secrets()] == ["CHOSEN_NAME", "EXISTING"]
+    assert form.children.index(field.error.widget) == form.children.index(field.input) + 2
+    assert [r.name for r in nc.list_secrets()] == ["EXISTING"]
+
+
+def test_a_secret_field_is_one_control(type_in: Any) -> None:
+    form = credential_setup()
+    field = form.fields["client_secret"]
+    after = form.children[form.children.index(field.input) + 1]
+    assert after is form.fields["client_auth_method"].input
+    form.name.value = "svc"
+    type_secret(field, "a-typed-value-1234", type_in)
+    after = form.children[form.children.index(field.input) + 1]
+    assert after is field.error.widget  # the value field went away once it was bound
 
 
 def test_engine_errors_go_next_to_the_field(isolated_nbcreds: Path) -> None:
@@ -141,10 +163,10 @@ def fill_client_credentials(form: Any, server: Any, type_in: Any, secret: str) -
     form.name.value = "idp"
     form.fields["token_endpoint"].input.value = server.token_endpoint
     form.fields["client_id"].input.value = "widget-app"
-    type_in(form.fields["client_secret"].typed, secret)
+    type_secret(form.fields["client_secret"], secret, type_in)
 
 
-def test_test_button_saves_then_gets_a_token(
+def test_test_button_tests_the_unsaved_form_and_writes_nothing(
     isolated_nbcreds: Path, oauth_client: Any, type_in: Any, everything_sent: Any
 ) -> None:
     form = credential_setup()
@@ -153,10 +175,55 @@ def test_test_button_saves_then_gets_a_token(
     form.test_button.click()
     assert "Test passed" in form.message.value
     assert "a token was obtained" in form.message.value
-    assert (isolated_nbcreds / "nbcreds.toml").exists()
+    assert "nothing was saved" in form.message.value
+    assert not (isolated_nbcreds / "nbcreds.toml").exists()
+    assert nc.list_credentials() == []
+    assert form.save() is True
     token = nc.credential("idp")
     assert oauth_client.issued(token.reveal())
+    form.test_button.click()  # the saved definition: no "nothing was saved" any more
+    assert "Test passed" in form.message.value
+    assert "nothing was saved" not in form.message.value
     assert_no_leak(everything_sent(), [CLIENT_SECRET, token.reveal()])
+
+
+def test_test_button_checks_the_form_first(isolated_nbcreds: Path) -> None:
+    nc.bind_secret("S", "x-secret-value")
+    form = credential_setup()
+    form.name.value = "c"
+    assert form.test() is False
+    assert "required" in form.fields["token_endpoint"].error.value
+    assert "not tested" in form.message.value
+    form.fields["token_endpoint"].input.value = "ftp://nope"
+    form.fields["client_id"].input.value = "app"
+    form.fields["client_secret"].input.value = "S"
+    assert form.test() is False  # the engine's own check, next to the field it names
+    assert "http:// or https://" in form.fields["token_endpoint"].error.value
+    assert not (isolated_nbcreds / "nbcreds.toml").exists()
+
+
+def test_save_warns_when_a_secret_lives_only_in_this_session(
+    isolated_nbcreds: Path, type_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    form = credential_setup()
+    form.name.value = "svc"
+    form.fields["token_endpoint"].input.value = "http://127.0.0.1:9/token"
+    form.fields["client_id"].input.value = "app"
+    type_secret(form.fields["client_secret"], "typed-only-here-123", type_in)
+    assert form.save() is True
+    assert "saved 'svc'" in form.message.value
+    assert "SVC_CLIENT_SECRET is a typed value kept in this kernel's memory only" in (
+        form.message.value
+    )
+    assert "after a restart" in form.message.value
+    # the same credential pointing at an environment variable: no warning
+    monkeypatch.setenv("SVC_ENV_SECRET", "from-the-environment-1")
+    nc.bind_secret("FROM_ENV", ref="env:SVC_ENV_SECRET")
+    form.fields["client_secret"].set_secret_options()
+    form.fields["client_secret"].input.value = "FROM_ENV"
+    assert form.save() is True
+    assert "saved 'svc'" in form.message.value
+    assert "memory only" not in form.message.value
 
 
 def test_test_button_shows_the_servers_error(
@@ -249,3 +316,60 @@ def test_edit_keeps_settings_the_form_does_not_show(write_config: Any) -> None:
     assert saved["installation_id"] == "56"
     assert saved["repositories"] == ["a", "b"]
     assert saved["permissions"] == {"contents": "read"}
+
+
+def test_a_third_party_type_gets_its_fields_from_the_registry(
+    isolated_nbcreds: Path, type_in: Any, everything_sent: Any
+) -> None:
+    """tests/plugin_example (installed in the test venv) declares ``example_hmac``: the form
+    offers it and shows its fields, with no change to the widgets."""
+    key_value = "hm4c-signing-key-typed-in"
+    form = credential_setup()
+    assert ("Example HMAC token", "example_hmac") in form.type.options
+    form.type.value = "example_hmac"
+    assert shown_keys(form) == ["description", "key", "lifetime", *CACHING]
+    assert form.fields["key"].input.description == "Signing key *"
+    assert form.fields["lifetime"].input.placeholder == "300 (the default)"
+    form.name.value = "hmac"
+    type_secret(form.fields["key"], key_value, type_in)
+    form.fields["lifetime"].input.value = "soon"
+    assert form.test() is False
+    assert "must be a number" in form.fields["lifetime"].error.value
+    form.fields["lifetime"].input.value = "-5"  # the plugin's own check, next to its field
+    assert form.test() is False
+    assert "positive number of seconds" in form.fields["lifetime"].error.value
+    form.fields["lifetime"].input.value = "120"
+    assert form.test() is True
+    assert "Test passed" in form.message.value
+    assert "valid for 120 s" in form.message.value
+    assert form.fields["lifetime"].error.value == ""
+    assert not (isolated_nbcreds / "nbcreds.toml").exists()
+    assert form.save() is True
+    saved = tomllib.loads((isolated_nbcreds / "nbcreds.toml").read_text())
+    assert saved["credentials"]["hmac"] == {
+        "type": "example_hmac",
+        "key": "secret:HMAC_KEY",
+        "lifetime": 120,
+    }
+    assert_no_leak(everything_sent(), [key_value])
+
+
+def test_every_control_of_every_type_has_an_accessible_name() -> None:
+    import ipywidgets as w
+
+    form = credential_setup()
+    for _, name in form.type.options:
+        form.type.value = name
+        for key in form.shown:
+            field = form.fields[key]
+            field.input.value = NEW_VALUE if field.spec.kind == "secret" else field.input.value
+        controls = [c for c in form.children if isinstance(c, w.DOMWidget)]
+        controls = [c for c in controls if not isinstance(c, w.HTML | w.Box)]
+        for control in controls:
+            assert control.description.strip(), (name, control)
+        # one label column: every labelled control shares the one style
+        assert {id(c.style) for c in controls if not isinstance(c, w.Button)} == {
+            id(form.parts.style)
+        }
+        buttons = [c for c in form.buttons.children]
+        assert [b.description for b in buttons] == ["Test", "Save"]

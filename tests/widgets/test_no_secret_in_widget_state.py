@@ -14,6 +14,7 @@ import pytest
 import nbcreds as nc
 from nbcreds.testing.leaks import assert_no_leak, find_leaks
 from nbcreds.widgets import credential_setup, dashboard, kv_editor, namespace_picker, secret_binder
+from nbcreds.widgets._credential_setup import NEW_VALUE
 
 
 def _pem() -> str:
@@ -69,21 +70,23 @@ def test_every_flow_leaves_no_secret_in_widget_state_or_comm_traffic(
     setup.name.value = "idp"
     setup.fields["token_endpoint"].input.value = oauth_server.token_endpoint
     setup.fields["client_id"].input.value = "leak-app"
+    setup.fields["client_secret"].input.value = NEW_VALUE
     type_in(setup.fields["client_secret"].typed, wrong_secret)
     setup.test_button.click()
     assert "invalid_client" in setup.message.value
-    setup.fields["client_secret"].bind_as.value = "IDP_SECRET"
+    setup.fields["client_secret"].input.value = NEW_VALUE  # bound again, the right one
     type_in(setup.fields["client_secret"].typed, client_secret)
     type_in(setup.fields["audience"].input, client_secret)  # pasted in the wrong place
     setup.save_button.click()
     assert setup.fields["audience"].input.value == ""
     setup.test_button.click()
     assert "Test passed" in setup.message.value
+    assert setup.save()  # Test wrote nothing: save it for the list below
     # a private key typed into a JWT form
     setup.type.value = "oauth2_private_key_jwt"
-    setup.fields["private_key"].bind_as.value = "SIGNING_KEY"
+    setup.fields["private_key"].input.value = NEW_VALUE
     type_in(setup.fields["private_key"].typed, pem)
-    assert setup.fields["private_key"].input.value == "SIGNING_KEY"
+    assert setup.fields["private_key"].input.value == "IDP_PRIVATE_KEY"
     setup.type.value = "oauth2_client_credentials"
 
     # credential list: test, use the token, countdown, edit
@@ -93,7 +96,7 @@ def test_every_flow_leaves_no_secret_in_widget_state_or_comm_traffic(
     token = nc.credential("idp").reveal()
     time.sleep(0.05)  # let the timer thread render the countdown at least once
     creds.tick()
-    assert creds.rows["idp"].expiry.value.startswith("expires in")
+    assert "expires in" in creds.table.value
     creds.edit("idp", "acme.team")
 
     # KV editor: add, a secret refused (and cleared from the form), edit, delete
@@ -131,7 +134,7 @@ def test_every_flow_leaves_no_secret_in_widget_state_or_comm_traffic(
     sent = everything_sent()
     # the scan sees real content: names and messages are there, values are not
     assert "DB_PASSWORD" in sent
-    assert "IDP_SECRET" in sent
+    assert "IDP_CLIENT_SECRET" in sent
     assert "a token was obtained" in sent
     values = [client_secret, typed_value, env_value, wrong_secret, misplaced, token, pem]
     values += [line for line in pem.splitlines() if len(line) > 20 and "PRIVATE" not in line]

@@ -34,12 +34,16 @@ nc.use_namespace("acme")
 """
 
 DRIVE = """
+from nbcreds.widgets._credential_setup import NEW_VALUE
 setup = dash.setup
 setup.name.value = "idp"
 setup.fields["token_endpoint"].input.value = server.token_endpoint
 setup.fields["client_id"].input.value = "nb-app"
+setup.fields["client_secret"].input.value = NEW_VALUE
 type_in(setup.fields["client_secret"].typed, client_secret)
 setup.test_button.click()
+tested = setup.message.value
+setup.save_button.click()
 dash.binder.name.value = "DB_PASSWORD"
 type_in(dash.binder.value, typed)
 token = nc.credential("idp").reveal()
@@ -48,7 +52,7 @@ dash.kv.start_add()
 dash.kv.key.value = "cursor"
 dash.kv.inputs["STRING"].value = "page-2"
 dash.kv.save()
-print(setup.message.value)
+print(tested)
 """
 
 FINISH = """

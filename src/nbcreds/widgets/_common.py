@@ -9,10 +9,12 @@ saves (and every later comm message) only ever holds ``""``.
 from __future__ import annotations
 
 import html
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as w
+from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
 from traitlets import Unicode
 
 import nbcreds as nc
@@ -21,8 +23,11 @@ from .._exceptions import NbcredsError
 
 __all__ = [
     "TENANT",
+    "FieldError",
     "LevelChoice",
+    "Markup",
     "Panel",
+    "Parts",
     "QuietText",
     "QuietTextarea",
     "SecretInput",
@@ -63,21 +68,11 @@ class SecretInput(w.Password):  # type: ignore[misc]
         super().__init__(**kwargs)
 
 
-class Panel(w.VBox):  # type: ignore[misc]
-    """The base of every nbcreds widget: closing it closes everything inside it,
-    including the widgets it keeps off screen (:meth:`hidden`: the fields of the other
-    credential types, the inputs of the other KV types...)."""
+#: layout and style models shared by the widgets of one panel (closed with the panel)
+_SHARED: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def hidden(self) -> list[Any]:
-        return []
-
-    def close(self) -> None:
-        for child in [*self.children, *self.hidden()]:
-            close_tree(child)
-        for part in (self.layout, getattr(self, "style", None)):
-            if isinstance(part, w.Widget):
-                part.close()
-        super().close()
+#: the width of the label column (every control's ``description``)
+LABEL_WIDTH = "11em"
 
 
 class QuietText(w.Text):  # type: ignore[misc]
@@ -97,15 +92,165 @@ class QuietTextarea(w.Textarea):  # type: ignore[misc]
     value = Unicode("", help="String value").tag(sync=True, echo_update=False)
 
 
+class Parts:
+    """The layout and style models the widgets of every nbcreds panel share.
+
+    Every ipywidgets control gets its own ``Layout`` and ``Style`` model by
+    default: three models (and three entries in a saved notebook) per control.
+    nbcreds' controls look alike, so they share one of each: the namespace picker,
+    secret binder and credential form together then make a few dozen models, not
+    hundreds. The shared ``TextStyle`` also sets the one label column
+    (``description_width``) every control's ``description`` -- its accessible
+    name -- is shown in. One set serves all open panels (:meth:`shared`); it is
+    closed with the last of them.
+    """
+
+    _current: Parts | None = None
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.layout = self._keep(w.Layout())
+        self.field = self._keep(w.Layout(width="100%", max_width="46em"))
+        self.style = self._keep(TextStyle(description_width=LABEL_WIDTH))
+        self.button_style = self._keep(w.ButtonStyle())
+        self.html_style = self._keep(HTMLStyle())
+
+    @classmethod
+    def shared(cls) -> Parts:
+        """The set the open panels use (a new one after they all closed, or close_all)."""
+        current = cls._current
+        if current is None or not current.alive:
+            current = cls._current = cls()
+        return current
+
+    @property
+    def models(self) -> tuple[Any, ...]:
+        return (self.layout, self.field, self.style, self.button_style, self.html_style)
+
+    @property
+    def alive(self) -> bool:
+        return all(model.comm is not None for model in self.models)
+
+    @staticmethod
+    def _keep(model: Any) -> Any:
+        _SHARED.add(model)
+        return model
+
+    def text(self, description: str, *, cls: Any = None, **kwargs: Any) -> Any:
+        """A text control (``QuietText`` unless ``cls``) labelled ``description``."""
+        kind = QuietText if cls is None else cls
+        return kind(description=description, layout=self.field, style=self.style, **kwargs)
+
+    def dropdown(self, description: str, **kwargs: Any) -> Any:
+        return w.Dropdown(description=description, layout=self.field, style=self.style, **kwargs)
+
+    def button(self, description: str, **kwargs: Any) -> Any:
+        return w.Button(
+            description=description, layout=self.layout, style=self.button_style, **kwargs
+        )
+
+    def html(self, value: str = "") -> Any:
+        return w.HTML(value, layout=self.layout, style=self.html_style)
+
+    def row(self, children: list[Any]) -> Any:
+        return w.HBox(children, layout=self.layout)
+
+    def release(self) -> None:
+        """One panel using these closed; the last one closes the shared models."""
+        self.users -= 1
+        if self.users <= 0:
+            for model in self.models:
+                _SHARED.discard(model)
+                model.close()
+            if Parts._current is self:
+                Parts._current = None
+
+
+class Panel(w.VBox):  # type: ignore[misc]
+    """The base of every nbcreds widget: closing it closes everything inside it,
+    including the widgets it keeps off screen (:meth:`hidden`: the inputs of the other
+    KV types...), and, with the last panel, the shared layout and style models."""
+
+    def __init__(self, children: list[Any], parts: Parts | None = None) -> None:
+        self.parts = parts if parts is not None else Parts.shared()
+        self.parts.users += 1
+        super().__init__(children, layout=self.parts.layout)
+
+    def hidden(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        for child in [*self.children, *self.hidden()]:
+            close_tree(child)
+        was_open = self.comm is not None
+        super().close()
+        parts = getattr(self, "parts", None)  # None: closed before its __init__ finished
+        if parts is not None and was_open:
+            parts.release()
+
+
+class FieldError:
+    """The error line of one field, placed right below it. Its ``HTML`` model is made
+    the first time there is something to say (most fields never have an error, so most
+    never cost a model) and then kept, off the layout while empty: a model closed and
+    made again would stay in a saved notebook's widget state twice. ``value`` reads and
+    writes like an ``HTML`` widget's."""
+
+    def __init__(self, parts: Parts, relayout: Callable[[], None]) -> None:
+        self._parts = parts
+        self._relayout = relayout
+        self.widget: Any = None
+
+    @property
+    def shown(self) -> Any:
+        """The widget to lay out below the field, or None while there is no error."""
+        return self.widget if self.widget is not None and self.widget.value else None
+
+    @property
+    def value(self) -> str:
+        return str(self.widget.value) if self.widget is not None else ""
+
+    @value.setter
+    def value(self, text: str) -> None:
+        if self.widget is None:
+            if not text:
+                return
+            self.widget = self._parts.html(text)
+        elif self.widget.value == text:
+            return
+        else:
+            self.widget.value = text
+        self._relayout()
+
+    def close(self) -> None:
+        if self.widget is not None:
+            self.widget.close()
+
+
+#: JupyterLab's theme variables (light and dark themes both define them): no colour of
+#: our own anywhere in the widgets
+_COLOURS = {
+    "ok": "var(--jp-success-color1)",
+    "error": "var(--jp-error-color1)",
+    "warn": "var(--jp-warn-color1)",
+    "info": "var(--jp-ui-font-color2)",
+}
+_MARKS = {"ok": "\u2714 ", "error": "\u2716 ", "warn": "\u26a0 "}
+
+
 def status(widget: Any, kind: str, text: str) -> None:
-    """Show ``text`` in an ``HTML`` widget: kind is ok, error, info or "" (clear)."""
+    """Show ``text`` in an ``HTML`` widget: kind is ok, error, warn, info or "" (clear)."""
     if not text:
         widget.value = ""
         return
-    color = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a"}.get(kind, "#57606a")
-    mark = {"ok": "\u2714 ", "error": "\u2716 "}.get(kind, "")
+    color = _COLOURS.get(kind, _COLOURS["info"])
+    mark = _MARKS.get(kind, "")
     text = masked_text(text)
-    widget.value = f'<span style="color:{color}">{mark}{html.escape(text, quote=False)}</span>'
+    widget.value = (
+        f'<span style="color:{color};font-size:var(--jp-ui-font-size1);'
+        f'white-space:normal;overflow-wrap:anywhere">{mark}'
+        f"{html.escape(text, quote=False)}</span>"
+    )
 
 
 def error_text(exc: BaseException) -> str:
@@ -152,24 +297,39 @@ def table_html(headers: list[str], rows: list[list[str]], empty: str) -> str:
     """A small HTML table; every cell is escaped."""
     if not rows:
         return f"<i>{html.escape(empty)}</i>"
-    head = "".join(
-        f"<th style='text-align:left;padding:2px 8px'>{html.escape(h)}</th>" for h in headers
-    )
+    cell = "text-align:left;padding:2px 8px;border-bottom:1px solid var(--jp-border-color2)"
+    head = "".join(f"<th style='{cell}'>{html.escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>"
-        + "".join(f"<td style='padding:2px 8px'>{html.escape(masked_text(c))}</td>" for c in row)
-        + "</tr>"
+        "<tr>" + "".join(f"<td style='{cell}'>{_cell_html(c)}</td>" for c in row) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        "<div style='overflow-x:auto;max-width:100%'><table style='border-collapse:collapse;"
+        "color:var(--jp-ui-font-color1);font-size:var(--jp-ui-font-size1)'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+class Markup(str):
+    """A table cell already written as HTML (built from escaped parts); not escaped again."""
+
+
+def _cell_html(cell: str) -> str:
+    if isinstance(cell, Markup):
+        return str(cell)
+    return html.escape(masked_text(cell))
 
 
 class LevelChoice:
     """A level dropdown (tenant + namespaces) that follows the current namespace
     until the user picks a level; then it keeps the user's pick."""
 
-    def __init__(self, description: str = "Level") -> None:
-        self.dropdown = w.Dropdown(description=description, options=[("tenant", TENANT)])
+    def __init__(self, description: str = "Level", parts: Parts | None = None) -> None:
+        options = [("tenant", TENANT)]
+        if parts is None:
+            self.dropdown = w.Dropdown(description=description, options=options)
+        else:
+            self.dropdown = parts.dropdown(description, options=options)
         self._chosen = False
         self._refreshing = False
         self.dropdown.observe(self._on_pick, names="value")
@@ -243,14 +403,16 @@ def countdown(expires: object, now: float | None = None) -> str:
 
 
 def close_tree(widget: Any) -> None:
-    """Close ``widget`` and every widget below it (rows rebuilt on refresh, closed boxes)."""
+    """Close ``widget`` and every widget below it (rows rebuilt on refresh, closed boxes);
+    layout and style models shared by a panel (:class:`Parts`) stay until it closes."""
     for child in list(getattr(widget, "children", ()) or ()):
         close_tree(child)
     for part in ("layout", "style"):  # their own models, not closed by Widget.close
         sub = getattr(widget, part, None)
-        if isinstance(sub, w.Widget):
+        if isinstance(sub, w.Widget) and sub not in _SHARED:
             sub.close()
-    widget.close()
+    if widget not in _SHARED:
+        widget.close()
 
 
 def holds_secret(text: str) -> bool:

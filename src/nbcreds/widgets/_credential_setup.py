@@ -1,9 +1,20 @@
 """``credential_setup()``: a form per credential type, with Test and Save.
 
-The form only holds references. A secret-valued field either names an
-existing secret (a dropdown of :func:`nbcreds.list_secrets`) or takes a typed
-value, which is bound as a session secret the moment it arrives and cleared
-from the field in the same step; the field then points at that secret.
+The form is generated from the credential-type registry (:mod:`nbcreds.plugins`):
+each installed type -- nbcreds' own and any third party's -- declares its fields
+(key, kind, required, secret, choices, label), and the form shows one control per
+field, labelled in one column by the control's own ``description`` (its
+accessible name). Nothing here lists types or fields of its own, except the
+engine's common settings every type accepts (:data:`COMMON`).
+
+The form only holds references. A secret-valued field names an existing secret
+(a dropdown of :func:`nbcreds.list_secrets`) or, choosing *type a new value*, takes
+a typed value, which is bound as a session secret the moment it arrives and
+cleared from the field in the same step; the field then points at that secret.
+
+**Test** requests a token for the form as it is, saved or not, and writes
+nothing; **Save** writes it, and warns when a secret it references is a typed
+value kept in this kernel's memory only.
 """
 
 from __future__ import annotations
@@ -13,15 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import ipywidgets as w
-
 import nbcreds as nc
 
-from .._exceptions import ConfigError, CredentialConfigError
+from .._exceptions import ConfigError, CredentialConfigError, NbcredsError
+from ..plugins import Setting
 from ._common import (
+    FieldError,
     LevelChoice,
     Panel,
-    QuietText,
+    Parts,
     SecretInput,
     error_text,
     level_label,
@@ -31,127 +42,162 @@ from ._common import (
 )
 from ._secret_binder import bind_at
 
-__all__ = ["CredentialSetup", "credential_setup", "form_fields", "form_types"]
+__all__ = ["COMMON", "CredentialSetup", "FieldSpec", "credential_setup", "form_types"]
+
+_CACHING = "token_caching.enabled"
+_REFRESH = "token_caching.refresh_before_expiry"
+
+#: the engine's settings every credential type accepts (shown after the type's own fields
+#: unless the type declares the key itself): Kestra's description and ``tokenCaching``
+COMMON: tuple[Setting, ...] = (
+    Setting("description", label="Description"),
+    Setting(_CACHING, kind="boolean", default=True, label="Token caching"),
+    Setting(_REFRESH, kind="duration", label="Refresh before expiry", placeholder="PT1M"),
+)
+
+NO_SECRET = ""
+NEW_VALUE = "\x00new"  # the secret dropdown's "type a new value" entry (never a secret name)
+_DEFAULT = "\x00default"  # a choice left to the engine's default
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One form field: its config key, label, kind (text, list, choice, secret, switch)."""
+    """One form field, derived from a declared :class:`~nbcreds.plugins.Setting`."""
 
-    key: str
-    label: str
-    kind: str = "text"
-    placeholder: str = ""
-    choices: tuple[str, ...] = ()
+    setting: Setting
 
+    @property
+    def key(self) -> str:
+        return self.setting.key
 
-_CACHING = "token_caching.enabled"
-_REFRESH = "token_caching.refresh_before_expiry"
-_COMMON_SPECS = {
-    "description": FieldSpec("description", "Description"),
-    _CACHING: FieldSpec(_CACHING, "Token caching", kind="switch"),
-    _REFRESH: FieldSpec(_REFRESH, "Refresh before expiry", placeholder="PT1M (the default)"),
-}
+    @property
+    def label(self) -> str:
+        return self.setting.shown
+
+    @property
+    def kind(self) -> str:
+        """The control: secret, choice, switch, list, number or text."""
+        s = self.setting
+        if s.secret:
+            return "secret"
+        if s.choices:
+            return "choice"
+        if s.kind == "boolean":
+            return "switch"
+        if s.kind in ("list", "words"):
+            return "list"
+        if s.kind in ("integer", "number"):
+            return "number"
+        return "text"
 
 
 def form_types() -> list[tuple[str, str]]:
     """(label, name) of every installed credential type, for the type dropdown."""
-    return [(t.label, t.name) for t in nc.plugins.credential_types().values()]
+    return [(t.label or t.name, t.name) for t in nc.plugins.credential_types().values()]
 
 
-def _spec(setting: Any) -> FieldSpec | None:
-    """The form field of one declared setting (None: tables have no field)."""
-    if setting.kind == "table":
-        return None
-    if setting.secret:
-        kind = "secret"
-    elif setting.choices:
-        kind = "choice"
-    elif setting.kind in ("list", "words"):
-        kind = "list"
-    else:
-        kind = "text"
-    return FieldSpec(
-        setting.key,
-        setting.shown,
-        kind=kind,
-        placeholder=setting.placeholder,
-        choices=tuple(str(c) for c in setting.choices),
-    )
+def type_specs(type_name: str) -> list[FieldSpec]:
+    """The fields the form shows for ``type_name``: the description, the type's declared
+    fields in order (tables have no control: they are kept as loaded), then token
+    caching."""
+    ctype = nc.plugins.credential_type(type_name)
+    own = [s for s in (ctype.fields if ctype is not None else ()) if s.kind != "table"]
+    keys = {s.key for s in own}
+    common = [c for c in COMMON if c.key not in keys]
+    lead = [c for c in common if c.key == "description"]
+    tail = [c for c in common if c.key != "description"]
+    return [FieldSpec(s) for s in [*lead, *own, *tail]]
 
 
-def form_fields() -> tuple[dict[str, FieldSpec], dict[str, tuple[list[str], set[str]]]]:
-    """Every field of every installed type (by key), and per type the keys shown in
-    order and the keys required -- derived from the types' declared fields."""
-    specs: dict[str, FieldSpec] = {"description": _COMMON_SPECS["description"]}
-    layout: dict[str, tuple[list[str], set[str]]] = {}
-    for ctype in nc.plugins.credential_types().values():
-        shown = ["description"]
-        required: set[str] = set()
-        for setting in ctype.fields:
-            spec = _spec(setting)
-            if spec is None:
-                continue
-            specs.setdefault(spec.key, spec)
-            shown.append(spec.key)
-            if setting.required:
-                required.add(spec.key)
-        layout[ctype.name] = ([*shown, _CACHING, _REFRESH], required)  # Kestra's tokenCaching
-    specs[_CACHING] = _COMMON_SPECS[_CACHING]
-    specs[_REFRESH] = _COMMON_SPECS[_REFRESH]
-    return specs, layout
-
-
-NO_SECRET = ""
+def _placeholder(setting: Setting) -> str:
+    if setting.placeholder:
+        return setting.placeholder
+    if setting.default is not None and not isinstance(setting.default, bool):
+        return f"{setting.default} (the default)"
+    return setting.help
 
 
 class _Field:
-    """The widgets of one form field plus its error line."""
+    """The control of one form field (one per field), and its error line right below."""
 
     def __init__(self, spec: FieldSpec, form: CredentialSetup) -> None:
         self.spec = spec
         self.form = form
-        self.error = w.HTML()
-        label = w.HTML(f"<b>{spec.label}</b>", layout=w.Layout(width="130px"))
+        parts = form.parts
+        self.error = FieldError(parts, form.relayout)
+        self.typed: SecretInput | None = None  # the secret field's value input, while shown
+        setting = spec.setting
+        label = self.label(required=setting.required)
+        kind = spec.kind
         self.input: Any
-        self.typed: SecretInput | None = None
-        self.bind_as: Any = None
-        if spec.kind == "choice":
-            self.input = w.Dropdown(options=list(spec.choices), value=spec.choices[0])
-            parts = [label, self.input]
-        elif spec.kind == "switch":
-            self.input = w.Dropdown(
-                options=[
+        if kind == "secret":
+            self.input = parts.dropdown(label, options=self._secret_options([]))
+            self.input.observe(self._on_pick, names="value")
+        elif kind == "choice":
+            options = [(str(c), c) for c in setting.choices]
+            if not setting.required and setting.default not in setting.choices:
+                options.insert(0, ("(the default)", _DEFAULT))
+            first = setting.default if setting.default in setting.choices else options[0][1]
+            self.input = parts.dropdown(label, options=options, value=first)
+        elif kind == "switch":
+            switch: list[tuple[str, Any]] = [("on", True), ("off", False)]
+            if spec.key == _CACHING:
+                switch = [
                     ("on: cache tokens in memory", True),
                     ("off: a new token each use", False),
-                ],
-                value=True,
-            )
-            parts = [label, self.input]
-        elif spec.kind == "secret":
-            self.input = w.Dropdown(options=[("\u2014 choose a secret \u2014", NO_SECRET)])
-            self.typed = SecretInput(placeholder="or type the value, press Enter")
-            self.bind_as = QuietText(
-                placeholder="bind as (default: derived)", layout=w.Layout(width="200px")
-            )
-            self.typed.observe(self._on_typed, names="value")
-            parts = [label, self.input, self.typed, self.bind_as]
+                ]
+            if not isinstance(setting.default, bool):
+                switch.insert(0, ("(the default)", _DEFAULT))
+            self.input = parts.dropdown(label, options=switch, value=self._switch_default())
         else:
-            self.input = QuietText(placeholder=spec.placeholder)
-            parts = [label, self.input]
-        self.row = w.VBox([w.HBox(parts), self.error])
+            self.input = parts.text(label, placeholder=_placeholder(setting))
+
+    def _switch_default(self) -> Any:
+        default = self.spec.setting.default
+        return default if isinstance(default, bool) else _DEFAULT
+
+    def label(self, *, required: bool) -> str:
+        return f"{self.spec.label} *" if required else self.spec.label
+
+    def controls(self) -> list[Any]:
+        """The widgets of this field, top to bottom, as the form lays them out."""
+        shown = [self.input]
+        if self.typed is not None and self.input.value == NEW_VALUE:
+            shown.append(self.typed)
+        if self.error.shown is not None:
+            shown.append(self.error.shown)
+        return shown
 
     def value(self) -> Any:
+        """The field as the definition holds it (``""``: not set); ValueError for a number
+        that is not one."""
         raw = self.input.value
-        if self.spec.kind == "secret":
-            return f"secret:{raw}" if raw else ""
-        if self.spec.kind == "list":
-            return [s for s in re.split(r"[\s,]+", raw) if s]
-        return raw.strip() if isinstance(raw, str) else raw
+        kind = self.spec.kind
+        if kind == "secret":
+            return f"secret:{raw}" if raw not in (NO_SECRET, NEW_VALUE) else ""
+        if kind == "choice":
+            return "" if raw == _DEFAULT else raw
+        if kind == "switch":
+            return "" if raw in (_DEFAULT, self.spec.setting.default) else raw
+        text = raw.strip() if isinstance(raw, str) else raw
+        if kind == "list":
+            return [s for s in re.split(r"[\s,]+", text) if s]
+        if kind == "number" and text:
+            try:
+                return int(text)
+            except ValueError:
+                if self.spec.setting.kind == "integer":
+                    raise ValueError("must be a whole number") from None
+                try:
+                    return float(text)
+                except ValueError:
+                    raise ValueError("must be a number") from None
+        return text
 
     def load(self, value: Any) -> None:
         """Show a saved value (a secret field shows the secret a reference names)."""
-        if self.spec.kind == "secret":
+        kind = self.spec.kind
+        if kind == "secret":
             name = (
                 value[len("secret:") :]
                 if isinstance(value, str) and value.startswith("secret:")
@@ -159,25 +205,50 @@ class _Field:
             )
             self.set_secret_options(extra=name)
             self.input.value = name
-        elif self.spec.kind == "list":
+        elif kind == "list":
             self.input.value = " ".join(value) if isinstance(value, list) else str(value or "")
-        elif self.spec.kind == "choice":
-            if value in self.spec.choices:
-                self.input.value = value
-        elif self.spec.kind == "switch":
-            self.input.value = value if isinstance(value, bool) else True
+        elif kind == "choice":
+            options = [v for _, v in self.input.options]
+            self.input.value = value if value in options else options[0]
+        elif kind == "switch":
+            self.input.value = value if isinstance(value, bool) else self._switch_default()
         else:
             self.input.value = "" if value is None else str(value)
+
+    # -- secret fields -----------------------------------------------------------------
+    @staticmethod
+    def _secret_options(names: list[str]) -> list[tuple[str, str]]:
+        return [
+            ("\u2014 choose a secret \u2014", NO_SECRET),
+            *((n, n) for n in sorted(names)),
+            ("type a new value\u2026", NEW_VALUE),
+        ]
 
     def set_secret_options(self, extra: str = "") -> None:
         names = self.form.secret_names()
         if extra and extra not in names:
             names.append(extra)
         current = self.input.value
-        self.input.options = [("\u2014 choose a secret \u2014", NO_SECRET)] + [
-            (n, n) for n in sorted(names)
-        ]
-        self.input.value = current if current in names else NO_SECRET
+        self.input.options = self._secret_options(names)
+        self.input.value = current if current in names or current == NEW_VALUE else NO_SECRET
+
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        if change["new"] == NEW_VALUE and self.typed is None:
+            # made once, then shown only while "type a new value" is chosen
+            self.typed = SecretInput(
+                description="value",
+                placeholder="type it, then Enter: bound as a session secret",
+                layout=self.form.parts.field,
+                style=self.form.parts.style,
+            )
+            self.typed.observe(self._on_typed, names="value")
+        self.form.relayout()
+
+    def close(self) -> None:
+        for widget in (self.typed, self.input):
+            if widget is not None:
+                widget.close()
+        self.error.close()
 
     def _on_typed(self, change: dict[str, Any]) -> None:
         typed = change["new"]
@@ -186,13 +257,13 @@ class _Field:
         assert self.typed is not None
         self.typed.value = ""  # the model never keeps the value, whatever happens next
         status(self.error, "", "")
-        name = self.bind_as.value.strip() or self.form.derived_secret_name(self.spec.key)
+        name = self.form.derived_secret_name(self.spec.key)
         if not name:
             status(
                 self.error,
                 "error",
-                "type the credential's name first (or a name to bind "
-                "the value as); the value was discarded",
+                "type the credential's name first (the secret is named after it); "
+                "the value was discarded",
             )
             return
         level = self.form.level_choice()
@@ -200,12 +271,13 @@ class _Field:
         self.form.scrub_form()
         if ok:
             self.set_secret_options(extra=name)
-            self.input.value = name
+            self.input.value = name  # hides the value field
             status(
                 self.error,
-                "ok",
-                f"bound as session secret {name} at {level_label(level)} "
-                "(memory only); the field was cleared",
+                "warn",
+                f"bound as session secret {name} at {level_label(level)}: kept in this "
+                "kernel's memory only (after a restart, bind it again or from a lasting "
+                "source in the secret binder)",
             )
 
 
@@ -213,39 +285,37 @@ class CredentialSetup(Panel):
     """Choose a type, fill its fields, Test, Save (references only) at a level."""
 
     def __init__(self) -> None:
-        self.name = QuietText(description="Name", placeholder="my_oauth")
-        self.name_error = w.HTML()
-        self.levels = LevelChoice()
+        parts = Parts.shared()
+        self.parts = parts
+        self.name = parts.text("Name *", placeholder="my_oauth")
+        self.name_error = FieldError(parts, self.relayout)
+        self.levels = LevelChoice(parts=parts)
         self.level = self.levels.dropdown
         types = form_types()
-        self.field_specs, self.type_fields = form_fields()
-        self.type = w.Dropdown(description="Type", options=types, value=types[0][1])
-        self.fields = {key: _Field(spec, self) for key, spec in self.field_specs.items()}
-        self.field_box = w.VBox()
-        self.test_button = w.Button(
-            description="Test", icon="plug", tooltip="Save, then request a token"
+        self.type = parts.dropdown("Type *", options=types, value=types[0][1])
+        #: the fields built so far, by key (built when a type first shows them; a key two
+        #: types share keeps its value across a type change)
+        self.fields: dict[str, _Field] = {}
+        self.shown: list[str] = []
+        self.test_button = parts.button(
+            "Test",
+            icon="plug",
+            tooltip="Request a token with the form as it is (writes nothing)",
         )
-        self.save_button = w.Button(
-            description="Save",
+        self.save_button = parts.button(
+            "Save",
             button_style="primary",
             icon="save",
-            tooltip="Write the definition (references only)",
+            tooltip="Write the definition to nbcreds.toml (references only)",
         )
-        self.message = w.HTML()
+        self.buttons = parts.row([self.test_button, self.save_button])
+        self.message = parts.html()
         self._listeners: list[Callable[[], None]] = []
         # settings of a loaded definition the form has no field for (claims, permissions...)
         self._kept: dict[str, Any] = {}
         self._kept_type = ""
-        super().__init__(
-            [
-                w.HBox([self.name, self.level]),
-                self.name_error,
-                self.type,
-                self.field_box,
-                w.HBox([self.test_button, self.save_button]),
-                self.message,
-            ]
-        )
+        self._laying_out = False
+        super().__init__([], parts)
         self.type.observe(lambda _: self._show_fields(), names="value")
         self.level.observe(lambda _: self._refresh_secrets(), names="value")
         self.save_button.on_click(lambda _: self.save())
@@ -253,7 +323,28 @@ class CredentialSetup(Panel):
         self.refresh()
 
     def hidden(self) -> list[Any]:
-        return [field.row for field in self.fields.values()]
+        return []
+
+    def close(self) -> None:
+        for field in self.fields.values():
+            field.close()
+        self.name_error.close()
+        super().close()
+
+    # -- layout ------------------------------------------------------------------
+    def relayout(self) -> None:
+        """Lay the controls out: one column, each field's error right below it."""
+        if self._laying_out or not hasattr(self, "buttons"):
+            return
+        children = [self.name]
+        if self.name_error.shown is not None:
+            children.append(self.name_error.shown)
+        children += [self.level, self.type]
+        for key in self.shown:
+            children += self.fields[key].controls()
+        children += [self.buttons, self.message]
+        if list(self.children) != children:  # type: ignore[has-type]
+            self.children = children
 
     # -- public --------------------------------------------------------------
     def on_saved(self, callback: Callable[[], None]) -> None:
@@ -286,12 +377,12 @@ class CredentialSetup(Panel):
         return re.sub(r"[^A-Z0-9_]", "_", f"{name}_{key}".upper())
 
     def definition(self) -> dict[str, Any]:
-        """The form as a definition (references only) for the chosen type."""
-        shown, _ = self.type_fields[self.type.value]
+        """The form as a definition (references only) for the chosen type; ValueError
+        (naming no value) when a number field holds no number."""
         definition: dict[str, Any] = {"type": self.type.value}
-        for key in shown:
+        for key in self.shown:
             value = self.fields[key].value()
-            if value in ("", [], None) or (key == _CACHING and value is True):
+            if value in ("", [], None):
                 continue  # empty, or the default: keep the file short
             table, _, sub = key.partition(".")
             if sub:
@@ -312,30 +403,30 @@ class CredentialSetup(Panel):
         self.name.value = name
         self.levels.select(level)
         ctype = definition.get("type")
-        if ctype in self.type_fields:
+        if ctype in dict((v, k) for k, v in self.type.options):
             self.type.value = ctype
-        shown = {key.partition(".")[0] for key in self.field_specs} | {"type"}
+        self._show_fields()
+        shown = {key.partition(".")[0] for key in self.shown} | {"type"}
         self._kept = {k: v for k, v in definition.items() if k not in shown}
         self._kept_type = str(ctype)
-        for key, field in self.fields.items():
+        for key in self.shown:
             table, _, sub = key.partition(".")
             if sub:
                 nested = definition.get(table)
-                field.load(nested.get(sub) if isinstance(nested, dict) else None)
+                self.fields[key].load(nested.get(sub) if isinstance(nested, dict) else None)
             else:
-                field.load(definition.get(key))
+                self.fields[key].load(definition.get(key))
 
     def scrub_form(self) -> bool:
         """Clear any plain field holding a secret value; say so next to it."""
         found = False
         for field in self.fields.values():
-            texts = [field.input, field.bind_as] if field.spec.kind == "secret" else [field.input]
-            if scrub(*[t for t in texts if t is not None and isinstance(t.value, str)]):
+            if field.spec.kind in ("text", "list", "number") and scrub(field.input):
                 status(
                     field.error,
                     "error",
-                    "this field held a secret value and was cleared: "
-                    "type secrets into the password field",
+                    "this field held a secret value and was cleared: for a secret, "
+                    "choose 'type a new value' in a secret field",
                 )
                 found = True
         if scrub(self.name):
@@ -356,83 +447,151 @@ class CredentialSetup(Panel):
 
             status(self.name_error, "error", CREDENTIAL_NAME_RULE)
             ok = False
-        shown, required = self.type_fields[self.type.value]
-        for key in shown:
-            if key in required and self.fields[key].value() in ("", []):
-                status(self.fields[key].error, "error", "required for this type")
+        for key in self.shown:
+            field = self.fields[key]
+            try:
+                value = field.value()
+            except ValueError as exc:
+                status(field.error, "error", str(exc))
+                ok = False
+                continue
+            if field.spec.setting.required and value in ("", []):
+                status(field.error, "error", "required for this type")
                 ok = False
         return ok
 
     def save(self) -> bool:
         """Validate and write the definition; True when it was saved."""
         status(self.message, "", "")
-        if self.scrub_form():
-            status(self.message, "error", "not saved: a secret value was in a plain field")
-            return False
-        if not self.validate():
-            status(self.message, "error", "fix the fields marked above")
+        if not self._ready("not saved"):
             return False
         name = self.name.value.strip()
         level = self.level_choice()
+        definition = self.definition()
         try:
-            path = nc.save_credential(name, self.definition(), level)
+            path = nc.save_credential(name, definition, level)
         except (ConfigError, CredentialConfigError) as exc:
-            field = self.fields.get(_key_at_fault(exc))
-            if field is not None:
-                status(field.error, "error", str(exc))
-                status(self.message, "error", "not saved: fix the field marked above")
-            else:
-                status(self.message, "error", f"not saved: {exc}")
+            self._show_at_fault(exc, "not saved")
             return False
         except Exception as exc:
             status(self.message, "error", f"not saved: {error_text(exc)}")
             return False
-        status(self.message, "ok", f"saved '{name}' at {level_label(level)} in {path}")
+        where = f"saved '{name}' at {level_label(level)} in {path}"
+        memory_only = self.memory_only_secrets(definition, level)
+        if memory_only:
+            status(
+                self.message,
+                "warn",
+                f"{where}; but {', '.join(memory_only)} "
+                f"{'is a typed value' if len(memory_only) == 1 else 'are typed values'} "
+                "kept in this kernel's memory only: after a restart this credential fails "
+                "until you bind it again (or bind it from an environment variable, Vault "
+                "or the OS keyring in the secret binder)",
+            )
+        else:
+            status(self.message, "ok", where)
         for listener in list(self._listeners):
             safe_call(self.message, listener)
         return True
 
     def test(self) -> bool:
-        """Save the form if it changed, then request a token: show success or the server's
-        message. True on success."""
-        if not self._is_saved() and not self.save():
+        """Request a fresh token for the form as it is now -- saved or not -- and show the
+        server's answer. Writes nothing. True on success."""
+        status(self.message, "", "")
+        if not self._ready("not tested"):
             return False
         name = self.name.value.strip()
         level = self.level_choice()
-        ok, result = safe_call(self.message, lambda: _test(name, level))
-        if not ok:
+        saved = self._is_saved()
+        try:
+            message = _test_unsaved(name, level, self.definition())
+        except (ConfigError, CredentialConfigError) as exc:
+            self._show_at_fault(exc, "not tested")
             return False
-        kind = "ok" if result.success else "error"
-        status(
-            self.message,
-            kind,
-            f"{'Test passed' if result.success else 'Test failed'}: {result.message}",
-        )
-        return bool(result.success)
+        except NbcredsError as exc:
+            status(self.message, "error", f"Test failed: {exc}")
+            return False
+        except Exception as exc:
+            status(self.message, "error", f"Test failed: {error_text(exc)}")
+            return False
+        note = "" if saved else " (nothing was saved: Save to keep this definition)"
+        status(self.message, "ok", f"Test passed: {message}{note}")
+        return True
+
+    def memory_only_secrets(self, definition: dict[str, Any], level: str | None) -> list[str]:
+        """The secrets ``definition`` references that are typed values held in this kernel's
+        memory only (``session`` source): after a restart they are gone."""
+        names = {
+            value[len("secret:") :]
+            for key, value in definition.items()
+            if isinstance(value, str) and value.startswith("secret:")
+        }
+        if not names:
+            return []
+        ok, rows = safe_call(self.message, lambda: nc.list_secrets(level))
+        if not ok:
+            return []
+        found = {r.name: str(r.source) for r in rows if level is not None or r.level is None}
+        return sorted(n for n in names if found.get(n) == "session")
 
     # -- internals -------------------------------------------------------------
+    def _ready(self, verb: str) -> bool:
+        if self.scrub_form():
+            status(self.message, "error", f"{verb}: a secret value was in a plain field")
+            return False
+        if not self.validate():
+            status(self.message, "error", f"{verb}: fix the fields marked above")
+            return False
+        return True
+
+    def _show_at_fault(self, exc: ConfigError | CredentialConfigError, verb: str) -> None:
+        """The error next to the field it names (the exception's ``key``), else below."""
+        key = exc.key if isinstance(exc.key, str) else ""
+        field = self.fields.get(key) if key in self.shown else None
+        if field is not None:
+            status(field.error, "error", str(exc))
+            status(self.message, "error", f"{verb}: fix the field marked above")
+        else:
+            status(self.message, "error", f"{verb}: {exc}")
+
     def _is_saved(self) -> bool:
         name = self.name.value.strip()
         saved = _saved(name, self.level_choice())
-        return saved is not None and saved == self.definition()
+        try:
+            return saved is not None and saved == self.definition()
+        except ValueError:
+            return False
 
     def _clear_errors(self) -> None:
-        status(self.name_error, "", "")
-        for field in self.fields.values():
-            status(field.error, "", "")
+        self._laying_out = True
+        try:
+            status(self.name_error, "", "")
+            for field in self.fields.values():
+                status(field.error, "", "")
+        finally:
+            self._laying_out = False
+        self.relayout()
 
     def _show_fields(self) -> None:
-        shown, required = self.type_fields[self.type.value]
-        for key in shown:
-            spec = self.field_specs[key]
-            mark = " *" if key in required else ""
-            label = self.fields[key].row.children[0].children[0]
-            label.value = f"<b>{spec.label}{mark}</b>"
+        specs = type_specs(self.type.value)
+        for spec in specs:
+            field = self.fields.get(spec.key)
+            if field is not None and field.spec.kind != spec.kind:  # same key, other control
+                field.close()
+                field = None
+            if field is None:
+                field = self.fields[spec.key] = _Field(spec, self)
+            field.spec = spec  # required or not is the current type's say
+            want = field.label(required=spec.setting.required)
+            if field.input.description != want:
+                field.input.description = want
+        self.shown = [spec.key for spec in specs]
         self._refresh_secrets()
-        self.field_box.children = [self.fields[key].row for key in shown]
+        self.relayout()
 
     def _refresh_secrets(self) -> None:
-        for field in self.fields.values():
+        for key in self.shown:
+            field = self.fields[key]
             if field.spec.kind == "secret":
                 field.set_secret_options()
 
@@ -444,15 +603,30 @@ def _saved(name: str, level: str | None) -> dict[str, Any] | None:
     return nbcreds.credentials.definition_table(name, level)
 
 
-def _key_at_fault(exc: Exception) -> str:
-    """The config key an error names: ``ConfigError.key`` / ``CredentialConfigError.key``."""
-    key = getattr(exc, "key", None)
-    return key if isinstance(key, str) else ""
+def _test_unsaved(name: str, level: str | None, table: dict[str, Any]) -> str:
+    """Validate ``table`` as credential ``name`` at ``level`` exactly as the config would
+    (against the loaded config, which is not changed) and mint a fresh token with it,
+    bypassing the cache; the token is registered with the masker and never returned.
+    Returns what to tell the user; raises the engine's errors."""
+    import math
 
+    from .._config_write import _clean
+    from .._definition import build_definition
+    from .._session import session
+    from ..credentials._api import engine
+    from ..masking import registry
 
-def _test(name: str, level: str | None) -> Any:
-    """Test credential ``name`` as seen from the level it is defined at."""
-    return nc.test_credential(name, namespace=level)
+    definition = build_definition(session().config, level, name, _clean(table))
+    token = engine.fresh(definition)
+    registry.register(token.secret, token.secret.label)
+    parts = [f"a token was obtained for '{name}' ({definition.type}, level {level_label(level)})"]
+    if definition.token_endpoint:
+        parts.append(f" from {definition.token_endpoint}")
+    if math.isfinite(token.expires_mono):
+        parts.append(f", valid for {int(token.expires_mono - token.sent_mono)} s")
+    if token.scope:
+        parts.append(f", scopes: {token.scope}")
+    return "".join(parts)
 
 
 def credential_setup() -> CredentialSetup:

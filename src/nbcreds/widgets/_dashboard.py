@@ -17,7 +17,17 @@ import ipywidgets as w
 
 import nbcreds as nc
 
-from ._common import Panel, close_tree, countdown, error_text, level_label, safe_call, status
+from ._common import (
+    Markup,
+    Panel,
+    Parts,
+    countdown,
+    error_text,
+    level_label,
+    safe_call,
+    status,
+    table_html,
+)
 from ._credential_setup import CredentialSetup
 from ._kv_editor import KVEditor
 from ._namespace import NamespacePicker
@@ -25,16 +35,10 @@ from ._secret_binder import SecretBinder
 
 __all__ = ["CredentialList", "Dashboard", "dashboard"]
 
-_COLS = {"name": "180px", "type": "200px", "level": "140px", "status": "140px", "expiry": "170px"}
 
-
-_USER_TYPES = ("oauth2_device_code", "oauth2_authorization_code", "oauth2_refresh_token")
-
-
-def _login_text(row: Any) -> str | None:
-    """A user sign-in's state: the link and code while pending; None for other types."""
-    if str(getattr(row, "type", "")) not in _USER_TYPES:
-        return None
+def _login_text(row: Any) -> Markup | None:
+    """A user sign-in's state (the link and code while pending); None for the types
+    without a sign-in (:func:`nbcreds.login_state` knows which types have one)."""
     try:
         state = nc.login_state(str(row.name))
     except nc.NbcredsError:
@@ -45,12 +49,12 @@ def _login_text(row: Any) -> str | None:
         parts = [f'sign in: <a href="{shown}" target="_blank" rel="noopener">open</a>']
         if state.user_code:
             parts.append(f"code <code>{html.escape(state.user_code)}</code>")
-        return ", ".join(parts)
+        return Markup(", ".join(parts))
     if state.status == "signed_in":
-        return f"signed in · {row.status}"
-    if state.status == "configured":
+        return Markup(html.escape(f"signed in \u00b7 {row.status}"))
+    if state.status in ("", "configured"):
         return None
-    return "not signed in"
+    return Markup("not signed in")
 
 
 def _status_text(row: Any) -> str:
@@ -62,87 +66,84 @@ def _status_text(row: Any) -> str:
     return str(row.status)
 
 
-class _Row:
-    """The widgets of one credential row (kept so the timer only touches two HTMLs)."""
+_HEADERS = ["name", "type", "level", "status", "expiry"]
 
-    def __init__(self, row: Any, owner: CredentialList) -> None:
-        self.name = str(row.name)
-        self.level: str | None = row.level
-        self.expires_at: Any = getattr(row, "expires_at", None)
-        self.status = w.HTML(layout=w.Layout(width=_COLS["status"]))
-        self.expiry = w.HTML(layout=w.Layout(width=_COLS["expiry"]))
-        test = w.Button(description="Test", icon="plug", layout=w.Layout(width="80px"))
-        edit = w.Button(description="Edit", icon="edit", layout=w.Layout(width="80px"))
-        test.on_click(lambda _: owner.test(self.name))
-        edit.on_click(lambda _: owner.edit(self.name, self.level))
-        where = level_label(row.level) + (" (inherited)" if row.inherited else "")
-        self.box = w.HBox(
-            [
-                w.Label(self.name, layout=w.Layout(width=_COLS["name"])),
-                w.Label(str(row.type), layout=w.Layout(width=_COLS["type"])),
-                w.Label(where, layout=w.Layout(width=_COLS["level"])),
-                self.status,
-                self.expiry,
-                test,
-                edit,
-            ]
-        )
-        self.update(row)
 
-    def update(self, row: Any, now: float | None = None) -> None:
-        self.expires_at = getattr(row, "expires_at", None)
-        status_value = _status_text(row)
-        expiry_value = countdown(self.expires_at, now) if row.cached else ""
-        # assign only on change: each assignment is a comm message
-        if self.status.value != status_value:
-            self.status.value = status_value
-        if self.expiry.value != expiry_value:
-            self.expiry.value = expiry_value
+def _cells(row: Any, now: float | None) -> list[str]:
+    where = level_label(row.level) + (" (inherited)" if row.inherited else "")
+    expiry = countdown(getattr(row, "expires_at", None), now) if row.cached else ""
+    return [str(row.name), str(row.type), where, _status_text(row), expiry]
 
 
 class CredentialList(Panel):
-    """Credentials visible from the current namespace: type, level, token status, expiry."""
+    """Credentials visible from the current namespace: type, level, token status, expiry.
+
+    The list is one ``HTML`` table (re-rendered only when its text changes), and one
+    credential picker with **Test** and **Edit**: a fixed handful of widget models
+    however many credentials there are."""
 
     def __init__(self, setup: CredentialSetup | None = None) -> None:
+        parts = Parts.shared()
         self.setup = setup
-        self.rows: dict[str, _Row] = {}
-        self.table = w.VBox()
-        self.message = w.HTML()
-        self.refresh_button = w.Button(description="Refresh", icon="refresh")
-        self._lock = threading.RLock()
-        header = w.HBox(
-            [
-                w.HTML(f"<b>{name}</b>", layout=w.Layout(width=width))
-                for name, width in _COLS.items()
-            ]
+        self.names: list[tuple[str, str | None]] = []  # (name, level) in table order
+        #: name -> the table's other cells as shown (type, level, status, expiry)
+        self.cells: dict[str, list[str]] = {}
+        self.table = parts.html()
+        self.message = parts.html()
+        self.refresh_button = parts.button("Refresh", icon="refresh")
+        self.pick = parts.dropdown("Credential", options=[("\u2014", "")])
+        self.test_button = parts.button(
+            "Test", icon="plug", tooltip="Request a fresh token for the chosen credential"
         )
-        super().__init__([self.refresh_button, header, self.table, self.message])
+        self.edit_button = parts.button(
+            "Edit", icon="edit", tooltip="Load the chosen credential into the form"
+        )
+        self._lock = threading.RLock()
+        super().__init__(
+            [
+                self.table,
+                self.pick,
+                parts.row([self.test_button, self.edit_button, self.refresh_button]),
+                self.message,
+            ],
+            parts,
+        )
         self.refresh_button.on_click(lambda _: self.refresh())
+        self.test_button.on_click(lambda _: self._on_test())
+        self.edit_button.on_click(lambda _: self._on_edit())
         self.refresh()
 
-    def refresh(self) -> None:
-        """Rebuild the rows from :func:`nbcreds.list_credentials`."""
+    @property
+    def rows(self) -> dict[str, tuple[str, str | None]]:
+        return {name: (name, level) for name, level in self.names}
+
+    def refresh(self, now: float | None = None) -> None:
+        """Re-render the table from :func:`nbcreds.list_credentials`."""
         with self._lock:
             ok, listing = safe_call(self.message, nc.list_credentials)
             if not ok:
                 return
-            old = list(self.table.children)
-            self.rows = {str(r.name): _Row(r, self) for r in listing}
-            self.table.children = [r.box for r in self.rows.values()] or [
-                w.HTML("<i>no credentials visible from the current namespace</i>")
-            ]
-            for box in old:
-                close_tree(box)
+            self._render(listing, now)
+
+    def _render(self, listing: list[Any], now: float | None) -> None:
+        cells = [_cells(r, now) for r in listing]
+        self.cells = {row[0]: row[1:] for row in cells}
+        text = table_html(_HEADERS, cells, "no credentials visible from the current namespace")
+        if self.table.value != text:  # each assignment is a comm message
+            self.table.value = text
+        names = [(str(r.name), r.level) for r in listing]
+        if names != self.names:
+            self.names = names
+            current = self.pick.value
+            options = [(n, n) for n, _ in names] or [("\u2014", "")]
+            self.pick.options = options
+            values = [v for _, v in options]
+            self.pick.value = current if current in values else values[0]
 
     def tick(self, now: float | None = None) -> None:
         """Update status and countdowns (called every second by the dashboard's timer)."""
         with self._lock:
-            listing = nc.list_credentials()
-            if {str(r.name) for r in listing} != set(self.rows):
-                self.refresh()
-                return
-            for row in listing:
-                self.rows[str(row.name)].update(row, now)
+            self._render(nc.list_credentials(), now)
 
     def test(self, name: str) -> bool:
         """Request a token for ``name``; show success or the server's message."""
@@ -158,6 +159,15 @@ class CredentialList(Panel):
         if self.setup is not None:
             self.setup.load(name, level)
 
+    def _on_test(self) -> None:
+        if self.pick.value:
+            self.test(self.pick.value)
+
+    def _on_edit(self) -> None:
+        found = self.rows.get(self.pick.value)
+        if found is not None:
+            self.edit(*found)
+
 
 class Dashboard(Panel):
     """Namespace picker, then tabs: Credentials (list + setup), Secrets, KV."""
@@ -168,17 +178,22 @@ class Dashboard(Panel):
         self.credentials = CredentialList(self.setup)
         self.binder = SecretBinder()
         self.kv = KVEditor()
-        self.message = w.HTML()
+        parts = Parts.shared()
+        self.message = parts.html()
         self.tabs = w.Tab(
             children=[
-                w.VBox([self.credentials, w.HTML("<hr><b>New / edit credential</b>"), self.setup]),
+                w.VBox(
+                    [self.credentials, parts.html("<b>New / edit credential</b>"), self.setup],
+                    layout=parts.layout,
+                ),
                 self.binder,
                 self.kv,
-            ]
+            ],
+            layout=parts.layout,
         )
         for index, title in enumerate(["Credentials", "Secrets", "KV store"]):
             self.tabs.set_title(index, title)
-        super().__init__([self.picker, self.tabs, self.message])
+        super().__init__([self.picker, self.tabs, self.message], parts)
         self.picker.on_change(lambda _: self.refresh())
         self.setup.on_saved(self.refresh)
         self._stop = threading.Event()

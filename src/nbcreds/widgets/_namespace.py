@@ -6,14 +6,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import ipywidgets as w
-
 import nbcreds as nc
 
 from ._common import (
     TENANT,
     Panel,
-    QuietText,
+    Parts,
     level_options,
     level_value,
     safe_call,
@@ -32,13 +30,14 @@ class NamespacePicker(Panel):
     """
 
     def __init__(self) -> None:
-        self.dropdown = w.Dropdown(description="Namespace", options=[("tenant", TENANT)])
-        self.new_name = QuietText(placeholder="company.team.project", description="New")
-        self.add_button = w.Button(description="Use", tooltip="Switch to this namespace")
-        self.message = w.HTML()
+        parts = Parts.shared()
+        self.dropdown = parts.dropdown("Namespace", options=[("tenant", TENANT)])
+        self.new_name = parts.text("New namespace", placeholder="company.team.project")
+        self.add_button = parts.button("Use", tooltip="Switch to the namespace typed above")
+        self.message = parts.html()
         self._listeners: list[Callable[[str | None], None]] = []
         self._updating = False
-        super().__init__([w.HBox([self.dropdown, self.new_name, self.add_button]), self.message])
+        super().__init__([self.dropdown, self.new_name, self.add_button, self.message], parts)
         self.refresh()
         self.dropdown.observe(self._on_select, names="value")
         self.add_button.on_click(self._on_add)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets as w
-
 import nbcreds as nc
 
 from ._common import (
     LevelChoice,
     Panel,
-    QuietText,
+    Parts,
     SecretInput,
     level_label,
     safe_call,
@@ -67,46 +65,65 @@ class SecretBinder(Panel):
     """
 
     def __init__(self) -> None:
-        self.name = QuietText(description="Name", placeholder="DB_PASSWORD")
-        self.level_choice = LevelChoice()
+        parts = Parts.shared()
+        self.name = parts.text("Name", placeholder="DB_PASSWORD")
+        self.level_choice = LevelChoice(parts=parts)
         self.level = self.level_choice.dropdown
         schemes = modes()
         self.labels = {scheme: label for label, scheme, _ in schemes}
+        self.placeholders = {scheme: placeholder for _, scheme, placeholder in schemes}
         typed = [("typed value", "value")]
         if "keyring" in nc.plugins.source_types():  # typed once, kept across restarts
             typed.append(("typed value, kept in the OS keyring", "value:keyring"))
-        self.mode = w.Dropdown(
-            description="From",
+        self.mode = parts.dropdown(
+            "From",
             options=typed + [(label, scheme) for label, scheme, _ in schemes],
             value="value",
         )
-        self.value = SecretInput(description="Value", placeholder="type it, then press Enter")
-        #: one text field per reference scheme (``targets["env"]`` takes a variable's name)
-        self.targets = {
-            scheme: QuietText(description=scheme, placeholder=placeholder)
-            for _, scheme, placeholder in schemes
-        }
-        self.env = self.targets.get("env")
-        self.vault = self.targets.get("vault")
-        self.bind_button = w.Button(description="Bind", button_style="primary")
-        self.message = w.HTML()
-        self.listing = w.HTML()
-        self.refresh_button = w.Button(description="Refresh", icon="refresh")
-        self.source_box = w.HBox([self.value])
+        self.value = parts.text("Value", cls=SecretInput, placeholder="type it, then press Enter")
+        #: the text field of each reference scheme chosen in From so far (``targets["env"]``
+        #: takes a variable's name); made when a scheme is first chosen
+        self.targets: dict[str, Any] = {}
+        self.bind_button = parts.button("Bind", button_style="primary")
+        self.message = parts.html()
+        self.listing = parts.html()
+        self.refresh_button = parts.button(
+            "Refresh", icon="refresh", tooltip="Reload the secrets visible here"
+        )
         super().__init__(
             [
-                w.HBox([self.name, self.level]),
-                w.HBox([self.mode, self.source_box, self.bind_button]),
+                self.name,
+                self.level,
+                self.mode,
+                self.value,
+                parts.row([self.bind_button, self.refresh_button]),
                 self.message,
-                w.HBox([w.HTML("<b>Secrets visible here</b>"), self.refresh_button]),
                 self.listing,
-            ]
+            ],
+            parts,
         )
         self.mode.observe(self._on_mode, names="value")
         self.value.observe(self._on_value, names="value")
         self.bind_button.on_click(self._on_bind)
         self.refresh_button.on_click(lambda _: self.refresh())
         self.refresh()
+
+    @property
+    def env(self) -> Any:
+        return self.target("env") if "env" in self.labels else None
+
+    @property
+    def vault(self) -> Any:
+        return self.target("vault") if "vault" in self.labels else None
+
+    def target(self, scheme: str) -> Any:
+        """The text field for a reference of ``scheme`` (made on first use)."""
+        found = self.targets.get(scheme)
+        if found is None:
+            found = self.targets[scheme] = self.parts.text(
+                self.labels[scheme], placeholder=self.placeholders[scheme]
+            )
+        return found
 
     def hidden(self) -> list[Any]:
         return [self.value, *self.targets.values()]
@@ -118,7 +135,7 @@ class SecretBinder(Panel):
             safe_call(self.message, lambda: self.level_choice.refresh(current))
         ok, rows = safe_call(self.message, nc.list_secrets)
         if ok:
-            self.listing.value = table_html(
+            self.listing.value = "<b>Secrets visible here</b>" + table_html(
                 ["name", "source", "level", "inherited"],
                 [
                     [r.name, _source(r), level_label(r.level), "yes" if r.inherited else ""]
@@ -129,8 +146,10 @@ class SecretBinder(Panel):
 
     def _on_mode(self, change: dict[str, Any]) -> None:
         mode = change["new"]
-        widget = self.value if mode.startswith("value") else self.targets[mode]
-        self.source_box.children = [widget]
+        widget = self.value if mode.startswith("value") else self.target(mode)
+        children = list(self.children)  # type: ignore[has-type]
+        children[3] = widget  # the other fields are kept (and keep what was typed)
+        self.children = children
         status(self.message, "", "")
 
     def _on_value(self, change: dict[str, Any]) -> None:
@@ -163,7 +182,7 @@ class SecretBinder(Panel):
                 "type the value in the Value field and press Enter: it is bound at once",
             )
             return
-        field = self.targets[mode]
+        field = self.target(mode)
         target = field.value.strip()
         if not target:
             shown = field.placeholder
