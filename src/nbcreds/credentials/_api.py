@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import _definition, plugins
 from .._definition import Definition, definition_at
@@ -444,3 +444,36 @@ def list_credentials(namespace: str | None = None) -> list[CredentialListing]:
             )
         )
     return rows
+
+
+class UnsavedTest(NamedTuple):
+    """What :func:`check_unsaved` found (never the token itself)."""
+
+    type: str
+    token_endpoint: str | None
+    valid_for: int | None
+    scope: str | None
+
+
+def check_unsaved(name: str, namespace: str | None, table: dict[str, Any]) -> UnsavedTest:
+    """Validate ``table`` as credential ``name`` at ``namespace`` exactly as the config
+    would, against the loaded config (which is not changed, nothing is written), and
+    mint a fresh token with it, bypassing the cache. The token is registered with the
+    masker and not returned. Raises the engine's errors (CredentialConfigError carries
+    the key at fault)."""
+    import math
+
+    from .._config_write import _clean
+    from .._definition import build_definition
+    from ..masking import registry
+
+    definition = build_definition(session().config, namespace, name, _clean(table))
+    token = engine.fresh(definition)
+    registry.register(token.secret, token.secret.label)
+    lifetime = token.expires_mono - token.sent_mono
+    return UnsavedTest(
+        type=definition.type,
+        token_endpoint=definition.token_endpoint or None,
+        valid_for=int(lifetime) if math.isfinite(lifetime) else None,
+        scope=token.scope or None,
+    )

@@ -504,7 +504,7 @@ class CredentialSetup(Panel):
         level = self.level_choice()
         saved = self._is_saved()
         try:
-            message = _test_unsaved(name, level, self.definition())
+            message = _check_unsaved(name, level, self.definition())
         except (ConfigError, CredentialConfigError) as exc:
             self._show_at_fault(exc, "not tested")
             return False
@@ -603,29 +603,21 @@ def _saved(name: str, level: str | None) -> dict[str, Any] | None:
     return nbcreds.credentials.definition_table(name, level)
 
 
-def _test_unsaved(name: str, level: str | None, table: dict[str, Any]) -> str:
+def _check_unsaved(name: str, level: str | None, table: dict[str, Any]) -> str:
     """Validate ``table`` as credential ``name`` at ``level`` exactly as the config would
-    (against the loaded config, which is not changed) and mint a fresh token with it,
-    bypassing the cache; the token is registered with the masker and never returned.
-    Returns what to tell the user; raises the engine's errors."""
-    import math
+    (the loaded config is not changed) and mint a fresh token with it, bypassing the
+    cache (:func:`nbcreds.credentials.check_unsaved`). Returns what to tell the user;
+    raises the engine's errors."""
+    import nbcreds.credentials
 
-    from .._config_write import _clean
-    from .._definition import build_definition
-    from .._session import session
-    from ..credentials._api import engine
-    from ..masking import registry
-
-    definition = build_definition(session().config, level, name, _clean(table))
-    token = engine.fresh(definition)
-    registry.register(token.secret, token.secret.label)
-    parts = [f"a token was obtained for '{name}' ({definition.type}, level {level_label(level)})"]
-    if definition.token_endpoint:
-        parts.append(f" from {definition.token_endpoint}")
-    if math.isfinite(token.expires_mono):
-        parts.append(f", valid for {int(token.expires_mono - token.sent_mono)} s")
-    if token.scope:
-        parts.append(f", scopes: {token.scope}")
+    result = nbcreds.credentials.check_unsaved(name, level, table)
+    parts = [f"a token was obtained for '{name}' ({result.type}, level {level_label(level)})"]
+    if result.token_endpoint:
+        parts.append(f" from {result.token_endpoint}")
+    if result.valid_for is not None:
+        parts.append(f", valid for {result.valid_for} s")
+    if result.scope:
+        parts.append(f", scopes: {result.scope}")
     return "".join(parts)
 
 
