@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import comm
@@ -36,6 +37,20 @@ class RecordingComm(BaseComm):
                 "buffers": [bytes(b) for b in buffers or []],
             }
         )
+
+
+def execute_with_widget_state(nb: Any, path: Path) -> None:
+    """Run ``nb`` in a real python3 kernel in ``path``, storing the widget state the way
+    a saved notebook holds it (nbclient, as a frontend would)."""
+    from nbclient import NotebookClient
+
+    NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path)}},
+    ).execute()
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,8 @@ import pytest
 
 from nbcreds.testing.leaks import assert_no_leak
 
+from .conftest import execute_with_widget_state
+
 TYPE_IN = """
 def type_in(widget, value):
     widget._handle_msg({"content": {"data": {"method": "update", "state": {"value": value},
@@ -67,8 +69,6 @@ with open(os.environ["NBCREDS_WIDGET_TEST_VALUES"], "w") as handle:
 def test_saved_notebook_holds_no_secret(
     isolated_nbcreds: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from nbclient import NotebookClient
-
     values_file = tmp_path / "values.json"
     monkeypatch.setenv("NBCREDS_WIDGET_TEST_VALUES", str(values_file))
     nb = nbformat.v4.new_notebook()
@@ -80,14 +80,7 @@ def test_saved_notebook_holds_no_secret(
         nbformat.v4.new_code_cell(DRIVE),
         nbformat.v4.new_code_cell(FINISH),
     ]
-    client = NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        store_widget_state=True,
-        resources={"metadata": {"path": str(isolated_nbcreds)}},
-    )
-    client.execute()
+    execute_with_widget_state(nb, isolated_nbcreds)
     saved = isolated_nbcreds / "saved.ipynb"
     nbformat.write(nb, saved)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from .conftest import execute_with_widget_state
+
 #: the bounds checked below; before this change the same three widgets made 497 models
 #: (112 KB of state without defaults) on display alone, the issue measured 1,046 models
 #: and a 335 KB notebook after use. Now: 47 models, 35 KB with every trait.
@@ -57,18 +59,9 @@ print("MODELS", len(_instances) - before)
 
 @pytest.mark.slow
 def test_three_widgets_make_a_few_dozen_models(isolated_nbcreds: Path) -> None:
-    from nbclient import NotebookClient
-
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(SHOW), nbformat.v4.new_code_cell(USE)]
-    client = NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        store_widget_state=True,
-        resources={"metadata": {"path": str(isolated_nbcreds)}},
-    )
-    client.execute()
+    execute_with_widget_state(nb, isolated_nbcreds)
     out = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     live = int(out.split("MODELS")[1].split()[0])
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
