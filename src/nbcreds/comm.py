@@ -816,9 +816,11 @@ def register(ip: Any) -> None:
     except Exception:
         return
     channel = _Channel(announce)
-    channel.watching = True
+    channel.watching = True  # hears post_run_cell; the live watcher starts on "watch"
     _channels[announce.comm_id] = channel
-    _watcher.ensure()
+    # no _watcher.ensure() here: its listener and marker import the session and config,
+    # which %load_ext must not (issue 18 item 7); a panel that adopts this comm sends
+    # "watch" at once, and that starts the watcher
 
 
 def unregister(ip: Any) -> None:

@@ -171,7 +171,7 @@ def test_secret_binder_widget_binds_a_dotenv_reference(
     binder = secret_binder()
     binder.name.value = "FROM_FILE"
     binder.mode.value = "dotenv"
-    assert binder.source_box.children == (binder.targets["dotenv"],)
+    assert binder.field is binder.targets["dotenv"]
     assert binder.targets["dotenv"].placeholder == "NAME"
     binder.targets["dotenv"].value = "WIDGET_DOTENV"
     binder.bind_button.click()

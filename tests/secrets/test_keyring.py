@@ -189,7 +189,7 @@ def test_secret_binder_widget_keeps_a_typed_value_in_the_keyring(
     assert "keyring" in modes  # a keyring:SERVICE/USERNAME reference
     binder.name.value = "WIDGET_KEY"
     binder.mode.value = "value:keyring"
-    assert binder.source_box.children == (binder.value,)
+    assert binder.field is binder.value
     binder.value.value = value  # typed and sent: bound at once, then cleared
     assert binder.value.value == ""
     assert keyring.get_password("nbcreds", "acme/WIDGET_KEY") == value

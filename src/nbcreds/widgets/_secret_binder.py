@@ -116,6 +116,11 @@ class SecretBinder(Panel):
     def vault(self) -> Any:
         return self.target("vault") if "vault" in self.labels else None
 
+    @property
+    def field(self) -> Any:
+        """The field the chosen From shows: Value, or the reference's text field."""
+        return self.children[3]  # type: ignore[has-type]
+
     def target(self, scheme: str) -> Any:
         """The text field for a reference of ``scheme`` (made on first use)."""
         found = self.targets.get(scheme)
