@@ -1,7 +1,7 @@
 """``nbcreds doctor``: one screen of what nbcreds sees here, and what to do when it is off.
 
 Checks, in order: the config file (or the embedded defaults), the namespace, each secret
-source (its :meth:`~nbcreds.secrets.SecretSource.health`: Vault up / sealed / logged in), the
+source (its :meth:`~nbcreds.plugins.SecretSource.health`: Vault up / sealed / logged in), the
 KV store (backend and path or host, never a password), the masking engine (Hyperscan or
 Aho-Corasick, registered values), the JupyterLab extension and the Jupyter Server extension
 (the save guard), both read from the Jupyter data and config paths as ``jupyter labextension

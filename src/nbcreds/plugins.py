@@ -156,7 +156,7 @@ class SourceContext:
 class SourceType:
     """A kind of place secrets come from.
 
-    ``build(ctx)`` returns a :class:`~nbcreds.secrets.SecretSource`; a source
+    ``build(ctx)`` returns a :class:`~nbcreds.plugins.SecretSource`; a source
     that owns reference schemes implements ``read_reference(ref)`` for them.
     ``default_order``: it is tried for plain names (``secret("X")``) when the
     config gives no ``[sources] order``. ``needs_config``: it exists only when

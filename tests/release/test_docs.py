@@ -45,7 +45,7 @@ def test_api_reference_covers_the_facade(site: Path) -> None:
     ]
     assert missing == []
     assert 'id="nbcreds.plugins.SourceType"' in html or 'id="module-nbcreds.plugins"' in html
-    assert 'id="nbcreds.secrets.SecretSource.health"' in html
+    assert 'id="nbcreds.plugins.SecretSource.health"' in html
 
 
 def test_the_quickstart_outputs_are_masked(site: Path) -> None:

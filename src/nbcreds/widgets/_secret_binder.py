@@ -119,7 +119,7 @@ class SecretBinder(Panel):
     @property
     def field(self) -> Any:
         """The field the chosen From shows: Value, or the reference's text field."""
-        return self.children[3]  # type: ignore[has-type]
+        return self.children[3]
 
     def target(self, scheme: str) -> Any:
         """The text field for a reference of ``scheme`` (made on first use)."""
