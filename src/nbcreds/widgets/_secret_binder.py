@@ -64,6 +64,9 @@ class SecretBinder(Panel):
     and the field is cleared in the same step, so no widget state keeps it.
     """
 
+    #: where the From-specific field sits among the children (after Name, Level, From)
+    _FIELD_AT = 3
+
     def __init__(self) -> None:
         parts = Parts.shared()
         self.name = parts.text("Name", placeholder="DB_PASSWORD")
@@ -119,7 +122,7 @@ class SecretBinder(Panel):
     @property
     def field(self) -> Any:
         """The field the chosen From shows: Value, or the reference's text field."""
-        return self.children[3]
+        return self.children[self._FIELD_AT]
 
     def target(self, scheme: str) -> Any:
         """The text field for a reference of ``scheme`` (made on first use)."""
@@ -153,7 +156,7 @@ class SecretBinder(Panel):
         mode = change["new"]
         widget = self.value if mode.startswith("value") else self.target(mode)
         children = list(self.children)  # type: ignore[has-type]
-        children[3] = widget  # the other fields are kept (and keep what was typed)
+        children[self._FIELD_AT] = widget  # the other fields are kept (and keep what was typed)
         self.children = children
         status(self.message, "", "")
 
