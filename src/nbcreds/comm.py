@@ -98,7 +98,14 @@ OPTIONAL: Final[Mapping[str, Mapping[str, tuple[type, ...]]]] = {
     "kv_delete": {"revision": (int, type(None))},
 }
 _ENVELOPE = frozenset({"v", "id", "op"})
-KV_TYPES: Final = ("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON")
+
+
+def _kv_types() -> tuple[str, ...]:
+    """The KV store's types (:class:`nbcreds.kvstore.KVType`, the one list; imported on
+    the first KV write, not at ``%load_ext``)."""
+    from .kvstore import KVType
+
+    return tuple(t.value for t in KVType)
 
 
 class _BadRequest(Exception):
@@ -206,19 +213,17 @@ def _credentials() -> list[dict[str, Any]]:
     return rows
 
 
-_USER_TYPES = ("oauth2_device_code", "oauth2_authorization_code", "oauth2_refresh_token")
-
-
 def _login(name: str, ctype: str) -> dict[str, Any] | None:
     """A user sign-in's state (pending: the code and the link; signed in; signed out);
-    None for the server-to-server types. Never a token."""
+    None for the server-to-server types (the credentials package knows which types have
+    a sign-in: their state's status is empty). Never a token."""
     import nbcreds
 
-    if ctype not in _USER_TYPES:
-        return None
     try:
         state = nbcreds.login_state(name)
     except nbcreds.NbcredsError:
+        return None
+    if not state.status:
         return None
     found: dict[str, Any] = state.as_dict()
     return found
@@ -342,8 +347,9 @@ def _kv_value(value: Any, kind: str | None) -> Any:
     """Check that a JSON value fits the declared KV type (the store parses ISO text)."""
     if kind is None:
         return value
-    if kind not in KV_TYPES:
-        raise _BadRequest(f"unknown KV type {kind!r}: use one of {', '.join(KV_TYPES)}")
+    types = _kv_types()
+    if kind not in types:
+        raise _BadRequest(f"unknown KV type {kind!r}: use one of {', '.join(types)}")
     expected: dict[str, tuple[type, ...]] = {
         "STRING": (str,),
         "NUMBER": (int, float),

@@ -55,13 +55,41 @@ def execute_with_widget_state(nb: Any, path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """Record comm traffic; close every widget afterwards and check no timer survives."""
+    """Record comm traffic; close every widget afterwards and check that no timer, no
+    live-update thread and no change listener survives them."""
+    import nbcreds._session
+    from nbcreds.widgets._live import HUB
+
     RecordingComm.sent = []
     monkeypatch.setattr(comm, "create_comm", lambda *a, **k: RecordingComm(*a, **k))
     yield RecordingComm.sent
     w.Widget.close_all()
     alive = [t.name for t in threading.enumerate() if t.name.startswith("nbcreds-dashboard")]
     assert not alive, f"timer threads left running: {alive}"
+    assert HUB.panels == []
+    assert HUB.wait_stopped(), "the widgets' live-update thread outlived them"
+    assert HUB.hear not in nbcreds._session._SESSION._listeners
+
+
+@pytest.fixture(autouse=True)
+def still(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Widgets render when the test says, not when a live update lands: changes are
+    held for the test (and delivered after it). Tests of live updates ask for ``live``."""
+    from nbcreds.widgets._live import HUB
+
+    if "live" in request.fixturenames:
+        yield
+        return
+    with HUB.hold():
+        yield
+
+
+@pytest.fixture
+def live() -> Any:
+    """Live updates on (as in a kernel): the hub's thread delivers changes at once."""
+    from nbcreds.widgets._live import HUB
+
+    return HUB
 
 
 def frontend_update(widget: Any, **state: Any) -> None:

@@ -18,17 +18,16 @@ def ns() -> str:
 
 
 def rows(editor: Any) -> dict[str, list[str]]:
-    table: dict[str, list[str]] = {}
-    for row in editor.table.children:
-        cells = [c.value for c in row.children[:4]] if hasattr(row, "children") else []
-        if cells:
-            table[cells[0]] = cells[1:]
-    return table
+    """key -> [type, revision, expires], as the one table shows them."""
+    for key, cells in editor.cells.items():
+        assert f"<td>{key}</td>" in editor.table.value
+        assert all(f"<td>{c}</td>" in editor.table.value for c in cells[:2])
+    return dict(editor.cells)
 
 
 def test_without_a_namespace_it_asks_for_one() -> None:
     editor = kv_editor()
-    assert "choose one first" in editor.table.children[0].value
+    assert "choose one first" in editor.table.value
 
 
 def test_table_lists_type_revision_and_expiry(ns: str) -> None:
@@ -62,7 +61,7 @@ def test_table_lists_type_revision_and_expiry(ns: str) -> None:
 def test_add_with_a_typed_input(ns: str, kind: str, typed: str, expected: Any) -> None:
     editor = kv_editor()
     editor.add_button.click()
-    assert editor.form.layout.display == "flex"
+    assert editor.form_open
     editor.key.value = "k"
     editor.type.value = kind
     assert editor.value_box.children == (editor.inputs[kind],)
@@ -71,7 +70,7 @@ def test_add_with_a_typed_input(ns: str, kind: str, typed: str, expected: Any) -
     assert "saved 'k'" in editor.message.value
     assert nc.kv("k") == expected
     assert rows(editor)["k"][0] == kind
-    assert editor.form.layout.display == "none"
+    assert not editor.form_open
 
 
 def test_add_boolean_and_date_and_ttl(ns: str) -> None:
@@ -164,12 +163,13 @@ def test_delete_asks_for_confirmation(ns: str) -> None:
     nc.set_kv("a", 1)
     nc.set_kv("b", 2)
     editor = kv_editor()
-    row_a = next(r for r in editor.table.children if r.children[0].value == "a")
-    row_a.children[5].click()  # Delete
+    editor.pick.value = "a"
+    editor.delete_button.click()
     assert nc.kv_keys() == ["a", "b"]  # nothing yet
+    assert "Delete key <b>a</b>?" in editor.confirm_box.children[0].value
     no = editor.confirm_box.children[2]
     no.click()
-    assert editor.confirm_box.children == ()
+    assert editor.confirm_box is None
     assert nc.kv_keys() == ["a", "b"]
     editor.ask_delete("a")
     editor.confirm_box.children[1].click()  # Yes
@@ -243,9 +243,9 @@ def test_conflicts_are_worded_for_the_form_with_both_types(ns: str) -> None:
 def test_double_click_on_delete_keeps_the_dialog_then_deletes(ns: str) -> None:
     nc.set_kv("a", 1)
     editor = kv_editor()
-    row_a = next(r for r in editor.table.children if r.children[0].value == "a")
-    row_a.children[5].click()
-    row_a.children[5].click()  # double click: the dialog stays open
+    editor.pick.value = "a"
+    editor.delete_button.click()
+    editor.delete_button.click()  # double click: the dialog stays open
     assert len(editor.confirm_box.children) == 3
     yes = editor.confirm_box.children[1]
     yes.click()

@@ -62,7 +62,7 @@ def test_every_flow_leaves_no_secret_in_widget_state_or_comm_traffic(
     binder.env.value = "LEAK_TEST_ENV"
     binder.bind_button.click()
     assert nc.secret("FROM_ENV").reveal() == env_value  # read once: now registered
-    binder.refresh_button.click()
+    binder.refresh()
 
     # credential setup: a secret typed into the password field, one pasted into a plain
     # field (cleared), a wrong secret (server error), then the right one (token)

@@ -52,7 +52,6 @@ _FREE_VALUE = {
     "--timeout",
     "--default",
 }
-_KV_TYPES = ["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
 
 
 def _reference_schemes() -> list[str]:
@@ -108,7 +107,9 @@ def candidates(magic: str, before: str) -> list[str]:
     elif prev == "--auth":
         found = _credential_names(ns)
     elif prev == "--type" and magic == "kv":
-        found = _KV_TYPES
+        from ..kvstore import KVType  # the one list of KV types (imported on completion)
+
+        found = [t.value for t in KVType]
     elif prev == "--from":
         scheme, colon, _ = current.partition(":")
         if colon and scheme == "secret":

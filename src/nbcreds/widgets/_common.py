@@ -8,10 +8,12 @@ saves (and every later comm message) only ever holds ``""``.
 
 from __future__ import annotations
 
+import functools
 import html
+import threading
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import ipywidgets as w
 from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
@@ -20,6 +22,7 @@ from traitlets import Unicode
 import nbcreds as nc
 
 from .._exceptions import NbcredsError
+from ._live import HUB
 
 __all__ = [
     "TENANT",
@@ -38,6 +41,7 @@ __all__ = [
     "level_label",
     "level_options",
     "level_value",
+    "locked",
     "masked_text",
     "remaining",
     "safe_call",
@@ -166,24 +170,70 @@ class Parts:
                 Parts._current = None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def locked(method: F) -> F:
+    """Run a :class:`Panel` method under the panel's lock: a live update (on the hub's
+    thread) and a click (on the kernel's shell thread) never interleave."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
 class Panel(w.VBox):  # type: ignore[misc]
     """The base of every nbcreds widget: closing it closes everything inside it,
     including the widgets it keeps off screen (:meth:`hidden`: the inputs of the other
-    KV types...), and, with the last panel, the shared layout and style models."""
+    KV types...), and, with the last panel, the shared layout and style models.
+
+    A panel is live: once built it follows the core's changes of the kinds in
+    :attr:`LIVE` (``namespace``, ``config``, ``secret``, ``credential``, ``kv``) through
+    the widgets' hub (:mod:`._live`), which calls :meth:`follow` on its thread."""
+
+    #: the kinds of change this panel shows (empty: it follows nothing itself)
+    LIVE: frozenset[str] = frozenset()
 
     def __init__(self, children: list[Any], parts: Parts | None = None) -> None:
         self.parts = parts if parts is not None else Parts.shared()
         self.parts.users += 1
         super().__init__(children, layout=self.parts.layout)
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The panel's lock (see :func:`locked`)."""
+        found = self.__dict__.get("_nbc_lock")
+        if found is None:
+            found = self.__dict__.setdefault("_nbc_lock", threading.RLock())
+        return found  # type: ignore[no-any-return]
+
+    def go_live(self) -> None:
+        """Follow changes from now on (each panel calls it at the end of its __init__)."""
+        if self.LIVE and self.comm is not None:
+            HUB.join(self)
+
+    def follow(self, kinds: set[str]) -> None:
+        """Something of ``kinds`` changed (called on the hub's thread): show it."""
+        with self.lock:
+            if self.comm is not None:
+                self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read what the panel shows (each panel says what)."""
+
     def hidden(self) -> list[Any]:
         return []
 
     def close(self) -> None:
-        for child in [*self.children, *self.hidden()]:
-            close_tree(child)
-        was_open = self.comm is not None
-        super().close()
+        HUB.leave(self)
+        with self.lock:  # not in the middle of a live update
+            for child in [*self.children, *self.hidden()]:
+                close_tree(child)
+            was_open = self.comm is not None
+            super().close()
         parts = getattr(self, "parts", None)  # None: closed before its __init__ finished
         if parts is not None and was_open:
             parts.release()
@@ -293,19 +343,25 @@ def level_options(extra: Iterable[str | None] = ()) -> list[tuple[str, str]]:
     return options
 
 
+#: one style block per table instead of a style attribute on every cell (a table's
+#: HTML is kept in the widget state a notebook saves): JupyterLab's theme variables only
+_TABLE_STYLE = (
+    "<style>.nbc-t{border-collapse:collapse;color:var(--jp-ui-font-color1);"
+    "font-size:var(--jp-ui-font-size1)}.nbc-t th,.nbc-t td{text-align:left;"
+    "padding:2px 8px;border-bottom:1px solid var(--jp-border-color2)}</style>"
+)
+
+
 def table_html(headers: list[str], rows: list[list[str]], empty: str) -> str:
     """A small HTML table; every cell is escaped."""
     if not rows:
         return f"<i>{html.escape(empty)}</i>"
-    cell = "text-align:left;padding:2px 8px;border-bottom:1px solid var(--jp-border-color2)"
-    head = "".join(f"<th style='{cell}'>{html.escape(h)}</th>" for h in headers)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td style='{cell}'>{_cell_html(c)}</td>" for c in row) + "</tr>"
-        for row in rows
+        "<tr>" + "".join(f"<td>{_cell_html(c)}</td>" for c in row) + "</tr>" for row in rows
     )
     return (
-        "<div style='overflow-x:auto;max-width:100%'><table style='border-collapse:collapse;"
-        "color:var(--jp-ui-font-color1);font-size:var(--jp-ui-font-size1)'>"
+        f"{_TABLE_STYLE}<div style='overflow-x:auto;max-width:100%'><table class='nbc-t'>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )
 

@@ -36,6 +36,7 @@ from ._common import (
     SecretInput,
     error_text,
     level_label,
+    locked,
     safe_call,
     scrub,
     status,
@@ -233,6 +234,10 @@ class _Field:
         self.input.value = current if current in names or current == NEW_VALUE else NO_SECRET
 
     def _on_pick(self, change: dict[str, Any]) -> None:
+        with self.form.lock:
+            self._picked(change)
+
+    def _picked(self, change: dict[str, Any]) -> None:
         if change["new"] == NEW_VALUE and self.typed is None:
             # made once, then shown only while "type a new value" is chosen
             self.typed = SecretInput(
@@ -256,6 +261,10 @@ class _Field:
             return
         assert self.typed is not None
         self.typed.value = ""  # the model never keeps the value, whatever happens next
+        with self.form.lock:
+            self._bind_typed(typed)
+
+    def _bind_typed(self, typed: str) -> None:
         status(self.error, "", "")
         name = self.form.derived_secret_name(self.spec.key)
         if not name:
@@ -282,7 +291,13 @@ class _Field:
 
 
 class CredentialSetup(Panel):
-    """Choose a type, fill its fields, Test, Save (references only) at a level."""
+    """Choose a type, fill its fields, Test, Save (references only) at a level.
+
+    The levels and the secrets the secret fields offer follow changes made anywhere;
+    a Test result is cleared when a secret binding or the namespace changes (it
+    described the form's inputs as they were)."""
+
+    LIVE = frozenset({"secret", "namespace", "config"})
 
     def __init__(self) -> None:
         parts = Parts.shared()
@@ -315,15 +330,26 @@ class CredentialSetup(Panel):
         self._kept: dict[str, Any] = {}
         self._kept_type = ""
         self._laying_out = False
+        self._test_shown = False  # the message is a Test result
         super().__init__([], parts)
         self.type.observe(lambda _: self._show_fields(), names="value")
         self.level.observe(lambda _: self._refresh_secrets(), names="value")
         self.save_button.on_click(lambda _: self.save())
         self.test_button.on_click(lambda _: self.test())
         self.refresh()
+        self.go_live()
 
     def hidden(self) -> list[Any]:
         return []
+
+    def follow(self, kinds: set[str]) -> None:
+        with self.lock:
+            if self.comm is None:
+                return
+            if self._test_shown:
+                status(self.message, "", "")
+                self._test_shown = False
+            self.refresh()
 
     def close(self) -> None:
         for field in self.fields.values():
@@ -332,6 +358,7 @@ class CredentialSetup(Panel):
         super().close()
 
     # -- layout ------------------------------------------------------------------
+    @locked
     def relayout(self) -> None:
         """Lay the controls out: one column, each field's error right below it."""
         if self._laying_out or not hasattr(self, "buttons"):
@@ -351,6 +378,7 @@ class CredentialSetup(Panel):
         """Call ``callback()`` after each successful Save."""
         self._listeners.append(callback)
 
+    @locked
     def refresh(self) -> None:
         """Reload the levels and the secret names the secret fields offer."""
         ok, current = safe_call(self.message, nc.current_namespace)
@@ -394,6 +422,7 @@ class CredentialSetup(Panel):
                 definition.setdefault(key, value)
         return definition
 
+    @locked
     def load(self, name: str, level: str | None = None) -> None:
         """Fill the form from the saved definition ``name`` at ``level``."""
         definition = _saved(name, level)
@@ -460,9 +489,11 @@ class CredentialSetup(Panel):
                 ok = False
         return ok
 
+    @locked
     def save(self) -> bool:
         """Validate and write the definition; True when it was saved."""
         status(self.message, "", "")
+        self._test_shown = False
         if not self._ready("not saved"):
             return False
         name = self.name.value.strip()
@@ -494,12 +525,15 @@ class CredentialSetup(Panel):
             safe_call(self.message, listener)
         return True
 
+    @locked
     def test(self) -> bool:
         """Request a fresh token for the form as it is now -- saved or not -- and show the
         server's answer. Writes nothing. True on success."""
         status(self.message, "", "")
+        self._test_shown = False
         if not self._ready("not tested"):
             return False
+        self._test_shown = True  # whatever it says below is a Test result
         name = self.name.value.strip()
         level = self.level_choice()
         saved = self._is_saved()
@@ -572,6 +606,7 @@ class CredentialSetup(Panel):
             self._laying_out = False
         self.relayout()
 
+    @locked
     def _show_fields(self) -> None:
         specs = type_specs(self.type.value)
         for spec in specs:
@@ -589,6 +624,7 @@ class CredentialSetup(Panel):
         self._refresh_secrets()
         self.relayout()
 
+    @locked
     def _refresh_secrets(self) -> None:
         for key in self.shown:
             field = self.fields[key]

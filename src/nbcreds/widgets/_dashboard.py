@@ -24,6 +24,7 @@ from ._common import (
     countdown,
     error_text,
     level_label,
+    locked,
     safe_call,
     status,
     table_html,
@@ -80,7 +81,10 @@ class CredentialList(Panel):
 
     The list is one ``HTML`` table (re-rendered only when its text changes), and one
     credential picker with **Test** and **Edit**: a fixed handful of widget models
-    however many credentials there are."""
+    however many credentials there are. It follows tokens minted, refreshed, failed or
+    tested anywhere, and namespace or config changes (no Refresh)."""
+
+    LIVE = frozenset({"credential", "namespace", "config", "secret"})
 
     def __init__(self, setup: CredentialSetup | None = None) -> None:
         parts = Parts.shared()
@@ -90,7 +94,6 @@ class CredentialList(Panel):
         self.cells: dict[str, list[str]] = {}
         self.table = parts.html()
         self.message = parts.html()
-        self.refresh_button = parts.button("Refresh", icon="refresh")
         self.pick = parts.dropdown("Credential", options=[("\u2014", "")])
         self.test_button = parts.button(
             "Test", icon="plug", tooltip="Request a fresh token for the chosen credential"
@@ -98,32 +101,31 @@ class CredentialList(Panel):
         self.edit_button = parts.button(
             "Edit", icon="edit", tooltip="Load the chosen credential into the form"
         )
-        self._lock = threading.RLock()
         super().__init__(
             [
                 self.table,
                 self.pick,
-                parts.row([self.test_button, self.edit_button, self.refresh_button]),
+                parts.row([self.test_button, self.edit_button]),
                 self.message,
             ],
             parts,
         )
-        self.refresh_button.on_click(lambda _: self.refresh())
         self.test_button.on_click(lambda _: self._on_test())
         self.edit_button.on_click(lambda _: self._on_edit())
         self.refresh()
+        self.go_live()
 
     @property
     def rows(self) -> dict[str, tuple[str, str | None]]:
         return {name: (name, level) for name, level in self.names}
 
+    @locked
     def refresh(self, now: float | None = None) -> None:
         """Re-render the table from :func:`nbcreds.list_credentials`."""
-        with self._lock:
-            ok, listing = safe_call(self.message, nc.list_credentials)
-            if not ok:
-                return
-            self._render(listing, now)
+        ok, listing = safe_call(self.message, nc.list_credentials)
+        if not ok:
+            return
+        self._render(listing, now)
 
     def _render(self, listing: list[Any], now: float | None) -> None:
         cells = [_cells(r, now) for r in listing]
@@ -140,11 +142,12 @@ class CredentialList(Panel):
             values = [v for _, v in options]
             self.pick.value = current if current in values else values[0]
 
+    @locked
     def tick(self, now: float | None = None) -> None:
         """Update status and countdowns (called every second by the dashboard's timer)."""
-        with self._lock:
-            self._render(nc.list_credentials(), now)
+        self._render(nc.list_credentials(), now)
 
+    @locked
     def test(self, name: str) -> bool:
         """Request a token for ``name``; show success or the server's message."""
         ok, result = safe_call(self.message, lambda: nc.test_credential(name))
@@ -159,10 +162,12 @@ class CredentialList(Panel):
         if self.setup is not None:
             self.setup.load(name, level)
 
+    @locked
     def _on_test(self) -> None:
         if self.pick.value:
             self.test(self.pick.value)
 
+    @locked
     def _on_edit(self) -> None:
         found = self.rows.get(self.pick.value)
         if found is not None:

@@ -14,6 +14,7 @@ from ._common import (
     Parts,
     level_options,
     level_value,
+    locked,
     safe_call,
     scrub,
     status,
@@ -26,8 +27,11 @@ class NamespacePicker(Panel):
     """A dropdown of known namespaces (indented as a tree) plus a field to add one.
 
     Choosing an entry calls :func:`nbcreds.use_namespace`; listeners added
-    with :meth:`on_change` hear about it (the dashboard refreshes its tabs).
+    with :meth:`on_change` hear about it (the dashboard refreshes its tabs). It follows
+    namespace changes made anywhere (code, the sidebar, another widget).
     """
+
+    LIVE = frozenset({"namespace", "config"})
 
     def __init__(self) -> None:
         parts = Parts.shared()
@@ -41,11 +45,13 @@ class NamespacePicker(Panel):
         self.refresh()
         self.dropdown.observe(self._on_select, names="value")
         self.add_button.on_click(self._on_add)
+        self.go_live()
 
     def on_change(self, callback: Callable[[str | None], None]) -> None:
         """Call ``callback(namespace)`` after the current namespace changes here."""
         self._listeners.append(callback)
 
+    @locked
     def refresh(self) -> None:
         """Reload the namespaces and select the current one."""
         ok, current = safe_call(self.message, nc.current_namespace)
@@ -61,6 +67,7 @@ class NamespacePicker(Panel):
         finally:
             self._updating = False
 
+    @locked
     def _switch(self, namespace: str | None) -> bool:
         ok, _ = safe_call(self.message, lambda: nc.use_namespace(namespace))
         if not ok:
@@ -70,11 +77,13 @@ class NamespacePicker(Panel):
             safe_call(self.message, partial(listener, namespace))
         return True
 
+    @locked
     def _on_select(self, change: dict[str, Any]) -> None:
         if self._updating:
             return
         self._switch(level_value(change["new"]))
 
+    @locked
     def _on_add(self, _: object = None) -> None:
         name = self.new_name.value.strip()
         if scrub(self.new_name):

@@ -13,6 +13,7 @@ from ._common import (
     Parts,
     SecretInput,
     level_label,
+    locked,
     safe_call,
     scrub,
     status,
@@ -61,11 +62,14 @@ class SecretBinder(Panel):
     """Bind secret NAME at a level; lists the secrets visible from the current namespace.
 
     A typed value is bound the moment it arrives (Enter or leaving the field)
-    and the field is cleared in the same step, so no widget state keeps it.
+    and the field is cleared in the same step, so no widget state keeps it. The listing
+    and the levels follow bindings and namespace changes made anywhere (no Refresh).
     """
 
     #: where the From-specific field sits among the children (after Name, Level, From)
     _FIELD_AT = 3
+
+    LIVE = frozenset({"secret", "namespace", "config"})
 
     def __init__(self) -> None:
         parts = Parts.shared()
@@ -90,16 +94,13 @@ class SecretBinder(Panel):
         self.bind_button = parts.button("Bind", button_style="primary")
         self.message = parts.html()
         self.listing = parts.html()
-        self.refresh_button = parts.button(
-            "Refresh", icon="refresh", tooltip="Reload the secrets visible here"
-        )
         super().__init__(
             [
                 self.name,
                 self.level,
                 self.mode,
                 self.value,
-                parts.row([self.bind_button, self.refresh_button]),
+                self.bind_button,
                 self.message,
                 self.listing,
             ],
@@ -108,8 +109,8 @@ class SecretBinder(Panel):
         self.mode.observe(self._on_mode, names="value")
         self.value.observe(self._on_value, names="value")
         self.bind_button.on_click(self._on_bind)
-        self.refresh_button.on_click(lambda _: self.refresh())
         self.refresh()
+        self.go_live()
 
     @property
     def env(self) -> Any:
@@ -136,6 +137,7 @@ class SecretBinder(Panel):
     def hidden(self) -> list[Any]:
         return [self.value, *self.targets.values()]
 
+    @locked
     def refresh(self) -> None:
         """Reload the level choices and the list of visible secrets."""
         ok, current = safe_call(self.message, nc.current_namespace)
@@ -152,6 +154,7 @@ class SecretBinder(Panel):
                 "no secrets visible from the current namespace",
             )
 
+    @locked
     def _on_mode(self, change: dict[str, Any]) -> None:
         mode = change["new"]
         widget = self.value if mode.startswith("value") else self.target(mode)
@@ -160,6 +163,7 @@ class SecretBinder(Panel):
         self.children = children
         status(self.message, "", "")
 
+    @locked
     def _on_value(self, change: dict[str, Any]) -> None:
         typed = change["new"]
         if not typed:
@@ -177,6 +181,7 @@ class SecretBinder(Panel):
         store = self.mode.value.partition(":")[2] or "session"
         self._bind(name, value=typed, store=store)
 
+    @locked
     def _on_bind(self, _: object = None) -> None:
         name = self.name.value.strip()
         mode = self.mode.value
