@@ -32,7 +32,7 @@ from typing import Any
 
 from . import _engine, _logging, _shell
 from ._engine import Compiled
-from ._markup import MIME_KINDS, Kind, masked_text
+from ._markup import MIME_KINDS, Kind, masked_closer, masked_text
 from ._stream import HoldBack, KernelStreamHold, release_all
 
 __all__ = ["MaskedStream", "install", "installed", "mask_message_part", "uninstall"]
@@ -67,8 +67,12 @@ def mask_message_part(obj: Any, state: Compiled, kind: Kind = "plain") -> Any:
             if type(value) is str:
                 if len(value) < shortest:
                     new_value = value
+                elif key in MIME_KINDS:
+                    new_value = masked_text(value, state, MIME_KINDS[key])
+                elif state.clean(value):  # most stream text ("text"): one scan
+                    new_value = value
                 else:
-                    new_value = masked_text(value, state, MIME_KINDS.get(key, "plain"))
+                    new_value = masked_closer(value, state)
             else:
                 new_value = mask_message_part(value, state, MIME_KINDS.get(key, "plain"))
             if out is None and (new_key is not key or new_value is not value):
@@ -115,7 +119,10 @@ def _masked_msg(msg: dict[str, Any], state: Compiled) -> dict[str, Any]:
     for key in ("content", "metadata", "buffers"):
         part = msg.get(key)
         if part:  # None, {} and [] hold nothing
-            masked = _mask_safely(part, state)
+            try:  # _mask_safely, inline: this runs for every message
+                masked = mask_message_part(part, state)
+            except Exception:
+                masked = _engine.WITHHELD if isinstance(part, str) else {"text": _engine.WITHHELD}
             if masked is not part:
                 if out is None:
                     out = dict(msg)

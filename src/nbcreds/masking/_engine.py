@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import _settings
-from ._matcher import Backend, Matcher, Replacement, Span, _replace
+from ._matcher import _CHUNK, Backend, Matcher, Replacement, Span, _replace
 from ._registry import registry
 from ._settings import MaskingSettings
 from ._variants import json_leaves, variants
@@ -42,6 +42,8 @@ __all__ = [
     "settings",
 ]
 
+#: what :meth:`Compiled.clean` deletes before its scan (the blanks a fold adds)
+_BLANKS = b" \t\r\n"
 _NOTHING = 1 << 62  # the min_length of an empty compiled state: no text is long enough
 WITHHELD = "[nbcreds: output withheld because masking failed]"
 
@@ -79,6 +81,10 @@ class Tier:
     min_length: int = _NOTHING
     #: every character of every pattern: a text ending in another cannot end in a match
     chars: frozenset[str] = frozenset()
+    #: no pattern holds a line break (a match in a text is then one in its joined lines)
+    newline_free: bool = True
+    #: no pattern holds a blank (space, tab, CR, LF): see :attr:`Compiled.blank_free`
+    blank_free: bool = True
 
     def hold_from(self, text: str) -> int:
         size = len(text)
@@ -171,7 +177,18 @@ def _build_tier(values: dict[str, str | None], conf: MaskingSettings) -> Tier:
         chars=frozenset().union(*(_chars_of(p) for p in matcher.patterns if len(p) > fragment))
         if fragment
         else frozenset(),
+        newline_free=not any("\n" in p for p in matcher.patterns),
+        blank_free=not any(_has_blank(p) for p in matcher.patterns),
     )
+
+
+def _note_hit(index: int, _start: int, _end: int, _flags: int, found: list[int]) -> None:
+    # any hit in ASCII text is a root's: the padding literals start with 0xFF
+    found.append(index)
+
+
+def _has_blank(pattern: str) -> bool:
+    return " " in pattern or "\n" in pattern or "\t" in pattern or "\r" in pattern
 
 
 _ASCII = frozenset(map(chr, range(128)))
@@ -273,6 +290,28 @@ class Compiled:
         self.min_length = min((t.min_length for t in self.matcher.tiers), default=_NOTHING)
         self.max_length = max((len(p) for t in self.tiers for p in t.sorted_patterns), default=0)
         self._replacement = self.replacement()
+        #: no pattern holds a line break (see :func:`._markup.masked_text`)
+        self.newline_free = all(t.newline_free for t in self.matcher.tiers)
+        #: no pattern holds a space, tab, CR or LF: a match in a text, or in its
+        #: visible text, is then also one in the text with those deleted (see
+        #: :func:`._markup.masked_text`)
+        self.blank_free = all(t.blank_free for t in self.matcher.tiers)
+        #: for :meth:`clean`: each Hyperscan tier's scan and lock, the other matchers
+        self._hs_scans = [
+            (t.matcher._hs_db.scan, t.matcher._lock)
+            for t in self.matcher.tiers
+            if t.matcher._hs_db is not None
+        ]
+        self._other_matchers = [t.matcher for t in self.matcher.tiers if t.matcher._hs_db is None]
+        #: the characters a text can end in and still have something to hold back
+        #: (:meth:`hold_from`): any other last character -- a newline, mostly -- is
+        #: answered without looking further
+        self._hold_chars: frozenset[str] = frozenset().union(
+            *(
+                t.suffix_lengths.keys() | (t.chars if self.settings.fragment_length else set())
+                for t in self.matcher.tiers
+            )
+        )
 
     @property
     def sorted_patterns(self) -> list[str]:
@@ -298,6 +337,33 @@ class Compiled:
 
         return by_label
 
+    def clean(self, text: str) -> bool:
+        """True when ``text`` certainly holds nothing to mask, as is or through the
+        line folds of plain text: the quick answer for most stream output (False
+        means "look closer", not "holds a value").
+
+        Applies to ASCII text without escape sequences while no pattern holds a
+        blank (:attr:`blank_free`). Such a text's visible text only drops line
+        breaks and the blanks around them, so every match -- as is or across a
+        fold -- is one in the text with its blanks deleted: one C-level deletion
+        and one scan per tier answer, with no view built. A root hit there (words
+        run together, or a real value) answers False.
+        """
+        if not self.blank_free or not text.isascii() or "\x1b" in text:
+            return False
+        data = text.encode("ascii")
+        if " " in text or "\n" in text or "\t" in text or "\r" in text:
+            data = data.translate(None, _BLANKS)
+        if len(data) > _CHUNK:
+            return False
+        found: list[int] = []
+        for scan, lock in self._hs_scans:  # inline: this runs for every message
+            with lock:
+                scan(data, match_event_handler=_note_hit, context=found)
+            if found:
+                return False
+        return not any(matcher.any_root(data) for matcher in self._other_matchers)
+
     def sub(self, text: str) -> str:
         if len(text) < self.min_length:
             return text  # also every text when nothing is registered
@@ -322,7 +388,7 @@ class Compiled:
         that length count (a longer piece is a window, masked already); without,
         up to :data:`HOLD_DEPTH` characters."""
         size = len(text)
-        if self.empty or not text:
+        if self.empty or not text or text[-1] not in self._hold_chars:
             return size
         tiers = self.matcher.tiers
         cut = min(tier.hold_from(text) for tier in tiers)

@@ -28,7 +28,7 @@ from typing import Literal
 
 from ._engine import Compiled
 
-__all__ = ["Kind", "masked_text", "masked_view", "visible"]
+__all__ = ["Kind", "masked_closer", "masked_text", "masked_view", "visible"]
 
 Kind = Literal["plain", "html", "markdown", "latex"]
 
@@ -202,12 +202,30 @@ def masked_view(text: str, state: Compiled, kind: Kind = "plain") -> str:
 def masked_text(text: str, state: Compiled, kind: Kind = "plain") -> str:
     """``text`` masked as is, then through its markup and folds.
 
-    Plain multi-line text -- most stream messages -- is scanned once, as the
-    text and its lines joined side by side: when the joined part holds no match
-    beyond the text's own, the text's part is the answer."""
+    Most stream text is answered by one scan (:meth:`Compiled.clean`). Other
+    plain multi-line text is scanned as its joined lines (when no pattern holds
+    a line break, a match in the text is one there too), or as the text and its
+    lines joined side by side: when the joined part holds no match beyond the
+    text's own, the text's part is the answer."""
     if len(text) < state.min_length:
         return text
+    if kind == "plain" and state.clean(text):
+        return text  # most stream text: one scan says there is nothing anywhere
+    return masked_closer(text, state, kind)
+
+
+def masked_closer(text: str, state: Compiled, kind: Kind = "plain") -> str:
+    """:func:`masked_text` past its quick check (:meth:`Compiled.clean`), for a
+    caller that made it already."""
     if kind == "plain" and "\n" in text and _plain_lines(text):
+        if (
+            state.newline_free
+            and not state.blank_free  # else clean() has just scanned them
+            and not state.matcher.search(text.replace("\n", ""))
+        ):
+            # no pattern spans a line break, so a match in the text is one in its
+            # joined lines too: one scan of those says there is none in either
+            return text
         combined = text + _SEPARATOR + text.replace("\n", "")
         both = state.sub(combined)
         if both is combined:

@@ -253,6 +253,16 @@ class Matcher:
             self._hs_db.scan(data, match_event_handler=_on_hs_match, context=context)
         return found
 
+    def any_root(self, data: bytes) -> bool:
+        """True when some root literal occurs in ``data`` (at most :data:`_CHUNK`
+        bytes): a cheap necessary condition for any occurrence, checked by nothing
+        more (a root hit may still turn out to be no occurrence)."""
+        if self._hs_db is None and self._ac is None:
+            return False
+        if self._fold and self.backend == "ahocorasick":
+            data = data.lower()
+        return bool(self._scan(data, None if self.backend == "hyperscan" else data))
+
     def _raw_bytes(self, data: bytes, first: bool = False) -> list[tuple[int, int, int]]:
         """Every occurrence of every pattern (or window) as (pattern index, start, end)
         byte offsets; ``first``: stop at the first chunk holding one."""
@@ -280,6 +290,9 @@ class Matcher:
         target = folded if folded is not None else data
         size = len(data)
         block = [-1, -1]
+        # checks fold only the text around a chunk, unless a hit can reach far
+        # (a long whole pattern): then the whole text, once
+        local = self._max_left + self._max_right <= _LOCAL_REACH
         pos = 0
         while pos < size:
             stop = min(size, pos + _CHUNK)
@@ -287,9 +300,12 @@ class Matcher:
             scanned = [(root, pos + at) for root, at in self._scan_piece(piece) if at < stop - pos]
             del piece
             if scanned:
-                if self._fold and folded is None:
-                    folded = data.lower()  # once, for every chunk's checks
-                found.extend(self._check(data, folded, scanned, block))
+                if self._fold and folded is None and local:
+                    found.extend(self._check_local(data, scanned, block, pos, stop + overlap))
+                else:
+                    if self._fold and folded is None:
+                        folded = data.lower()  # once, for every chunk's checks
+                    found.extend(self._check(data, folded, scanned, block))
                 if first and found:
                     return found
             pos = stop
@@ -297,6 +313,36 @@ class Matcher:
             if cs >= 0 and cs + self._max_left <= pos and ce - self._max_right > pos:
                 pos = ce - self._max_right  # every hit before this is inside the block
         return found
+
+    def _check_local(
+        self,
+        data: bytes,
+        scanned: list[tuple[int, int]],
+        block: list[int],
+        lo: int,
+        hi: int,
+    ) -> list[tuple[int, int, int]]:
+        """:meth:`_check` of one chunk's hits (starting in ``[lo, hi)``) when the
+        checks need a lower-case copy (Hyperscan folds case itself while scanning):
+        only the stretch of text those checks can read is copied and folded -- the
+        chunk and the farthest a hit's occurrence can reach on either side -- not
+        the whole text. An extension along a value is cut at that stretch's ends;
+        what lies beyond is found by the hits of the neighbouring chunks."""
+        start = max(0, lo - self._max_left)
+        end = min(len(data), hi + self._max_right)
+        # on character boundaries: an extension cut at the stretch's end must not
+        # split a UTF-8 character
+        while start > 0 and (data[start] & 0xC0) == 0x80:
+            start -= 1
+        while end < len(data) and (data[end] & 0xC0) == 0x80:
+            end += 1
+        local = data[start:end]
+        shifted = [(root, at - start) for root, at in scanned]
+        local_block = [block[0] - start, block[1] - start] if block[0] >= 0 else [-1, -1]
+        found = self._check(local, local.lower(), shifted, local_block)
+        if local_block != [-1, -1]:
+            block[0], block[1] = local_block[0] + start, local_block[1] + start
+        return [(index, a + start, b + start) for index, a, b in found]
 
     def _scan_piece(self, piece: bytes) -> list[tuple[int, int]]:
         if self.backend == "ahocorasick":
@@ -704,6 +750,10 @@ def _to_char_offsets(
 
 #: Texts longer than this many bytes are scanned chunk by chunk (see _raw_chunked).
 _CHUNK = 1 << 16
+
+#: The farthest (left plus right) a hit's checks may read for a chunk's checks to
+#: fold only the text around the chunk (see _check_local).
+_LOCAL_REACH = 1 << 18
 
 #: Hyperscan databases are padded to at least this many literals (see above).
 _HS_MIN_PATTERNS = 64

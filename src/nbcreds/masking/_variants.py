@@ -287,8 +287,10 @@ def fragments(value: str, length: int) -> list[str]:
 
     Masking every window masks any slice of the value at least ``length`` long --
     ``print(token[:20])`` included -- which a mask of the whole value alone
-    would miss. Opt-in (``[masking] fragment_length``): it multiplies the
-    patterns by the values' length.
+    would miss. On by default (``[masking] fragment_length = 16``; 0 turns it
+    off). The matcher does not compile this list: it finds every window through
+    a few short anchors per value (see :class:`~nbcreds.masking.Matcher`); this
+    function spells out what it covers.
     """
     plain = str.__str__(value)
     if length <= 0 or len(plain) <= length:
