@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,8 +50,22 @@ def isolated_nbcreds(
     session().reset()
     registry.clear()
     yield work
+    _close_live_widgets()
     session().reset()
     registry.clear()
+
+
+def _close_live_widgets() -> None:
+    """Close the widgets a test left open (outside tests/widgets, whose fixture checks
+    it) and wait for the live-update thread to end: left running, it would read the
+    next test's session (loading its config before the test has written it)."""
+    live = sys.modules.get("nbcreds.widgets._live")
+    if live is None:
+        return
+    import ipywidgets
+
+    ipywidgets.Widget.close_all()
+    assert live.HUB.wait_stopped(), "the widgets' live-update thread outlived them"
 
 
 # --- real servers, one per test session (started on first use) ------------------------
