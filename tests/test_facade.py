@@ -40,3 +40,40 @@ def test_every_public_name_is_exported() -> None:
     }
     assert public - set(nbcreds.__all__) == set()
     assert len(nbcreds.__all__) == len(set(nbcreds.__all__))
+
+
+def _type_checking_imports(module: types.ModuleType) -> dict[str, str]:
+    """name -> absolute module of each import under ``if TYPE_CHECKING:`` in ``module``."""
+    import ast
+
+    tree = ast.parse(inspect.getsource(module))
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for stmt in node.body:
+                if isinstance(stmt, ast.ImportFrom):
+                    base = module.__name__ if stmt.level else ""
+                    target = f"{base}.{stmt.module}" if stmt.module else base
+                    for alias in stmt.names:
+                        found[alias.asname or alias.name] = target.strip(".")
+    return found
+
+
+def test_lazy_names_are_the_names_typed_for_checkers() -> None:
+    """The facade names each lazy attribute twice: once for type checkers (imports under
+    TYPE_CHECKING) and once for ``__getattr__`` (``_LAZY``). They must agree, name and module,
+    or a checker and the running code see different APIs."""
+    typed = _type_checking_imports(nbcreds)
+    typed.pop("__version__", None)
+    typed.pop("plugins", None)  # a submodule, resolved by __getattr__ itself
+    lazy = nbcreds._LAZY  # type: ignore[attr-defined]
+    assert set(typed) == set(lazy), set(typed) ^ set(lazy)
+    # a name may be typed from the module that defines it and served from the package
+    # that re-exports it: both must hand out the same object
+    import importlib
+
+    for name, module in lazy.items():
+        assert getattr(importlib.import_module(module), name) is getattr(
+            importlib.import_module(typed[name]), name
+        ), name
+    assert set(lazy) <= set(nbcreds.__all__)

@@ -252,11 +252,3 @@ REFRESH_TOKEN = CredentialType(
     ),
     description="a refresh token you already hold, exchanged (and rotated) for access tokens",
 )
-
-
-def __getattr__(name: str) -> Any:
-    """``VAULT``: the entry point of installs made before the Vault declaration moved to
-    ``nbcreds.secrets.vault`` (stale metadata until ``pip install -e .`` runs again)."""
-    if name == "VAULT":
-        return importlib.import_module("nbcreds.secrets.vault").SOURCE
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,3 +37,30 @@ def test_the_marker_moves_when_another_process_writes(backend: Backend, ns: str)
     assert markers[0] == markers[1]
     assert markers[1] != markers[2]
     assert nbcreds.kv("outside") == 2
+
+
+def test_the_marker_moves_when_another_thread_of_this_process_writes(
+    backend: Backend, ns: str
+) -> None:
+    """The comm's and the widgets' watcher threads poll on their own connection: a write
+    made by the kernel's main thread moves their marker too; reading twice does not."""
+    nbcreds.set_kv("seed", 1)
+    markers: list[object] = []
+    first, written = threading.Event(), threading.Event()
+
+    def watcher() -> None:
+        markers.append(nbcreds.kvstore.kv_change_marker())
+        markers.append(nbcreds.kvstore.kv_change_marker())
+        first.set()
+        written.wait(60)
+        markers.append(nbcreds.kvstore.kv_change_marker())
+
+    thread = threading.Thread(target=watcher)
+    thread.start()
+    assert first.wait(60)
+    nbcreds.set_kv("seed", 2)  # the main thread's connection commits
+    written.set()
+    thread.join(60)
+    assert markers[0] is not None
+    assert markers[0] == markers[1]
+    assert markers[1] != markers[2]

@@ -513,28 +513,3 @@ def test_the_core_names_each_change_to_its_listeners(credential_config: Any) -> 
     heard.clear()
     nc.use_namespace("acme")
     assert heard == []  # removed
-
-
-def test_the_sqlite_store_marker_moves_only_when_another_connection_writes() -> None:
-    import threading
-
-    nc.use_namespace("acme")
-    nc.set_kv("seed", 1)
-    markers: list[object] = []
-    read_once, write_done = threading.Event(), threading.Event()
-
-    def watcher() -> None:  # its own connection, as the comm's watcher thread has
-        markers.append(nc.kvstore.kv_change_marker())
-        markers.append(nc.kvstore.kv_change_marker())  # nothing written in between
-        read_once.set()
-        write_done.wait(30)
-        markers.append(nc.kvstore.kv_change_marker())
-
-    thread = threading.Thread(target=watcher)
-    thread.start()
-    assert read_once.wait(30)
-    nc.set_kv("seed", 2)  # the main thread's connection commits
-    write_done.set()
-    thread.join(30)
-    assert markers[0] == markers[1]
-    assert markers[1] != markers[2]
