@@ -64,6 +64,44 @@ def test_the_type_changes_the_field_set() -> None:
     assert "private_key" in shown_keys(form)
 
 
+def test_another_types_fields_are_closed_and_come_back_as_they_were(
+    isolated_nbcreds: Path,
+) -> None:
+    """Switching the type closes the fields the new type does not show (a saved notebook
+    keeps live models only); switching back shows what they held."""
+    nc.bind_secret("CS", "cs-value-98765")
+    form = credential_setup()
+    endpoint = form.fields["token_endpoint"].input
+    endpoint.value = "https://idp.example/token"
+    form.fields["client_secret"].input.value = "CS"
+    form.fields["client_auth_method"].input.value = "client_secret_post"
+    client_id = form.fields["client_id"].input
+    client_id.value = "app"
+    form.type.value = "github_app"
+    assert endpoint.comm is None  # closed, not just hidden
+    assert "token_endpoint" not in form.fields
+    assert form.fields["client_id"].input is client_id  # a key both types show stays
+    form.type.value = "oauth2_client_credentials"
+    assert form.fields["token_endpoint"].input.value == "https://idp.example/token"
+    assert form.fields["client_secret"].input.value == "CS"
+    assert form.fields["client_auth_method"].input.value == "client_secret_post"
+    assert client_id.value == "app"
+
+
+def test_an_error_line_is_closed_once_the_error_is_gone(isolated_nbcreds: Path) -> None:
+    form = credential_setup()
+    assert not form.save()
+    line = form.fields["token_endpoint"].error.widget
+    assert "required" in line.value
+    assert not form.save()
+    assert form.fields["token_endpoint"].error.widget is line  # a failing Save reuses it
+    form.fields["token_endpoint"].input.value = "https://idp.example/token"
+    assert not form.save()  # other fields still missing
+    assert line.comm is None
+    assert form.fields["token_endpoint"].error.widget is None
+    assert line not in form.children
+
+
 def test_missing_fields_are_marked_next_to_the_field(isolated_nbcreds: Path) -> None:
     form = credential_setup()
     form.save_button.click()

@@ -242,9 +242,9 @@ class Panel(w.VBox):  # type: ignore[misc]
 class FieldError:
     """The error line of one field, placed right below it. Its ``HTML`` model is made
     the first time there is something to say (most fields never have an error, so most
-    never cost a model) and then kept, off the layout while empty: a model closed and
-    made again would stay in a saved notebook's widget state twice. ``value`` reads and
-    writes like an ``HTML`` widget's."""
+    never cost a model), kept off the layout while empty, and closed by :meth:`sweep`
+    when an action ends with it still empty (not at every clear: a Save that fails
+    again reuses it). ``value`` reads and writes like an ``HTML`` widget's."""
 
     def __init__(self, parts: Parts, relayout: Callable[[], None]) -> None:
         self._parts = parts
@@ -271,6 +271,14 @@ class FieldError:
         else:
             self.widget.value = text
         self._relayout()
+
+    def sweep(self) -> None:
+        """Close the line's model while it is empty (at the end of an action, once the
+        errors are final): a saved notebook keeps only live models (JupyterLab), so an
+        error that went away costs nothing there."""
+        if self.widget is not None and not self.widget.value:
+            self.widget.close()
+            self.widget = None
 
     def close(self) -> None:
         if self.widget is not None:

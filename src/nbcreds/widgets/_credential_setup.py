@@ -35,6 +35,7 @@ from ._common import (
     Parts,
     SecretInput,
     error_text,
+    holds_secret,
     level_label,
     locked,
     safe_call,
@@ -151,7 +152,8 @@ class _Field:
                 switch.insert(0, ("(the default)", _DEFAULT))
             self.input = parts.dropdown(label, options=switch, value=self._switch_default())
         else:
-            self.input = parts.text(label, placeholder=_placeholder(setting))
+            placeholder = _placeholder(setting)  # none: the trait keeps its default
+            self.input = parts.text(label, **({"placeholder": placeholder} if placeholder else {}))
 
     def _switch_default(self) -> Any:
         default = self.spec.setting.default
@@ -215,6 +217,16 @@ class _Field:
             self.input.value = value if isinstance(value, bool) else self._switch_default()
         else:
             self.input.value = "" if value is None else str(value)
+
+    def restore(self, value: Any) -> None:
+        """Show again what this field held before its type was switched away."""
+        if value == NEW_VALUE:
+            return  # back to "choose a secret": its value field is made when chosen again
+        if self.spec.kind == "secret":
+            self.set_secret_options()  # the value is kept if the secret is still visible
+        options = [v for _, v in self.input.options] if hasattr(self.input, "options") else None
+        if options is None or value in options:
+            self.input.value = value
 
     # -- secret fields -----------------------------------------------------------------
     @staticmethod
@@ -331,6 +343,8 @@ class CredentialSetup(Panel):
         self._kept_type = ""
         self._laying_out = False
         self._test_shown = False  # the message is a Test result
+        #: (kind, value) of the fields of a type shown before, by key (see _show_fields)
+        self._left: dict[str, tuple[str, Any]] = {}
         super().__init__([], parts)
         self.type.observe(lambda _: self._show_fields(), names="value")
         self.level.observe(lambda _: self._refresh_secrets(), names="value")
@@ -492,6 +506,27 @@ class CredentialSetup(Panel):
     @locked
     def save(self) -> bool:
         """Validate and write the definition; True when it was saved."""
+        try:
+            return self._save()
+        finally:
+            self._sweep_errors()
+
+    @locked
+    def test(self) -> bool:
+        """Request a fresh token for the form as it is now -- saved or not -- and show the
+        server's answer. Writes nothing. True on success."""
+        try:
+            return self._test()
+        finally:
+            self._sweep_errors()
+
+    def _sweep_errors(self) -> None:
+        """Close the error lines the action left empty (:meth:`FieldError.sweep`)."""
+        self.name_error.sweep()
+        for field in self.fields.values():
+            field.error.sweep()
+
+    def _save(self) -> bool:
         status(self.message, "", "")
         self._test_shown = False
         if not self._ready("not saved"):
@@ -525,10 +560,7 @@ class CredentialSetup(Panel):
             safe_call(self.message, listener)
         return True
 
-    @locked
-    def test(self) -> bool:
-        """Request a fresh token for the form as it is now -- saved or not -- and show the
-        server's answer. Writes nothing. True on success."""
+    def _test(self) -> bool:
         status(self.message, "", "")
         self._test_shown = False
         if not self._ready("not tested"):
@@ -608,7 +640,25 @@ class CredentialSetup(Panel):
 
     @locked
     def _show_fields(self) -> None:
+        was, self._laying_out = self._laying_out, True  # no layout of half-built fields
+        try:
+            self._build_fields()
+        finally:
+            self._laying_out = was
+        self.relayout()
+
+    def _build_fields(self) -> None:
         specs = type_specs(self.type.value)
+        wanted = {spec.key for spec in specs}
+        for key in [k for k in self.fields if k not in wanted]:
+            # another type's field: closed (a saved notebook keeps live models only), what
+            # it held kept here for a switch back -- a reference or plain text; a secret
+            # typed into it by mistake is not sent back to the frontend
+            gone = self.fields.pop(key)
+            value = gone.input.value
+            if not (isinstance(value, str) and holds_secret(value)):
+                self._left[key] = (gone.spec.kind, value)
+            gone.close()
         for spec in specs:
             field = self.fields.get(spec.key)
             if field is not None and field.spec.kind != spec.kind:  # same key, other control
@@ -616,13 +666,15 @@ class CredentialSetup(Panel):
                 field = None
             if field is None:
                 field = self.fields[spec.key] = _Field(spec, self)
+                kind, value = self._left.pop(spec.key, (None, None))
+                if kind == spec.kind:
+                    field.restore(value)
             field.spec = spec  # required or not is the current type's say
             want = field.label(required=spec.setting.required)
             if field.input.description != want:
                 field.input.description = want
         self.shown = [spec.key for spec in specs]
         self._refresh_secrets()
-        self.relayout()
 
     @locked
     def _refresh_secrets(self) -> None:
