@@ -197,6 +197,7 @@ export class NbcredsClient {
   private _adopt(comm: Kernel.IComm): void {
     const previous = this._comm;
     this._comm = comm;
+    this._seq = 0; // a new channel (maybe a restarted kernel) numbers its states afresh
     comm.onMsg = msg => this._onData(msg.content.data);
     comm.onClose = () => {
       if (this._comm === comm) {
@@ -229,7 +230,13 @@ export class NbcredsClient {
       if (this._status !== 'ready') {
         this._afterReady();
       }
-      this.refresh().catch(err => this._problem.emit((err as Error).message));
+      if (msg.state) {
+        // pushed by the kernel's watcher thread: no request, which would wait on the
+        // shell channel until a running cell ends
+        this._setState(msg.state);
+      } else {
+        this.refresh().catch(err => this._problem.emit((err as Error).message));
+      }
       return;
     }
     const pending = typeof msg.id === 'number' ? this._pending.get(msg.id) : undefined;
@@ -277,6 +284,12 @@ export class NbcredsClient {
   }
 
   private _setState(state: IState): void {
+    if (state.seq !== undefined) {
+      if (state.seq < this._seq) {
+        return; // built before the state shown (a reply crossed a pushed event)
+      }
+      this._seq = state.seq;
+    }
     this._state = state;
     this._stateTime = performance.now();
     this._stateChanged.emit(state);
@@ -295,6 +308,7 @@ export class NbcredsClient {
   private _status: ConnectionStatus = 'connecting';
   private _state: IState | null = null;
   private _stateTime = 0;
+  private _seq = 0;
   private _watch = true;
   private _restarted = false;
   private _refreshing = false;

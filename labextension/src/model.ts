@@ -5,7 +5,7 @@
  * credential has, how an edited KV text becomes a typed value) is unit-tested.
  */
 
-import { ICredentialRow, IState, JSONValue, KV_TYPES, KvType, TokenState } from './protocol';
+import { ICredentialRow, IState, JSONValue, KvType, TokenState } from './protocol';
 
 /** `3725` -> `1h 2m`, `59` -> `59s`, `90061` -> `1d 1h`: two units at most. */
 export function formatDuration(seconds: number): string {
@@ -120,8 +120,13 @@ export function namespaceFromInput(text: string): string | null {
   return t === '' || t === TENANT_OPTION ? null : t;
 }
 
-export function isKvType(x: string): x is KvType {
-  return (KV_TYPES as readonly string[]).includes(x);
+/**
+ * The types the KV editor offers: the kernel's list (`state.kv_types`); from a kernel
+ * that sends none, just the edited key's own type, so no list is kept here.
+ */
+export function kvTypeChoices(state: IState | null, current: KvType): KvType[] {
+  const types = state?.kv_types ?? [];
+  return types.length ? (types.includes(current) ? types : [...types, current]) : [current];
 }
 
 export type Parsed = { ok: true; value: JSONValue } | { ok: false; message: string };
@@ -164,6 +169,10 @@ export function parseKvText(type: KvType, text: string): Parsed {
       }
       return { ok: true, value: t };
     }
+    default:
+      // a type the kernel knows and this panel has no rule for: the text as typed,
+      // which the kernel checks and parses (its error names what it expects)
+      return { ok: true, value: text };
   }
 }
 

@@ -19,14 +19,14 @@ import {
   credentialStatus,
   credentialStatusText,
   formatExpiry,
-  isKvType,
+  kvTypeChoices,
   levelLabel,
   namespaceFromInput,
   namespaceOptions,
   parseKvText,
   summary
 } from './model';
-import { IState, KV_TYPES, KvType } from './protocol';
+import { IState, KvType } from './protocol';
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -601,7 +601,7 @@ export class NbcredsPanel extends Panel {
         return;
       }
       text = value.text;
-      type = isKvType(value.type) ? value.type : 'STRING';
+      type = value.type;
       revision = value.revision ?? 0;
     }
     const keyInput = el('input', {
@@ -614,7 +614,7 @@ export class NbcredsPanel extends Panel {
     keyInput.value = key ?? '';
     keyInput.readOnly = key !== null;
     const typeSelect = el('select', { class: 'jp-mod-styled nbc-kv-type', 'aria-label': 'Type' });
-    for (const t of KV_TYPES) {
+    for (const t of kvTypeChoices(client.state, type)) {
       const o = el('option', { value: t }, t);
       o.selected = t === type;
       typeSelect.append(o);

@@ -10,16 +10,11 @@
 export const TARGET = 'nbcreds.comm';
 export const PROTOCOL_VERSION = 1;
 
-export const KV_TYPES = [
-  'STRING',
-  'NUMBER',
-  'BOOLEAN',
-  'DATETIME',
-  'DATE',
-  'DURATION',
-  'JSON'
-] as const;
-export type KvType = (typeof KV_TYPES)[number];
+/**
+ * A KV type's name. The list of types is the kernel's (`nbcreds.kvstore.KVType`),
+ * sent in every state as `kv_types`: the panel keeps no list of its own.
+ */
+export type KvType = string;
 
 export type JSONValue =
   | string
@@ -77,11 +72,22 @@ export interface IKvRow {
 
 export interface IState {
   version: string;
+  /**
+   * Grows with each state the kernel builds: of two states that crossed on the wire
+   * (a reply and a pushed event), the higher is the newer. Absent from old kernels.
+   */
+  seq?: number;
   namespace: string | null;
   namespaces: string[];
   secrets: ISecretRow[];
   credentials: ICredentialRow[];
   kv: IKvRow[];
+  /**
+   * The KV store's types, from the kernel. Empty from a v1 kernel that predates it:
+   * the editor then offers the edited key's own type (a new key: STRING, the store's
+   * default), never a list of its own that could differ from the kernel's.
+   */
+  kv_types: KvType[];
   errors: Record<string, string>;
 }
 
@@ -125,9 +131,13 @@ export interface IError {
 export type Message =
   | { kind: 'reply'; id: number | string | null; op: string; ok: true; result: unknown }
   | { kind: 'reply'; id: number | string | null; op: string; ok: false; error: IError }
-  | { kind: 'event'; event: KernelEvent };
+  | { kind: 'event'; event: KernelEvent; state?: IState };
 
-/** Kernel notices (no payload): nbcreds was loaded; a cell ran and may have changed things. */
+/**
+ * Kernel notices: nbcreds was loaded; a cell ran and may have changed things (no
+ * payload: the panel asks for the state); something changed while the panel watches
+ * (the kernel's watcher pushes the state with it: asking would wait for a running cell).
+ */
 export type KernelEvent = 'loaded' | 'changed';
 
 /** Thrown for a message that breaks the protocol (the panel shows it, never crashes). */
@@ -192,13 +202,20 @@ export function decodeState(x: unknown): IState {
     r => str(r.key) && str(r.type) && isNumOrNull(r.expires_in) && (r.revision === null || typeof r.revision === 'number' || r.revision === undefined)
   );
   expect(isObject(s.errors) && Object.values(s.errors as object).every(str), 'state.errors must map sections to messages');
+  expect(s.seq === undefined || (typeof s.seq === 'number' && Number.isFinite(s.seq)), 'state.seq must be a number');
+  expect(
+    s.kv_types === undefined || (Array.isArray(s.kv_types) && (s.kv_types as unknown[]).every(str)),
+    'state.kv_types must be a list of strings'
+  );
   return {
     version: s.version as string,
+    ...(s.seq === undefined ? {} : { seq: s.seq as number }),
     namespace: s.namespace as string | null,
     namespaces: s.namespaces as string[],
     secrets,
     credentials,
     kv,
+    kv_types: (s.kv_types as string[] | undefined) ?? [],
     errors: s.errors as Record<string, string>
   };
 }
@@ -213,7 +230,8 @@ export function decodeMessage(x: unknown): Message {
   );
   if ('event' in m) {
     expect(m.event === 'loaded' || m.event === 'changed', `unknown event ${String(m.event)}`);
-    return { kind: 'event', event: m.event as KernelEvent };
+    const event = m.event as KernelEvent;
+    return 'state' in m ? { kind: 'event', event, state: decodeState(m.state) } : { kind: 'event', event };
   }
   expect(
     m.id === null || typeof m.id === 'number' || typeof m.id === 'string',

@@ -16,16 +16,20 @@ Protocol, version 1 (every message is a JSON object)::
     reply    {"v": 1, "id": <same>, "op": <op>, "ok": true,  "result": {...}}
              {"v": 1, "id": <same>, "op": <op>, "ok": false,
               "error": {"type": "<ExceptionName>", "message": "..."}}
-    event    {"v": 1, "event": "loaded" | "changed"}   (kernel -> panel, no payload)
-             {"v": 1, "event": "changed", "what": ["kv", "credential", ...]}  (live: pushed
-             by a watcher thread while a panel watches, at once when the namespace, a
-             secret binding, a credential's token or a KV entry changes in this kernel --
-             the core's change listener --, within ~0.5 s when another kernel wrote the
-             same KV store (SQLite ``PRAGMA data_version``), and when a shown token or
-             key reaches its expiry; "what" names kinds, never values)
+    event    {"v": 1, "event": "loaded" | "changed"}   (kernel -> panel, no payload:
+             %load_ext ran, a cell ended; the panel then asks for ``state``)
+             {"v": 1, "event": "changed", "what": ["kv", "credential", ...],
+              "state": {...}}  (live: pushed by a watcher thread while a panel watches,
+             at once when the namespace, a secret binding, a credential's token or a KV
+             entry changes in this kernel -- the core's change listener --, within
+             ~0.5 s when another kernel wrote the same KV store (SQLite ``PRAGMA
+             data_version``), and when a shown token or key reaches its expiry; "what"
+             names kinds, never values; "state" is the state as the ``state`` op answers
+             it, built on the watcher thread: the panel must not ask for it, since a
+             request waits on the shell channel until the running cell ends)
              {"v": 1, "event": "changed", "login": {"name", ...login}}  (a user sign-in's
-             state changed -- pushed at once, since the panel's state request waits
-             until the running cell ends; "login" as in a credential row below)
+             state changed -- pushed at once, for the same reason; "login" as in a
+             credential row below; the watcher's next event carries the whole state)
 
     ops      state                                   -> state
              use_namespace   namespace: str | null   -> state
@@ -35,9 +39,12 @@ Protocol, version 1 (every message is a JSON object)::
              kv_delete       key: str                -> state
              watch           enabled: bool           -> {watching}
 
-Events are notices without payload: a panel that gets one asks for ``state``.
-``state`` is ``{"version", "namespace", "namespaces", "secrets", "credentials",
-"kv", "types", "leases", "errors"}``; each list holds names and metadata only
+A panel that gets an event without ``state`` asks for it.
+``state`` is ``{"version", "seq", "namespace", "namespaces", "secrets", "credentials",
+"kv", "kv_types", "types", "leases", "errors"}``; ``seq`` grows with each state this
+kernel builds (a state built earlier but delivered later -- a reply and a pushed
+event cross -- is older: the panel keeps the higher); ``kv_types``: the KV store's
+types (:class:`nbcreds.kvstore.KVType`, the one list); each list holds names and metadata only
 (``leases``: the Vault leases this kernel holds, by path, lease id and time left;
 a credential row has ``state``: ``valid`` | ``expired`` | ``not_fetched`` | ``failed``,
 ``status``: the kernel's text for it, e.g. ``valid · expires in 59 min``, and
@@ -57,6 +64,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import itertools
 import json
 import math
 import threading
@@ -273,6 +281,10 @@ def _error(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
 
 
+#: numbers the states this kernel builds (``next`` on a count is atomic under the GIL)
+_STATE_SEQ: Final = itertools.count(1)
+
+
 def build_state() -> dict[str, Any]:
     """The sidebar's whole view of this kernel: names and metadata, never values.
 
@@ -283,11 +295,13 @@ def build_state() -> dict[str, Any]:
 
     state: dict[str, Any] = {
         "version": nbcreds.__version__,
+        "seq": next(_STATE_SEQ),  # before any section is read: a later seq is newer
         "namespace": nbcreds.current_namespace(),
         "namespaces": [],
         "secrets": [],
         "credentials": [],
         "kv": [],
+        "kv_types": [],
         "types": [],
         "leases": [],
         "errors": {},
@@ -298,6 +312,7 @@ def build_state() -> dict[str, Any]:
         "secrets": _secrets,
         "credentials": _credentials,
         "kv": _kv,
+        "kv_types": lambda: list(_kv_types()),
         "leases": _leases,
     }
     for section, build in sections.items():
@@ -624,16 +639,25 @@ _shell: Any = None
 
 #: how often the watcher looks at the KV store's change marker and the expiry deadline
 POLL_SECONDS: Final = 0.5
+#: the least time between two states the watcher pushes: a loop writing a key per
+#: iteration costs a state build per gap, not one per write (well inside the 1 s goal)
+PUSH_GAP_SECONDS: Final = 0.1
 
 
 class _Watcher:
-    """While a panel watches, one daemon thread pushes ``changed`` events.
+    """While a panel watches, one daemon thread pushes ``changed`` events with the state.
 
     It wakes at once when the core's change listener hears something (this kernel
     changed the namespace, a binding, a token, a KV entry -- whichever thread did it),
     and every :data:`POLL_SECONDS` to compare the KV store's change marker (another
     kernel wrote it) and the next expiry of a token or key the panel shows. It ends
     when no channel watches any more, so a kernel without a panel runs no thread.
+
+    Each event carries the state, built on this thread: a panel that asked for it
+    instead would wait until the running cell ends, since a comm request is a shell
+    message the kernel reads only between cells (issue 15: changes made by a long
+    cell showed only when it ended). iopub, which the event goes out on, is served by
+    the kernel's own thread at any time.
     """
 
     def __init__(self) -> None:
@@ -697,6 +721,17 @@ class _Watcher:
         except Exception:  # a store that is down shows in the panel's state, not here
             return None
 
+    def _event(self, what: list[str]) -> dict[str, Any]:
+        """A ``changed`` event naming ``what``, with the state (:func:`_broadcast` masks
+        it, or drops the state when it cannot be masked: the panel then asks)."""
+        message: dict[str, Any] = {**event_message("changed"), "what": what}
+        try:
+            state = build_state()
+        except Exception:  # pragma: no cover - build_state reports its sections' errors
+            return message
+        self.note_deadlines(state)
+        return {**message, "state": state}
+
     def _run(self) -> None:
         import nbcreds
 
@@ -722,7 +757,8 @@ class _Watcher:
                         self._deadline = None
                     heard.add("expiry")
                 if heard:
-                    _broadcast({**event_message("changed"), "what": sorted(heard)})
+                    _broadcast(self._event(sorted(heard)))
+                    time.sleep(PUSH_GAP_SECONDS)
         except BaseException:  # pragma: no cover - never leave a dead thread registered
             with self._lock:
                 if self._thread is threading.current_thread():
@@ -739,21 +775,35 @@ def _watching() -> bool:
 
 
 def _broadcast(message: dict[str, Any]) -> None:
-    """Send ``message`` (masked) to every watching panel; drop the closed ones."""
+    """Send ``message`` (masked once, here) to every watching panel; drop the closed ones.
+
+    A message that cannot be masked is not sent (fail closed); an event's state is
+    dropped first, so the panel is still told and asks for the state itself.
+    """
+    try:
+        masked = _mask_tree(message)
+    except Exception:
+        if "state" not in message:
+            return
+        try:
+            masked = _mask_tree({k: v for k, v in message.items() if k != "state"})
+        except Exception:
+            return
     for channel in list(_channels.values()):
         if channel.watching:
             try:
-                channel.send(_mask_tree(message))
+                channel.send(masked)
             except Exception:  # a closed comm must not break the sender
                 _channels.pop(channel.comm.comm_id, None)
 
 
 def event_message(event: str) -> dict[str, Any]:
-    """A kernel-initiated notice; the panel then asks for the state.
+    """A kernel-initiated notice; alone, the panel then asks for the state.
 
-    Deliberately empty: building the state may reach Vault or a database, and
-    that must never happen inside ``%load_ext`` or delay a cell's reply. The
-    panel's ``state`` request is answered after the cell, on the shell channel.
+    Empty when sent from ``%load_ext`` or after a cell: building the state may reach
+    Vault or a database, and that must never happen inside ``%load_ext`` or delay a
+    cell's reply; the panel's ``state`` request is answered after the cell, on the
+    shell channel. The watcher thread adds the state to its own events.
     """
     return {"v": PROTOCOL_VERSION, "event": event}
 
@@ -770,8 +820,10 @@ def _open_target(comm: Any, open_msg: Mapping[str, Any]) -> None:
 
 def _login_changed(name: str, state: Any) -> None:
     """A sign-in went pending / signed in / out: push it to watching panels now (the
-    cell running the sign-in keeps the shell busy, so a state request would wait)."""
+    cell running the sign-in keeps the shell busy, so a state request would wait), and
+    wake the watcher, whose event brings the whole state."""
     _broadcast({**event_message("changed"), "login": {"name": name, **state.as_dict()}})
+    _watcher.hear("login")
 
 
 def _post_run_cell(*_args: Any) -> None:

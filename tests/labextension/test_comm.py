@@ -449,6 +449,91 @@ def test_open_data_is_the_first_request_and_watch_pushes_after_cells() -> None:
         comm._channels.clear()
 
 
+def _until(found: Any, what: str) -> Any:
+    """Wait (bounded, on a condition) until ``found()`` is truthy; its value."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"never came: {what}")
+
+
+def test_the_watcher_pushes_the_state_with_each_change_no_request_needed() -> None:
+    """The watcher thread builds the state itself: a panel must not ask for it, since a
+    request waits on the shell channel until the running cell ends (issue 15)."""
+    nc.use_namespace("acme")
+    fake = FakeComm("live")
+    comm._open_target(fake, {"content": {"data": req("watch", rid=1, enabled=True)}})
+    try:
+        assert ok(fake.sent[0]) == {"watching": True}
+
+        def pushed(key: str) -> Any:
+            def find() -> Any:
+                return next(
+                    (
+                        m
+                        for m in list(fake.sent)
+                        if m.get("event") == "changed"
+                        and key in {k["key"] for k in m.get("state", {}).get("kv", [])}
+                    ),
+                    None,
+                )
+
+            return _until(find, f"a pushed state with {key!r}")
+
+        nc.bind_secret("LIVE_TOKEN", SESSION_SECRET)
+        nc.set_kv("live_key", 1)
+        event = pushed("live_key")
+        assert "kv" in event["what"]
+        state = event["state"]
+        assert state["namespace"] == "acme"
+        assert "LIVE_TOKEN" in {s["name"] for s in state["secrets"]}
+        assert state["kv_types"] == [t.value for t in nc.kvstore.KVType]
+        assert isinstance(state["seq"], int)
+        # a later change: a later state, numbered higher
+        nc.set_kv("live_key_2", 2)
+        assert pushed("live_key_2")["state"]["seq"] > state["seq"]
+        assert_no_leak(wire({"sent": fake.sent}), [SESSION_SECRET])
+    finally:
+        fake.on_close_cb({})
+        comm._channels.clear()
+        comm._watcher.stop()
+
+
+def test_an_event_whose_state_cannot_be_masked_goes_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    nc.use_namespace("acme.unmaskable")
+    fake = FakeComm("m")
+    channel = comm._Channel(fake)
+    channel.watching = True
+    comm._channels[fake.comm_id] = channel
+    real = comm._mask_text
+
+    def broken(text: str) -> str:
+        if text == "acme.unmaskable":  # only in the state
+            raise nc.ConfigError("bad [masking] table")
+        return real(text)
+
+    monkeypatch.setattr(comm, "_mask_text", broken)
+    try:
+        comm._broadcast(comm._watcher._event(["namespace"]))
+        assert fake.sent == [{"v": 1, "event": "changed", "what": ["namespace"]}]
+    finally:
+        comm._channels.clear()
+
+
+def test_state_sends_the_kv_types_of_the_store() -> None:
+    """The one list (nbcreds.kvstore.KVType): the panel offers these, keeps none."""
+    state = ok(comm.handle(req("state")))
+    assert state["kv_types"] == [t.value for t in nc.kvstore.KVType]
+    assert "STRING" in state["kv_types"]
+
+
 def test_register_is_a_noop_without_a_kernel() -> None:
     class Shell:
         pass

@@ -201,7 +201,9 @@ def test_live_events_from_this_kernel_and_from_another_process(
         "import threading; threading.Timer(1.0, lambda: nc.set_kv('from_thread', 1)).start()",
     )
     events = _events_until(kc, comm_id, "kv")
-    assert all(set(e) == {"v", "event", "what"} for e in events)
+    # each event carries the state, so the panel sends no request (names, never values)
+    assert all(set(e) == {"v", "event", "what", "state"} for e in events)
+    assert "from_thread" in {k["key"] for k in events[-1]["state"]["kv"]}
 
     # another process writes the same store: the watcher's poll sees it
     code = "import nbcreds as nc; nc.use_namespace('acme'); nc.set_kv('from_outside', 7)"
@@ -212,7 +214,8 @@ def test_live_events_from_this_kernel_and_from_another_process(
         check=True,
         timeout=TIMEOUT,
     )
-    _events_until(kc, comm_id, "kv")
+    events = _events_until(kc, comm_id, "kv")
+    assert "from_outside" in {k["key"] for k in events[-1]["state"]["kv"]}
     msgs = _comm_send(kc, comm_id, {"v": 1, "id": 2, "op": "state"})
     assert {"from_thread", "from_outside"} <= {k["key"] for k in _reply(msgs)["result"]["kv"]}
 
@@ -226,6 +229,113 @@ def test_live_events_from_this_kernel_and_from_another_process(
         "if t.name.startswith('nbcreds-comm')))",
     )
     assert [m["content"]["text"] for m in out if m["msg_type"] == "stream"] == ["[]\n"]
+
+
+def _pushed_state_until(
+    kc: Any, comm_id: str, cell_id: str, wanted: Any, what: str
+) -> dict[str, Any]:
+    """Read iopub (any parent) until a live event to ``comm_id`` carries a state for
+    which ``wanted(state)`` holds; that state. Fails if the cell ``cell_id`` ended
+    first (its ``idle`` status came): the state must arrive while the cell runs."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=1)
+        except queue.Empty:
+            continue
+        content = msg["content"]
+        if msg["parent_header"].get("msg_id") == cell_id:
+            assert msg["msg_type"] != "error", content
+            assert content.get("execution_state") != "idle", f"the cell ended before {what}"
+        if msg["msg_type"] != "comm_msg" or content.get("comm_id") != comm_id:
+            continue
+        state = content["data"].get("state")
+        if state is not None and wanted(state):
+            found: dict[str, Any] = state
+            return found
+    raise AssertionError(f"no pushed state with {what}")
+
+
+#: a cell that makes one change, waits for the test to open its gate, and so on: the
+#: kernel is busy (shell channel blocked) for as long as the test looks
+BUSY_CELL = """\
+import pathlib, time
+def wait(gate):
+    end = time.monotonic() + {bound}
+    while not pathlib.Path(gate).exists() and time.monotonic() < end:
+        time.sleep(0.05)
+nc.set_kv('while_busy', 1); wait('go1')
+nc.bind_secret('BUSY_SECRET', {secret!r}); wait('go2')
+nc.use_namespace('acme.team'); wait('go3')
+"""
+
+
+@pytest.mark.slow
+def test_a_running_cell_s_changes_reach_the_panel_with_the_state(
+    kernel: tuple[KernelManager, Any], isolated_nbcreds: Path
+) -> None:
+    """Issue 15: a cell that changes a KV key, a binding, the namespace and then keeps
+    running -- each change reaches a watching panel as a state while the shell is
+    still busy (a state request of the panel's own would wait for the cell's end),
+    and so does another process's write to the same store."""
+    import subprocess
+    import sys
+
+    _km, kc = kernel
+    _drain(kc)
+    _execute(kc, "%load_ext nbcreds\nimport nbcreds as nc\nnc.use_namespace('acme')")
+    comm_id, msgs = _comm_open(kc, {"v": 1, "id": 1, "op": "watch", "enabled": True})
+    assert _reply(msgs)["result"] == {"watching": True}
+    _drain(kc)
+
+    cell = kc.execute(BUSY_CELL.format(bound=TIMEOUT * 2, secret=SECRET_VALUE))
+    states = [
+        _pushed_state_until(
+            kc, comm_id, cell, lambda s: "while_busy" in {k["key"] for k in s["kv"]}, "the key"
+        )
+    ]
+    (isolated_nbcreds / "go1").touch()
+    states.append(
+        _pushed_state_until(
+            kc,
+            comm_id,
+            cell,
+            lambda s: "BUSY_SECRET" in {r["name"] for r in s["secrets"]},
+            "the binding",
+        )
+    )
+    (isolated_nbcreds / "go2").touch()
+    states.append(
+        _pushed_state_until(
+            kc, comm_id, cell, lambda s: s["namespace"] == "acme.team", "the namespace"
+        )
+    )
+    # another process writes the store while this kernel's cell still runs
+    code = "import nbcreds as nc; nc.use_namespace('acme.team'); nc.set_kv('outside_busy', 2)"
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=isolated_nbcreds,
+        env=dict(os.environ),
+        check=True,
+        timeout=TIMEOUT,
+    )
+    states.append(
+        _pushed_state_until(
+            kc,
+            comm_id,
+            cell,
+            lambda s: "outside_busy" in {k["key"] for k in s["kv"]},
+            "another process's key",
+        )
+    )
+    (isolated_nbcreds / "go3").touch()
+    reply = kc.get_shell_msg(timeout=TIMEOUT)
+    while reply["parent_header"].get("msg_id") != cell:
+        reply = kc.get_shell_msg(timeout=TIMEOUT)
+    assert reply["content"]["status"] == "ok", reply["content"].get("evalue")
+    assert [s["seq"] for s in states] == sorted({s["seq"] for s in states})
+    assert_no_leak(repr(states), [SECRET_VALUE])
+    _execute(kc, "%unload_ext nbcreds")
 
 
 @pytest.mark.slow

@@ -415,3 +415,116 @@ def test_sidebar_end_to_end(
 
     assert screenshot.stat().st_size > 10_000
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+#: imported by the running cell: waits until the test creates a gate file (bounded), so
+#: the kernel is busy -- its shell channel blocked -- for as long as the test looks
+GATES = """\
+import pathlib, time
+
+
+def wait(gate: str) -> None:
+    end = time.monotonic() + 300
+    while not pathlib.Path(gate).exists() and time.monotonic() < end:
+        time.sleep(0.05)
+"""
+
+
+def _start_cell(page: Any, code: str) -> Any:
+    """Type ``code`` into the last cell and run it without waiting for it to end; its
+    input prompt (``[*]:`` while it runs)."""
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    cell = cells.nth(cells.count() - 1)
+    cell.locator(".cm-content").click()
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Shift+Enter")
+    prompt = cell.locator(".jp-InputPrompt")
+    expect(prompt).to_have_text("[*]:", timeout=LONG)
+    return prompt
+
+
+def test_sidebar_follows_a_cell_while_it_runs(lab: tuple[LabServer, OAuthServer]) -> None:
+    """Issue 15: what a long-running cell changes -- a KV key, a secret binding, the
+    namespace -- and what a second kernel writes to the same SQLite store show in the
+    sidebar while the cell still runs (before, they showed only when it ended: the
+    panel asked for the state over the shell channel, queued behind the cell)."""
+    from playwright.sync_api import sync_playwright
+
+    import nbcreds.kvstore
+
+    server, _oauth = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "sidebar-live-busy.png"
+    screenshot.unlink(missing_ok=True)
+    expect.set_options(timeout=STEP)
+    (server.root / "gates.py").write_text(GATES)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.set_default_timeout(STEP)
+            page.goto(server.url("lab/tree/sidebar.ipynb"), timeout=LONG)
+            page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=LONG)
+            _warm_up(page)
+            _open_palette_command(page, "nbcreds: Show Secrets")
+            panel = page.locator("#nbcreds-sidebar")
+            status = panel.locator(".nbc-status")
+            _run_cell(
+                page,
+                "%load_ext nbcreds\nimport nbcreds as nc, gates; nc.use_namespace('acme.team')",
+            )
+            expect(status).to_have_attribute("data-status", "ready", timeout=LONG)
+            expect(status).to_contain_text(re.compile(r"^acme\.team:"))
+
+            running = _start_cell(
+                page,
+                "nc.set_kv('busy_kv', 1); gates.wait('go1'); "
+                "nc.bind_secret('BUSY_SECRET', env='UI_API_KEY_VALUE'); gates.wait('go2'); "
+                "gates.wait('go3'); nc.use_namespace('acme.busy'); gates.wait('go4'); "
+                "print('cell done')",
+            )
+            kernel_busy = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator").first
+
+            def still_running() -> None:
+                expect(running).to_have_text("[*]:")
+                expect(kernel_busy).to_have_attribute("data-status", "busy")
+
+            # a KV key set by the running cell
+            expect(panel.locator('.nbc-kv-row[data-key="busy_kv"]')).to_contain_text("NUMBER")
+            still_running()
+            (server.root / "go1").touch()
+            # a secret bound by it
+            expect(panel.locator('.nbc-secret-row[data-name="BUSY_SECRET"]')).to_contain_text(
+                "acme.team"
+            )
+            still_running()
+            (server.root / "go2").touch()
+            # a second kernel writes the same SQLite store meanwhile
+            _second_kernel_sets(server, "from_kernel_two", 2)
+            expect(panel.locator('.nbc-kv-row[data-key="from_kernel_two"]')).to_be_visible()
+            still_running()
+            page.screenshot(path=str(screenshot), full_page=True)  # all three, cell running
+            (server.root / "go3").touch()
+            # the namespace switched by it (its KV list is that namespace's: empty)
+            expect(status).to_contain_text(re.compile(r"^acme\.busy:"))
+            expect(panel.locator('.nbc-kv-row[data-key="busy_kv"]')).to_have_count(0)
+            still_running()
+            (server.root / "go4").touch()
+            expect(running).to_have_text(re.compile(r"\[\d+\]"), timeout=LONG)
+
+            # the KV editor offers the kernel's types (nbcreds.kvstore.KVType), no others
+            panel.locator(".nbc-kv-new").click()
+            options = panel.locator(".nbc-kv-editor .nbc-kv-type option").all_inner_texts()
+            assert options == [t.value for t in nbcreds.kvstore.KVType]
+            assert_no_leak(page.content(), [API_KEY_VALUE])
+        except Exception:
+            if not screenshot.exists():
+                page.screenshot(
+                    path=str(ARTIFACTS / "sidebar-live-busy-failure.png"), full_page=True
+                )
+            raise
+        finally:
+            browser.close()
+
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

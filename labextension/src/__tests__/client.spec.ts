@@ -11,6 +11,7 @@ const state = {
   secrets: [{ name: 'A', source: 'env', level: 'acme', inherited: false }],
   credentials: [],
   kv: [],
+  kv_types: ['STRING'],
   errors: {}
 };
 
@@ -161,6 +162,36 @@ describe('NbcredsClient', () => {
     await tick();
     expect(comm.sent.slice(before).filter(m => m.op === 'state').length).toBe(2);
     expect(client.state?.namespace).toBe('acme.b');
+  });
+
+  it("takes the state a live event carries without a request (it would wait for a busy cell)", async () => {
+    const { kernel, client } = setup();
+    const c = client.connect();
+    const comm = kernel.comms[0];
+    comm.reply({ v: 1, id: 1, op: 'state', ok: true, result: { ...state, seq: 1 } });
+    await c;
+    const before = comm.sent.length;
+    comm.reply({ v: 1, event: 'changed', what: ['namespace'], state: { ...state, seq: 2, namespace: 'acme.live' } });
+    await tick();
+    expect(client.state?.namespace).toBe('acme.live');
+    expect(comm.sent.slice(before).filter(m => m.op === 'state')).toEqual([]);
+  });
+
+  it('keeps the newer state when an older one arrives after it (a reply crossed an event)', async () => {
+    const { kernel, client } = setup();
+    const c = client.connect();
+    const comm = kernel.comms[0];
+    comm.reply({ v: 1, id: 1, op: 'state', ok: true, result: { ...state, seq: 1 } });
+    await c;
+    const asked = client.request('state', {});
+    const request = comm.sent[comm.sent.length - 1];
+    comm.reply({ v: 1, event: 'changed', what: ['kv'], state: { ...state, seq: 5, namespace: 'newer' } });
+    comm.reply({ v: 1, id: request.id, op: 'state', ok: true, result: { ...state, seq: 4, namespace: 'older' } });
+    await expect(asked).resolves.toMatchObject({ namespace: 'older' });
+    expect(client.state?.namespace).toBe('newer');
+    // a new channel (a restarted kernel counts from 1 again) takes its first state
+    kernel.announce().reply({ v: 1, event: 'changed', what: ['kv'], state: { ...state, seq: 1, namespace: 'restarted' } });
+    expect(client.state?.namespace).toBe('restarted');
   });
 
   it('reports a malformed message as a problem instead of crashing', async () => {

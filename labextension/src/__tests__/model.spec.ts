@@ -6,6 +6,7 @@ import {
   credentialStatus,
   formatDuration,
   formatExpiry,
+  kvTypeChoices,
   levelLabel,
   namespaceFromInput,
   namespaceOptions,
@@ -32,8 +33,24 @@ const state = (over: Partial<IState> = {}): IState => ({
   secrets: [],
   credentials: [],
   kv: [],
+  kv_types: ['STRING', 'NUMBER', 'JSON'],
   errors: {},
   ...over
+});
+
+describe('kvTypeChoices', () => {
+  it("offers the kernel's types, in its order", () => {
+    expect(kvTypeChoices(state(), 'NUMBER')).toEqual(['STRING', 'NUMBER', 'JSON']);
+  });
+
+  it("keeps a key's own type the kernel did not list", () => {
+    expect(kvTypeChoices(state(), 'DATE')).toEqual(['STRING', 'NUMBER', 'JSON', 'DATE']);
+  });
+
+  it("offers only the key's own type when the kernel sent no list (no list of its own)", () => {
+    expect(kvTypeChoices(state({ kv_types: [] }), 'NUMBER')).toEqual(['NUMBER']);
+    expect(kvTypeChoices(null, 'STRING')).toEqual(['STRING']);
+  });
 });
 
 describe('durations and expiry', () => {
@@ -140,6 +157,8 @@ describe('parseKvText', () => {
     expect(parseKvText('DATETIME', ' 2024-01-02T03:04:05+00:00 ')).toEqual({ ok: true, value: '2024-01-02T03:04:05+00:00' });
     expect(parseKvText('DURATION', 'P1D')).toEqual({ ok: true, value: 'P1D' });
     expect(parseKvText('DATE', '').ok).toBe(false);
+    // a type the kernel knows and the panel has no rule for: the text, checked by the kernel
+    expect(parseKvText('IPV4', ' 10.0.0.1 ')).toEqual({ ok: true, value: ' 10.0.0.1 ' });
   });
 });
 

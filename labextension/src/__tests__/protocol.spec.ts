@@ -11,6 +11,7 @@ const state = {
     { name: 'my_oauth', type: 'oauth2_client_credentials', level: 'tenant', inherited: true, cached: true, expires_in: 3600 }
   ],
   kv: [{ key: 'cursor', type: 'NUMBER', revision: 2, expires_in: null }],
+  kv_types: ['STRING', 'NUMBER', 'BOOLEAN', 'DATETIME', 'DATE', 'DURATION', 'JSON'],
   errors: {}
 };
 
@@ -52,6 +53,16 @@ describe('decodeMessage', () => {
     expect(decodeMessage({ v: 1, event: 'changed' })).toEqual({ kind: 'event', event: 'changed' });
   });
 
+  it("decodes a live event with the state the kernel's watcher pushed, validated", () => {
+    const pushed = { ...state, seq: 12 };
+    expect(decodeMessage({ v: 1, event: 'changed', what: ['kv'], state: pushed })).toEqual({
+      kind: 'event',
+      event: 'changed',
+      state: pushed
+    });
+    expect(() => decodeMessage({ v: 1, event: 'changed', what: ['kv'], state: { ...state, kv: 'x' } })).toThrow(ProtocolError);
+  });
+
   it('passes non-state results through as objects', () => {
     const msg = decodeMessage({ v: 1, id: 5, op: 'test_credential', ok: true, result: { name: 'x', success: true, message: 'ok' } });
     expect(msg.kind === 'reply' && msg.ok && msg.result).toEqual({ name: 'x', success: true, message: 'ok' });
@@ -66,7 +77,9 @@ describe('decodeMessage', () => {
     ['a state with a malformed secret row', { v: 1, id: 1, op: 'state', ok: true, result: { ...state, secrets: [{ name: 1 }] } }],
     ['a state whose namespaces are not strings', { v: 1, id: 1, op: 'state', ok: true, result: { ...state, namespaces: [1] } }],
     ['a credential with a non-numeric expiry', { v: 1, id: 1, op: 'state', ok: true, result: { ...state, credentials: [{ ...state.credentials[0], expires_in: 'soon' }] } }],
-    ['a kv_set reply whose state is malformed', { v: 1, id: 1, op: 'kv_set', ok: true, result: { ...state, kv: 'x' } }]
+    ['a kv_set reply whose state is malformed', { v: 1, id: 1, op: 'kv_set', ok: true, result: { ...state, kv: 'x' } }],
+    ['KV types that are not strings', { v: 1, id: 1, op: 'state', ok: true, result: { ...state, kv_types: [1] } }],
+    ['a state number that is not a number', { v: 1, id: 1, op: 'state', ok: true, result: { ...state, seq: 'x' } }]
   ])('rejects %s', (_what, message) => {
     expect(() => decodeMessage(message)).toThrow(ProtocolError);
   });
@@ -81,6 +94,11 @@ describe('decodeState', () => {
     const s = decodeState({ ...state, namespace: null, errors: { secrets: 'Vault is sealed' } });
     expect(s.namespace).toBeNull();
     expect(s.errors.secrets).toBe('Vault is sealed');
+  });
+
+  it('reads a kernel that sends no KV types (older v1) as an empty list', () => {
+    const { kv_types: _omitted, ...old } = state;
+    expect(decodeState(old).kv_types).toEqual([]);
   });
 
   it('rejects errors that are not messages', () => {
