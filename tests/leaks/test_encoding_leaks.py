@@ -74,7 +74,7 @@ def enc_secrets() -> EncodingSecrets:
     document = json.dumps({"user": f"svc-{hexed(3)}", "password": leaf, "n": 3})
     return EncodingSecrets(
         # a character some encoder changes at least every 8 characters
-        pw=f"P/{hexed(3)} é\"{hexed(3)}\\x'{hexed(3)}<&>{hexed(3)} ü/{hexed(3)}\\\"~",
+        pw=f'P/{hexed(3)} é"{hexed(3)}\\x\'{hexed(3)}<&>{hexed(3)} ü/{hexed(3)}\\"~',
         phrase=f"horse {hexed(3)} battery {hexed(3)} staple {hexed(3)} ok",
         long="lv" + secrets.token_urlsafe(48)[:62],
         document=document,
@@ -196,9 +196,7 @@ def test_the_encoders_change_the_values(enc_secrets: EncodingSecrets) -> None:
     assert '\\"' in subprocess.list2cmdline([enc_secrets.pw])
 
 
-def test_no_value_encoding_or_slice_in_any_message(
-    run: Run, enc_secrets: EncodingSecrets
-) -> None:
+def test_no_value_encoding_or_slice_in_any_message(run: Run, enc_secrets: EncodingSecrets) -> None:
     forms = _forms(enc_secrets.values())
     assert len(run.messages) > 50
     for message in run.messages:
@@ -267,6 +265,6 @@ def test_base64_of_the_values_is_what_the_folded_cells_print(enc_secrets: Encodi
     """The fold vectors are real: the blob's joined lines hold the values' base64."""
     blob = base64.b64encode(("header-" * 5 + enc_secrets.pw + enc_secrets.phrase).encode())
     with pytest.raises(AssertionError):
-        _scan("\n".join(blob.decode()[i : i + 64] for i in range(0, len(blob), 64)), [
-            enc_secrets.pw
-        ])
+        _scan(
+            "\n".join(blob.decode()[i : i + 64] for i in range(0, len(blob), 64)), [enc_secrets.pw]
+        )

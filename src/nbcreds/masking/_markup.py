@@ -231,7 +231,6 @@ def masked_closer(text: str, state: Compiled, kind: Kind = "plain") -> str:
     return _masked_closer(masked_spaced(text, state, kind), state, kind)
 
 
-
 def masked_spaced(text: str, state: Compiled, kind: Kind = "plain") -> str:
     """``text`` with every value that has a space, wrapped at one of its spaces
     (``textwrap.fill``, rich), masked: its visible text read with each line

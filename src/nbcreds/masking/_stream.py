@@ -193,7 +193,8 @@ class FoldCarry:
     __slots__ = ("folded", "tail")
 
     def __init__(self) -> None:
-        #: the end of what went out, its breaks collapsed to one newline each
+        #: the end of what went out (at most 3 * fold_depth characters), its breaks
+        #: collapsed to one newline each and its trailing blanks dropped
         self.tail = ""
         #: what went out ended with a line break: the next write may continue a fold
         self.folded = False
@@ -203,7 +204,7 @@ class FoldCarry:
         of the previous writes began before a line break (the break may be a
         few writes back, on the line these writes continue)."""
         tail = self.tail
-        if not tail or not text or state.empty:
+        if not tail or not text:
             return text
         folded = self.folded
         depth = fold_depth(state)
@@ -213,18 +214,23 @@ class FoldCarry:
         if lead == len(text):
             return text
         head = text[lead : lead + 2 * depth]
-        chars = state._hold_chars
-        if head[0] not in chars or tail[-1] not in chars:
-            return text  # no pattern holds these characters: none can cross the break
+        if "\n" in head or "\t" in head or "\r" in head:
+            head = _FOLD.sub("", head)
+        left = tail.replace("\n", "")[-depth:] if "\n" in tail else tail[-depth:]
+        probe = left + head
+        # the quick check (one scan, the blanks deleted) answers for most breaks
+        if state.clean(probe):
+            return text
         for sep in ("", " ") if not state.blank_free else ("",):
-            left = tail.replace("\n", sep)[-depth:] + (sep if folded else "")
-            probe = left + _FOLD.sub(sep, head)
+            if sep:
+                left = tail.replace("\n", sep)[-depth:] + (sep if folded else "")
+                probe = left + _FOLD.sub(sep, text[lead : lead + 2 * depth])
             if not state.matcher.search(probe):
                 continue
             end = self._crossing_end(probe, len(left), state)
             if end < 0:
                 continue
-            if end >= len(probe) and lead + len(head) < len(text):
+            if end >= len(probe) and lead + 2 * depth < len(text):
                 # the match reaches the end of the head: the value may go on
                 probe = left + _FOLD.sub(sep, text[lead:])
                 end = self._crossing_end(probe, len(left), state)
@@ -245,15 +251,32 @@ class FoldCarry:
         """Note ``sent`` (raw) as written after the previous write."""
         if not sent:
             return
-        keep = 3 * fold_depth(state)
-        piece = sent[-keep:]
+        depth = fold_depth(state)
+        stripped = sent.rstrip(_BLANKS)
+        ends = len(stripped) < len(sent) and "\n" in sent[len(stripped) :]
+        if not ends:
+            stripped = sent
+        elif (
+            len(stripped) >= depth
+            and stripped.find("\n", len(stripped) - depth) < 0
+            and stripped.find("\t", len(stripped) - depth) < 0
+            and stripped.find("\r", len(stripped) - depth) < 0
+        ):
+            # the common case: a line at least depth long ends the write
+            self.tail = stripped[-depth:]
+            self.folded = True
+            return
+        if not ends and not self.folded and "\n" not in sent and "\n" not in self.tail:
+            self.tail = (self.tail + sent)[-depth:]  # a line written in pieces
+            return
+        keep = 3 * depth
+        piece = stripped[-keep:]
         if self.tail:
             piece = self.tail + ("\n" if self.folded else "") + piece
-        stripped = piece.rstrip(_BLANKS)
-        self.folded = len(stripped) < len(piece) and "\n" in piece[len(stripped) :]
-        if "\n" in stripped or "\t" in stripped or "\r" in stripped:
-            stripped = _FOLD.sub("\n", stripped)
-        self.tail = stripped[-keep:]
+        if "\n" in piece or "\t" in piece or "\r" in piece:
+            piece = _FOLD.sub("\n", piece)
+        self.tail = piece[-keep:]
+        self.folded = ends
 
 
 def _sent(raw: str, rest: str) -> str:
