@@ -110,6 +110,8 @@ ENCODERS: dict[str, Callable[[str], str]] = {
         json.dumps(v, ensure_ascii=False), ensure_ascii=False
     ),
     "json-in-json mixed": lambda v: json.dumps(json.dumps(v, ensure_ascii=False)),
+    "json string repr": lambda v: repr(json.dumps(v)),
+    "json string repr unicode": lambda v: repr(json.dumps(v, ensure_ascii=False)),
     "json \\/": lambda v: json.dumps(v).replace("/", "\\/"),
     "html-escaped json": lambda v: html.escape(json.dumps(v)),
     "url twice": lambda v: quote(quote(v, safe=""), safe=""),
