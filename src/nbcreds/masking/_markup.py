@@ -28,7 +28,15 @@ from typing import Literal
 
 from ._engine import Compiled
 
-__all__ = ["Kind", "masked_closer", "masked_text", "masked_view", "visible"]
+__all__ = [
+    "Kind",
+    "has_spaces",
+    "masked_closer",
+    "masked_spaced",
+    "masked_text",
+    "masked_view",
+    "visible",
+]
 
 Kind = Literal["plain", "html", "markdown", "latex"]
 
@@ -238,6 +246,8 @@ def masked_spaced(text: str, state: Compiled, kind: Kind = "plain") -> str:
     (:attr:`Compiled.blank_free`), and only for a text with a line break."""
     if state.blank_free or "\n" not in text or len(text) < state.min_length:
         return text
+    if not has_spaces(state):
+        return text  # the blanks are line breaks (a PEM key): nothing to wrap at a space
     quick = _pattern("spaced").sub(" ", text)
     if "\x1b" in quick:
         quick = _pattern("strip").sub("", quick)
@@ -248,6 +258,19 @@ def masked_spaced(text: str, state: Compiled, kind: Kind = "plain") -> str:
     if not spans:
         return text
     return _rewrite(text, shown, segments, spans, state.replacement())
+
+
+_spaces_of: tuple[Compiled | None, bool] = (None, False)
+
+
+def has_spaces(state: Compiled) -> bool:
+    """True when some pattern of ``state`` holds a space (computed once per state)."""
+    global _spaces_of
+    last, answer = _spaces_of
+    if last is not state:
+        answer = not state.blank_free and any(" " in p for p in state.matcher.patterns)
+        _spaces_of = (state, answer)
+    return answer
 
 
 def _masked_closer(text: str, state: Compiled, kind: Kind) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 from . import _engine
 from ._engine import HOLD_DEPTH, Compiled
-from ._markup import masked_closer, masked_spaced, masked_text, masked_view
+from ._markup import has_spaces, masked_closer, masked_spaced, masked_text, masked_view
 
 __all__ = [
     "HOLD_SECONDS",
@@ -221,7 +221,7 @@ class FoldCarry:
         # the quick check (one scan, the blanks deleted) answers for most breaks
         if state.clean(probe):
             return text
-        for sep in ("", " ") if not state.blank_free else ("",):
+        for sep in ("", " ") if has_spaces(state) else ("",):
             if sep:
                 left = tail.replace("\n", sep)[-depth:] + (sep if folded else "")
                 probe = left + _FOLD.sub(sep, text[lead : lead + 2 * depth])
