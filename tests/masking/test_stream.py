@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+import textwrap
 import threading
 import time
 
@@ -243,3 +245,71 @@ def test_a_line_end_is_never_held_back() -> None:
     parent = {"msg_id": "cell-1"}
     assert kernel._process([(parent, "NBCREDS-LEAKS {}\n")]) == [(parent, "NBCREDS-LEAKS {}\n")]
     assert not kernel.holding
+
+
+# -- a value folded across writes (the fold carry) ------------------------------------
+
+LONG = "lvAbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijklmnopqrstuvwxyzQ"
+PHRASE = "horse abc123 battery def456 staple 987fed ok"
+_FOLDS = re.compile(r"[ \t]*\n[ \t]*")
+
+
+def _no_window(joined: str, value: str) -> None:
+    """No 16-character slice of ``value`` in ``joined`` read with its breaks dropped
+    or read as spaces (what a reader pieces together)."""
+    for reading in (_FOLDS.sub("", joined), _FOLDS.sub(" ", joined)):
+        windows = {value[i : i + 16] for i in range(len(value) - 15)}
+        assert not [w for w in windows if w in reading]
+
+
+@given(width=st.integers(4, 15), indent=st.sampled_from(["", "  ", "\t"]))
+@settings(max_examples=40, deadline=None)
+def test_a_value_written_line_by_line_shows_no_window(width: int, indent: str) -> None:
+    nbcreds.mask(LONG)
+    out, hold = _collector()
+    hold.write("key:\n")
+    for i in range(0, len(LONG), width):
+        hold.write(indent + LONG[i : i + width])
+        hold.write("\n")
+    hold.write("done\n")
+    hold.release()
+    joined = "".join(out)
+    assert "****" in joined
+    assert joined.endswith("done\n")
+    assert joined.count("\n") == 2 + -(-len(LONG) // width)  # lines stay lines
+    _no_window(joined, LONG)
+
+
+def test_a_value_wrapped_at_its_spaces_line_by_line_is_masked() -> None:
+    nbcreds.mask(PHRASE)
+    out, hold = _collector()
+    for line in textwrap.wrap(f"words first {PHRASE} and after", width=14):
+        hold.write(line + "\n")
+    hold.release()
+    joined = "".join(out)
+    assert joined.startswith("words first\n")
+    assert joined.endswith("and after\n")
+    _no_window(joined, PHRASE)
+
+
+def test_ordinary_lines_after_a_value_go_out_unchanged() -> None:
+    nbcreds.mask(LONG)
+    out, hold = _collector()
+    for line in ("first line of text\n", "second line\n", LONG[:10] + "\n", "third\n"):
+        hold.write(line)
+    hold.release()
+    assert "".join(out) == "first line of text\nsecond line\n" + LONG[:10] + "\nthird\n"
+
+
+def test_a_value_wrapped_at_a_space_in_one_write_is_masked() -> None:
+    from nbcreds.masking._markup import masked_text
+
+    nbcreds.mask(PHRASE)
+    state = _engine.compiled()
+    for text in (
+        textwrap.fill(f"the phrase is {PHRASE} and some more words", width=20),
+        textwrap.fill(f"phrase: {PHRASE}", width=26, subsequent_indent="    "),
+    ):
+        masked = masked_text(text, state)
+        assert masked.count("\n") == text.count("\n")
+        _no_window(masked, PHRASE)

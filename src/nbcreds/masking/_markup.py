@@ -28,7 +28,15 @@ from typing import Literal
 
 from ._engine import Compiled
 
-__all__ = ["Kind", "masked_closer", "masked_text", "masked_view", "visible"]
+__all__ = [
+    "Kind",
+    "has_spaces",
+    "masked_closer",
+    "masked_spaced",
+    "masked_text",
+    "masked_view",
+    "visible",
+]
 
 Kind = Literal["plain", "html", "markdown", "latex"]
 
@@ -45,6 +53,8 @@ MIME_KINDS: dict[str, Kind] = {
 # newline (trailing blanks, the right border) is taken off the preceding run.
 _BREAK = r"\n[ \t]*[│┃║]?[ \t]*"
 _BEFORE_BREAK = " \t\r│┃║"
+#: a line break with the blanks around it, read as a space (see :func:`masked_spaced`)
+_SPACED_BREAK = r"[ \t\r│┃║]*\n[ \t]*[│┃║]?[ \t]*"
 # ANSI/VT escapes: CSI (colours, cursor), OSC (titles, rich's hyperlinks), 2-byte
 _ANSI = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]"
 _TAG = r"<!--.*?-->|<[A-Za-z/!?][^<>]*>"
@@ -94,6 +104,7 @@ _LATEX = (
 # installed at load, but nothing needs them until a value is registered).
 _SOURCES: dict[str, tuple[str, int]] = {
     "strip": (f"{_ANSI}|{_BREAK}", 0),  # what plain text's visible text drops
+    "spaced": (_SPACED_BREAK, 0),  # a break read as a space (masked_spaced)
     "plain": (f"(?P<markup>{_ANSI}|{_BREAK})", 0),
     "html": (f"(?P<markup>{_TAG}|{_BREAK})|(?P<entity>{_ENTITY})", re.DOTALL),
     "markdown": (
@@ -128,13 +139,16 @@ def _decode(match: re.Match[str], group: str) -> str:
 _Segment = tuple[int, int, int, int, bool]
 
 
-def visible(text: str, kind: Kind = "plain") -> tuple[str, list[_Segment]]:
+def visible(text: str, kind: Kind = "plain", fold: str = "") -> tuple[str, list[_Segment]]:
     """The text a reader sees in ``text`` and the segments mapping it back.
 
     Each segment is ``(vis_start, vis_end, orig_start, orig_end, atomic)``: a run
     of the original shown as is (``atomic`` false, same length on both sides) or
     one token (entity, macro) rendered as ``text[vis_start:vis_end]``. Markup
-    has no segment: it is what lies between them in the original.
+    has no segment: it is what lies between them in the original. A line break
+    reads as ``fold``: nothing (a value broken anywhere), or a space (a value
+    with spaces, wrapped at one of them); a break read as a space is an atom
+    that :func:`_rewrite` keeps.
     """
     pieces: list[str] = []
     segments: list[_Segment] = []
@@ -149,7 +163,10 @@ def visible(text: str, kind: Kind = "plain") -> tuple[str, list[_Segment]]:
             pieces.append(text[position:start])
             segments.append((shown, shown + start - position, position, start, False))
             shown += start - position
-        decoded = "" if group is None or group == "markup" else _decode(match, group)
+        if group is None or group == "markup":
+            decoded = fold if fold and text[match.start()] == "\n" else ""
+        else:
+            decoded = _decode(match, group)
         if decoded:
             pieces.append(decoded)
             segments.append((shown, shown + len(decoded), start, end, True))
@@ -217,6 +234,46 @@ def masked_text(text: str, state: Compiled, kind: Kind = "plain") -> str:
 def masked_closer(text: str, state: Compiled, kind: Kind = "plain") -> str:
     """:func:`masked_text` past its quick check (:meth:`Compiled.clean`), for a
     caller that made it already."""
+    # folds at a space first: the other passes may mask a part of such a value
+    # (a window on one line), and what is left of it would no longer match whole
+    return _masked_closer(masked_spaced(text, state, kind), state, kind)
+
+
+def masked_spaced(text: str, state: Compiled, kind: Kind = "plain") -> str:
+    """``text`` with every value that has a space, wrapped at one of its spaces
+    (``textwrap.fill``, rich), masked: its visible text read with each line
+    break as one space. Only while some pattern holds a blank
+    (:attr:`Compiled.blank_free`), and only for a text with a line break."""
+    if state.blank_free or "\n" not in text or len(text) < state.min_length:
+        return text
+    if not has_spaces(state):
+        return text  # the blanks are line breaks (a PEM key): nothing to wrap at a space
+    quick = _pattern("spaced").sub(" ", text)
+    if "\x1b" in quick:
+        quick = _pattern("strip").sub("", quick)
+    if kind == "plain" and not state.matcher.search(quick):
+        return text
+    shown, segments = visible(text, kind, fold=" ")
+    spans = state.matcher.spans(shown)
+    if not spans:
+        return text
+    return _rewrite(text, shown, segments, spans, state.replacement())
+
+
+_spaces_of: tuple[Compiled | None, bool] = (None, False)
+
+
+def has_spaces(state: Compiled) -> bool:
+    """True when some pattern of ``state`` holds a space (computed once per state)."""
+    global _spaces_of
+    last, answer = _spaces_of
+    if last is not state:
+        answer = not state.blank_free and any(" " in p for p in state.matcher.patterns)
+        _spaces_of = (state, answer)
+    return answer
+
+
+def _masked_closer(text: str, state: Compiled, kind: Kind) -> str:
     if kind == "plain" and "\n" in text and _plain_lines(text):
         if (
             state.newline_free
@@ -276,6 +333,8 @@ def _rewrite(
             index += 1
             if seg_vis_end <= vis_start:
                 continue
+            if atomic and "\n" in text[orig_start:orig_end]:
+                continue  # a line break read as a space: the line stays a line
             if not atomic:
                 lo = orig_start + max(vis_start, seg_vis_start) - seg_vis_start
                 hi = orig_start + min(vis_end, seg_vis_end) - seg_vis_start

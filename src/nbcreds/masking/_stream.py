@@ -20,6 +20,7 @@ Two users:
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import weakref
@@ -27,8 +28,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _engine
-from ._engine import Compiled
-from ._markup import masked_text, masked_view
+from ._engine import HOLD_DEPTH, Compiled
+from ._markup import has_spaces, masked_closer, masked_spaced, masked_text, masked_view
 
 __all__ = [
     "HOLD_SECONDS",
@@ -78,7 +79,11 @@ def split(text: str, state: Compiled, *, mask: bool = True) -> tuple[str, str]:
             break
     head = text[:cut]
     if mask:
-        head = masked_view(state.sub_spans(head, [s for s in spans if s[1] <= cut]), state)
+        spaced = masked_spaced(head, state)  # a value wrapped at one of its spaces
+        if spaced is not head:
+            head = masked_closer(spaced, state)
+        else:
+            head = masked_view(state.sub_spans(head, [s for s in spans if s[1] <= cut]), state)
     return head, text[cut:]
 
 
@@ -142,6 +147,145 @@ def split_after(carry: str, text: str, state: Compiled, *, mask: bool) -> tuple[
     return split(text, state, mask=mask)
 
 
+# -- a value folded across writes: the fold carry -------------------------------------
+#
+# A value printed line by line (``for line in textwrap.wrap(...): print(line)``,
+# a base64 blob written 64 columns at a time) is folded *between* writes: each
+# write holds a line too short to be a slice on its own, and nbformat joins
+# them. Line ends are never held back, so each stream keeps the last few
+# visible characters that went out before a line break (its *fold carry*); the
+# start of the next write is scanned joined to them -- a few dozen characters,
+# never the whole write -- and what continues a value there is masked.
+
+#: a line break with the blanks around it (collapsed to one newline in a carry)
+_FOLD = re.compile(r"[ \t\r]*\n[ \t]*")
+_BLANKS = " \t\r\n"
+
+
+def fold_depth(state: Compiled) -> int:
+    """How many characters on each side of a break can belong to a match that
+    crosses it and is not masked on either side alone: a slice window's length
+    less one, or (slices off) the longest pattern."""
+    window = state.settings.fragment_length
+    return window - 1 if window else max(min(state.max_length, HOLD_DEPTH), 1)
+
+
+def _view_index(raw: str, sep: str, end: int) -> int:
+    """The index in ``raw`` of the (exclusive) end ``end`` in ``raw`` read with
+    each break (:data:`_FOLD`) as ``sep``; an end in or after a break's ``sep``
+    maps to the break's start (the break itself stays)."""
+    done = shown = 0
+    for match in _FOLD.finditer(raw):
+        run = match.start() - done
+        if end <= shown + run:
+            break
+        shown += run
+        if end <= shown + len(sep):
+            return match.start()
+        shown += len(sep)
+        done = match.end()
+    return done + end - shown
+
+
+class FoldCarry:
+    """One stream's fold carry: see the comment above."""
+
+    __slots__ = ("folded", "tail")
+
+    def __init__(self) -> None:
+        #: the end of what went out (at most 3 * fold_depth characters), its breaks
+        #: collapsed to one newline each and its trailing blanks dropped
+        self.tail = ""
+        #: what went out ended with a line break: the next write may continue a fold
+        self.folded = False
+
+    def mask_start(self, text: str, state: Compiled) -> str:
+        """``text`` with its start masked where it continues a value that the end
+        of the previous writes began before a line break (the break may be a
+        few writes back, on the line these writes continue)."""
+        tail = self.tail
+        if not tail or not text:
+            return text
+        folded = self.folded
+        depth = fold_depth(state)
+        if not folded and "\n" not in tail[-depth:]:
+            return text  # no break near: a same-line continuation is split()'s
+        lead = len(text) - len(text.lstrip(_BLANKS)) if folded else 0
+        if lead == len(text):
+            return text
+        head = text[lead : lead + 2 * depth]
+        if "\n" in head or "\t" in head or "\r" in head:
+            head = _FOLD.sub("", head)
+        left = tail.replace("\n", "")[-depth:] if "\n" in tail else tail[-depth:]
+        probe = left + head
+        # the quick check (one scan, the blanks deleted) answers for most breaks
+        if state.clean(probe):
+            return text
+        for sep in ("", " ") if has_spaces(state) else ("",):
+            if sep:
+                left = tail.replace("\n", sep)[-depth:] + (sep if folded else "")
+                probe = left + _FOLD.sub(sep, text[lead : lead + 2 * depth])
+            if not state.matcher.search(probe):
+                continue
+            end = self._crossing_end(probe, len(left), state)
+            if end < 0:
+                continue
+            if end >= len(probe) and lead + 2 * depth < len(text):
+                # the match reaches the end of the head: the value may go on
+                probe = left + _FOLD.sub(sep, text[lead:])
+                end = self._crossing_end(probe, len(left), state)
+            at = lead + _view_index(text[lead:], sep, end - len(left))
+            replacement = state.replacement()
+            mask = replacement(None) if callable(replacement) else replacement
+            return text[:lead] + mask + text[at:]
+        return text
+
+    @staticmethod
+    def _crossing_end(probe: str, boundary: int, state: Compiled) -> int:
+        for start, end, _label in state.matcher.spans(probe):
+            if start < boundary < end:
+                return end
+        return -1
+
+    def went_out(self, sent: str, state: Compiled) -> None:
+        """Note ``sent`` (raw) as written after the previous write."""
+        if not sent:
+            return
+        depth = fold_depth(state)
+        stripped = sent.rstrip(_BLANKS)
+        ends = len(stripped) < len(sent) and "\n" in sent[len(stripped) :]
+        if not ends:
+            stripped = sent
+        elif (
+            len(stripped) >= depth
+            and stripped.find("\n", len(stripped) - depth) < 0
+            and stripped.find("\t", len(stripped) - depth) < 0
+            and stripped.find("\r", len(stripped) - depth) < 0
+        ):
+            # the common case: a line at least depth long ends the write
+            self.tail = stripped[-depth:]
+            self.folded = True
+            return
+        if not ends and not self.folded and "\n" not in sent and "\n" not in self.tail:
+            self.tail = (self.tail + sent)[-depth:]  # a line written in pieces
+            return
+        keep = 3 * depth
+        piece = stripped[-keep:]
+        if self.tail:
+            piece = self.tail + ("\n" if self.folded else "") + piece
+        if "\n" in piece or "\t" in piece or "\r" in piece:
+            piece = _FOLD.sub("\n", piece)
+        self.tail = piece[-keep:]
+        self.folded = ends
+
+
+def _sent(raw: str, rest: str) -> str:
+    """What of ``raw`` went out when ``rest`` (its end, maybe masked) is held."""
+    if not rest:
+        return raw
+    return raw[: len(raw) - len(rest)] if raw.endswith(rest) else ""
+
+
 class _Releasable:
     def release(self) -> None:
         raise NotImplementedError
@@ -171,6 +315,7 @@ class HoldBack(_Releasable):
         self._lock = threading.RLock()
         self._held = ""
         self._carry = ""  # the raw end of a piece released by time (see let_go)
+        self._fold = FoldCarry()
         _live.add(self)
 
     @property
@@ -188,6 +333,7 @@ class HoldBack(_Releasable):
                 state = _engine.compiled()
                 carry, self._carry = self._carry, ""
                 raw = combined
+                combined = self._fold.mask_start(combined, state)
                 if carry:
                     combined = mask_continuation(carry, combined, state)
                 out, self._held = split_after(carry, combined, state, mask=True)
@@ -195,6 +341,7 @@ class HoldBack(_Releasable):
                     self._carry = next_carry(carry, raw, combined, out, self._held, state)
                 if not self._carry:
                     self._carry = line_end_carry(carry + raw, self._held, state)
+                self._fold.went_out(_sent(raw, self._held), state)
             except Exception:
                 out = _engine.WITHHELD
             if out:
@@ -210,7 +357,9 @@ class HoldBack(_Releasable):
             held, self._held = self._held, ""
             if held:
                 try:
-                    out, self._carry = let_go(self._carry, held, _engine.compiled())
+                    state = _engine.compiled()
+                    out, self._carry = let_go(self._carry, held, state)
+                    self._fold.went_out(held, state)
                 except Exception:
                     out = _engine.WITHHELD
                 self._emit(out)
@@ -239,6 +388,7 @@ class KernelStreamHold(_Releasable):
         #: per parent: the raw end of what went out that may still grow into a pattern
         self._carry: dict[frozenset[Any], str] = {}
         self._last: tuple[frozenset[Any], str] | None = None
+        self._fold = FoldCarry()  # per stream: a cell's late thread output included
         self._release_pending = False
         _live.add(self)
 
@@ -278,9 +428,11 @@ class KernelStreamHold(_Releasable):
                 continue
             carry = self._take_carry(key)
             raw = text
+            text = self._fold.mask_start(text, state)
             if carry:
                 text = mask_continuation(carry, text, state)
             emit, rest = split_after(carry, text, state, mask=False)
+            self._fold.went_out(_sent(raw, rest), state)
             if emit:
                 out.append((parent, emit))
             kept_carry = next_carry(carry, raw, text, emit, rest, state) if carry else ""
@@ -291,6 +443,7 @@ class KernelStreamHold(_Releasable):
                 self._last = (key, kept_carry)
             if rest and release:
                 out.append((parent, self._let_go(key, self._carry.pop(key, ""), rest, state)))
+                self._fold.went_out(rest, state)
             elif rest:
                 kept[key] = (parent, rest, now + HOLD_SECONDS)
         for key, (parent, rest, due) in pending.items():
@@ -298,6 +451,8 @@ class KernelStreamHold(_Releasable):
                 carry = self._carry.pop(key, "") if state is not None else ""
                 let_go = self._let_go(key, carry, rest, state) if state else _engine.WITHHELD
                 out.append((parent, let_go))
+                if state is not None:
+                    self._fold.went_out(rest, state)
             else:
                 kept[key] = (parent, rest, due)
         if kept:

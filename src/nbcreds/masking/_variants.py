@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
@@ -81,6 +82,9 @@ def _text_forms(value: str) -> set[str]:
     forms.add(slashed.replace('"', '\\"'))
     forms.add(slashed.replace("'", "\\'"))
     forms.add(slashed.replace('"', '\\"').replace("'", "\\'"))
+    # a JSON string's repr: ``json.dumps(value)`` as a cell's result
+    for ensure_ascii in (True, False):
+        forms.add(repr(json.dumps(value, ensure_ascii=ensure_ascii))[2:-2])
     # a JSON document inside a JSON string (a notebook saving a JSON output), with
     # and without ensure_ascii at each level
     for outer in (True, False):
@@ -106,6 +110,9 @@ def _text_forms(value: str) -> set[str]:
     quoted = shlex.quote(value)
     forms.add(quoted[1:-1] if quoted.startswith("'") else quoted)
     forms.add(value.replace("'", "'\\''"))
+    # Windows command-line quoting (subprocess.list2cmdline): \" for a quote, and
+    # backslashes doubled only before a quote
+    forms.add(_BACKSLASHES_QUOTE.sub(lambda m: m.group(1) * 2 + '\\"', value))
     # CSV and SQL quote doubling
     forms.add(value.replace('"', '""'))
     forms.add(value.replace("'", "''"))
@@ -113,10 +120,23 @@ def _text_forms(value: str) -> set[str]:
     forms.add(xml_escape(value))
     forms.add(xml_escape(value, {'"': "&quot;"}))
     forms.add(quoteattr(value)[1:-1])
+    # ... written in an ASCII encoding (ElementTree's us-ascii, html's
+    # xmlcharrefreplace): every other character as a numeric reference (&#233;)
+    if not value.isascii():
+        for form in (
+            xml_escape(value),
+            xml_escape(value, {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#09;"}),
+            html.escape(value),
+            html.escape(value, quote=False),
+        ):
+            forms.add(form.encode("ascii", "xmlcharrefreplace").decode("ascii"))
     # YAML double-quoted scalars
     forms.add(yaml_double_quoted(value))
     forms.add(yaml_double_quoted(value, ascii_only=False))
     return forms
+
+
+_BACKSLASHES_QUOTE = re.compile(r'(\\*)"')
 
 
 def xml_escape(value: str, entities: dict[str, str] | None = None) -> str:
