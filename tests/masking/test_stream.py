@@ -313,3 +313,32 @@ def test_a_value_wrapped_at_a_space_in_one_write_is_masked() -> None:
         masked = masked_text(text, state)
         assert masked.count("\n") == text.count("\n")
         _no_window(masked, PHRASE)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chunks=st.lists(
+        st.lists(
+            st.sampled_from(["log line ", "\n", VALUE[:3], VALUE[:9], VALUE, "x" * 20, ""]),
+            max_size=4,
+        ).map("".join),
+        max_size=3,
+    )
+)
+def test_the_pass_through_sends_what_the_full_path_sends(chunks: list[str]) -> None:
+    """The common flush (nothing held or carried) skips the bookkeeping: whenever
+    it answers, it is what the full hold-back path sends, and that path would
+    have held and carried nothing."""
+    registry.clear()
+    nbcreds.mask(VALUE)
+    parents = [{"msg_id": f"cell-{i % 2}"} for i in range(len(chunks))]
+    fresh = list(zip(parents, chunks, strict=True))
+    quick = _stream.KernelStreamHold._pass_through(list(fresh))
+    full_hold = _stream.KernelStreamHold(_Stream())
+    full = full_hold._process_full(list(fresh))
+    if quick is not None:
+        assert quick == full
+        assert not full_hold.holding
+        assert not full_hold._carry
+    elif any(text.endswith(VALUE[:9]) for text in chunks):
+        assert full_hold.holding  # what made it step aside: a piece to hold

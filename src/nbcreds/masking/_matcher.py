@@ -257,11 +257,13 @@ class Matcher:
         """True when some root literal occurs in ``data`` (at most :data:`_CHUNK`
         bytes): a cheap necessary condition for any occurrence, checked by nothing
         more (a root hit may still turn out to be no occurrence)."""
-        if self._hs_db is None and self._ac is None:
+        if self._ac is not None:
+            # some root occurs iff a leftmost non-overlapping search finds one: the
+            # cheaper search, and no list of hits built in Python
+            return bool(self._ac.find_matches_as_indexes(data.lower() if self._fold else data))
+        if self._hs_db is None:
             return False
-        if self._fold and self.backend == "ahocorasick":
-            data = data.lower()
-        return bool(self._scan(data, None if self.backend == "hyperscan" else data))
+        return bool(self._scan(data, None))
 
     def _raw_bytes(self, data: bytes, first: bool = False) -> list[tuple[int, int, int]]:
         """Every occurrence of every pattern (or window) as (pattern index, start, end)

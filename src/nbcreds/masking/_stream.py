@@ -407,6 +407,15 @@ class KernelStreamHold(_Releasable):
         return flush_buffers
 
     def _process(self, fresh: list[tuple[dict[str, Any], str]]) -> list[tuple[dict[str, Any], str]]:
+        if not (self._held or self._carry or self._release_pending):
+            passed = self._pass_through(fresh)
+            if passed is not None:
+                return passed
+        return self._process_full(fresh)
+
+    def _process_full(
+        self, fresh: list[tuple[dict[str, Any], str]]
+    ) -> list[tuple[dict[str, Any], str]]:
         now = time.monotonic()
         with self._lock:
             release, self._release_pending = self._release_pending, False
@@ -460,6 +469,27 @@ class KernelStreamHold(_Releasable):
                 self._held.update(kept)
             _timer.schedule(self, min(due for _, _, due in kept.values()))
         return out
+
+    @staticmethod
+    def _pass_through(
+        fresh: list[tuple[dict[str, Any], str]],
+    ) -> list[tuple[dict[str, Any], str]] | None:
+        """The common flush, answered without the bookkeeping: nothing held or
+        carried, and no chunk ends in a piece to hold back. Each chunk then goes
+        out as it is -- exactly what the full path would send -- or None: take
+        the full path."""
+        try:
+            state = _engine.compiled()
+        except Exception:
+            return None
+        if not state.empty:
+            hold_from = state.hold_from
+            for _parent, data in fresh:
+                if data and hold_from(data) != len(data):
+                    return None
+        if all(data for _parent, data in fresh):
+            return fresh
+        return [item for item in fresh if item[1]]
 
     # -- what went out before: the carry -------------------------------------------
     #
