@@ -333,12 +333,20 @@ def test_the_pass_through_sends_what_the_full_path_sends(chunks: list[str]) -> N
     nbcreds.mask(VALUE)
     parents = [{"msg_id": f"cell-{i % 2}"} for i in range(len(chunks))]
     fresh = list(zip(parents, chunks, strict=True))
-    quick = _stream.KernelStreamHold._pass_through(list(fresh))
+    quick_hold = _stream.KernelStreamHold(_Stream())
+    quick = quick_hold._pass_through(list(fresh))
     full_hold = _stream.KernelStreamHold(_Stream())
     full = full_hold._process_full(list(fresh))
     if quick is not None:
         assert quick == full
         assert not full_hold.holding
         assert not full_hold._carry
+        # both leave the stream's fold carry the same for the next write
+        assert (quick_hold._fold.tail, quick_hold._fold.folded) == (
+            full_hold._fold.tail,
+            full_hold._fold.folded,
+        )
     elif any(text.endswith(VALUE[:9]) for text in chunks):
         assert full_hold.holding  # what made it step aside: a piece to hold
+    if quick is None:  # stepping aside leaves the fold carry as it was
+        assert (quick_hold._fold.tail, quick_hold._fold.folded) == ("", False)

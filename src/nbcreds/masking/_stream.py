@@ -470,23 +470,29 @@ class KernelStreamHold(_Releasable):
             _timer.schedule(self, min(due for _, _, due in kept.values()))
         return out
 
-    @staticmethod
     def _pass_through(
+        self,
         fresh: list[tuple[dict[str, Any], str]],
     ) -> list[tuple[dict[str, Any], str]] | None:
         """The common flush, answered without the bookkeeping: nothing held or
-        carried, and no chunk ends in a piece to hold back. Each chunk then goes
-        out as it is -- exactly what the full path would send -- or None: take
-        the full path."""
+        carried, no chunk ends in a piece to hold back and none continues a value
+        folded before it (the fold carry). Each chunk then goes out as it is --
+        exactly what the full path would send -- or None: take the full path."""
         try:
             state = _engine.compiled()
         except Exception:
             return None
         if not state.empty:
             hold_from = state.hold_from
+            fold = self._fold
+            before = (fold.tail, fold.folded)
             for _parent, data in fresh:
-                if data and hold_from(data) != len(data):
+                if not data:
+                    continue
+                if hold_from(data) != len(data) or fold.mask_start(data, state) != data:
+                    fold.tail, fold.folded = before  # the full path starts from it
                     return None
+                fold.went_out(data, state)
         if all(data for _parent, data in fresh):
             return fresh
         return [item for item in fresh if item[1]]
