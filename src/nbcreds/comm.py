@@ -710,16 +710,9 @@ class _Watcher:
             self._deadline = time.monotonic() + min(future) if future else None
 
     def _marker(self) -> object | None:
-        import nbcreds
+        import nbcreds.kvstore  # None without a namespace or a store that can tell
 
-        try:
-            if nbcreds.current_namespace() is None:
-                return None  # the panel shows no KV without a namespace
-            import nbcreds.kvstore
-
-            return nbcreds.kvstore.kv_change_marker()
-        except Exception:  # a store that is down shows in the panel's state, not here
-            return None
+        return nbcreds.kvstore.kv_poll_marker()
 
     def _event(self, what: list[str]) -> dict[str, Any]:
         """A ``changed`` event naming ``what``, with the state (:func:`_broadcast` masks

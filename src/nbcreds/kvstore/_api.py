@@ -506,6 +506,18 @@ def kv_change_marker() -> object | None:
     return _store().change_marker()
 
 
+def kv_poll_marker() -> object | None:
+    """:func:`kv_change_marker` for a live view polling it (the sidebar's watcher, the
+    widgets' hub): ``None`` when no namespace is current (no KV is shown) and when the
+    store is down or cannot tell (the view shows the store's error itself); never raises."""
+    try:
+        if _state.current_namespace() is None:
+            return None
+        return kv_change_marker()
+    except Exception:
+        return None
+
+
 def delete_kv(key: str, namespace: str | None = None) -> bool:
     """Remove ``key``; ``True`` when a live key was removed, ``False`` when there was none."""
     ns = _namespace(namespace)

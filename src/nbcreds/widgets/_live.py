@@ -35,19 +35,11 @@ THREAD_NAME: Final = "nbcreds-widgets-live"
 
 
 def _kv_marker() -> object | None:
-    """The KV store's change marker for the current namespace's store (None: no
-    namespace, so no KV shown; or a store that cannot tell or is down -- the widget
-    shows that error itself)."""
-    import nbcreds
+    """The KV store's change marker, or None (no namespace, so no KV shown; or a store
+    that cannot tell or is down -- the widget shows that error itself)."""
+    import nbcreds.kvstore
 
-    try:
-        if nbcreds.current_namespace() is None:
-            return None
-        import nbcreds.kvstore
-
-        return nbcreds.kvstore.kv_change_marker()
-    except Exception:
-        return None
+    return nbcreds.kvstore.kv_poll_marker()
 
 
 class Hub:
