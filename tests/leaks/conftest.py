@@ -150,6 +150,22 @@ def no_window(haystack: str | bytes, values: list[str]) -> None:
         raise AssertionError(f"a 16-character slice of {sorted(set(found))} is present") from None
 
 
+def joined_streams(ipynb: bytes) -> list[str]:
+    """Each non-empty stream (stdout, stderr) of each code cell of a saved notebook,
+    its chunks joined as nbformat shows them: pieces that are harmless one by one
+    may make a value together."""
+    saved = nbformat.reads(ipynb.decode(), as_version=4)
+    joined = (
+        "".join(
+            o["text"] for o in cell.outputs if o["output_type"] == "stream" and o["name"] == name
+        )
+        for cell in saved.cells
+        if cell.cell_type == "code"
+        for name in ("stdout", "stderr")
+    )
+    return [text for text in joined if text]
+
+
 def dump(obj: Any) -> str:
     """Both JSON spellings of a message (non-ASCII raw and \\u-escaped)."""
     return json.dumps(obj, default=str, ensure_ascii=False) + json.dumps(obj, default=str)

@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import LeakSecrets, Run, dump, no_leak, no_window
+from .conftest import LeakSecrets, Run, dump, joined_streams, no_leak, no_window
 
 pytestmark = pytest.mark.slow
 
@@ -76,20 +76,11 @@ def test_each_stream_as_nbformat_joins_it_holds_no_value_or_slice(
     """The split-in-time and thread cells: the joined text of each stream of each
     cell (what the saved notebook shows) -- not only each message."""
     run = run_notebook("display")
-    saved = nbformat.reads(run.ipynb.decode(), as_version=4)
-    streams = 0
-    for cell in (c for c in saved.cells if c.cell_type == "code"):
-        for name in ("stdout", "stderr"):
-            joined = "".join(
-                o["text"]
-                for o in cell.outputs
-                if o["output_type"] == "stream" and o["name"] == name
-            )
-            if joined:
-                streams += 1
-                _scan(joined, leak_secrets)
-                _scan(json.dumps(joined), leak_secrets)
-    assert streams > 10
+    streams = joined_streams(run.ipynb)
+    for joined in streams:
+        _scan(joined, leak_secrets)
+        _scan(json.dumps(joined), leak_secrets)
+    assert len(streams) > 10
 
 
 def test_every_display_vector_produced_masked_output(run_notebook: Any) -> None:

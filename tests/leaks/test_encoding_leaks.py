@@ -35,7 +35,7 @@ import nbformat
 import pytest
 import yaml
 
-from .conftest import Run, dump, execute_notebook, no_leak, no_window
+from .conftest import Run, dump, execute_notebook, joined_streams, no_leak, no_window
 
 pytestmark = pytest.mark.slow
 
@@ -212,22 +212,15 @@ def test_no_value_encoding_or_slice_saved_or_on_disk(
     output's data, the ``%logstart -o`` log and the kernel's console."""
     forms = _forms(enc_secrets.values())
     _scan(run.ipynb, forms)
+    streams = joined_streams(run.ipynb)
+    for joined in streams:
+        _scan(joined, forms)
+    assert len(streams) > 10
     saved = nbformat.reads(run.ipynb.decode(), as_version=4)
-    streams = 0
     for cell in (c for c in saved.cells if c.cell_type == "code"):
-        for name in ("stdout", "stderr"):
-            joined = "".join(
-                o["text"]
-                for o in cell.outputs
-                if o["output_type"] == "stream" and o["name"] == name
-            )
-            if joined:
-                streams += 1
-                _scan(joined, forms)
         for output in cell.outputs:
             for text in output.get("data", {}).values():
                 _scan(text if isinstance(text, str) else json.dumps(text), forms)
-    assert streams > 10
     log = run.files["session.log"]
     assert b"#[Out]#" in log
     _scan(log, forms)
